@@ -237,8 +237,8 @@ def render_beancount(
         return f"  {name:<40} {text}\n"
 
     # --- header -----------------------------------------------------------------------
-    write(f"option \"title\" {quote(title)}\n")
-    write(f"option \"operating_currency\" {quote(operating_currency)}\n")
+    write(f'option "title" {quote(title)}\n')
+    write(f'option "operating_currency" {quote(operating_currency)}\n')
     write('plugin "beancount.plugins.check_commodity"\n\n')
     if header_date is not None:
         for code in sorted(units):

@@ -35,17 +35,15 @@ def parse_amount(text: object, exponent: int, *, allow_negative: bool = True) ->
     an amount is exact or it is an error.
     """
     if isinstance(text, bool) or not isinstance(text, (str, int)):
-        raise AmountError("must be a decimal string such as \"3000\" or \"12.50\"")
+        raise AmountError('must be a decimal string such as "3000" or "12.50"')
     if isinstance(text, int):
         minor = text * 10**exponent
     else:
         if not _DECIMAL_RE.match(text):
-            raise AmountError(f"{text!r} is not a decimal number such as \"3000\" or \"12.50\"")
+            raise AmountError(f'{text!r} is not a decimal number such as "3000" or "12.50"')
         whole, _, frac = text.lstrip("-").partition(".")
         if len(frac) > exponent:
-            raise AmountError(
-                f"{text!r} has {len(frac)} decimals; this currency allows {exponent}"
-            )
+            raise AmountError(f"{text!r} has {len(frac)} decimals; this currency allows {exponent}")
         minor = int(whole) * 10**exponent + (int(frac.ljust(exponent, "0")) if exponent else 0)
         if text.startswith("-"):
             minor = -minor
@@ -71,13 +69,15 @@ def parse_unit_price(text: object, exponent: int, max_extra_decimals: int = 6) -
     ``"0.125"`` KHR is ``Fraction(1, 8)`` riel; ``"1.234567"`` USD is 123.4567 cents.
     """
     if isinstance(text, bool) or not isinstance(text, (str, int)):
-        raise AmountError("must be a decimal string such as \"50\" or \"0.125\"")
+        raise AmountError('must be a decimal string such as "50" or "0.125"')
     s = str(text)
     if not _DECIMAL_RE.match(s) or s.startswith("-"):
         raise AmountError(f"{s!r} is not a non-negative decimal number")
     _, _, frac = s.partition(".")
     if len(frac) > max_extra_decimals:
-        raise AmountError(f"{s!r} has {len(frac)} decimals; a unit price allows {max_extra_decimals}")
+        raise AmountError(
+            f"{s!r} has {len(frac)} decimals; a unit price allows {max_extra_decimals}"
+        )
     try:
         value = Fraction(Decimal(s)) * 10**exponent
     except InvalidOperation as exc:  # pragma: no cover - the regex already refused it

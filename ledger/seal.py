@@ -176,8 +176,7 @@ def verify_chain(
         recomputed = entry_seal(previous, entry)
         if stored != recomputed:
             reason = (
-                f"seal mismatch at seal_seq {seal_seq}: entry {entry.entry_id} was altered "
-                "or moved"
+                f"seal mismatch at seal_seq {seal_seq}: entry {entry.entry_id} was altered or moved"
             )
             return VerifyResult(False, checked, entry.entry_id, reason, seal_seq)
         checked = seal_seq

@@ -1,0 +1,170 @@
+"""RDF Ledger: the Flask application factory and the ``flask --app app`` commands.
+
+``create_app(config)`` builds the service: configuration from the environment, the
+database, the OpenAPI-documented blueprints, the access rules, and one mapper from every
+error to ``application/problem+json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+from flask_smorest import Api
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from ledger.db import Database
+from ledger.errors import RdfError
+from ledger.ratelimit import BadTokenLimiter
+from ledger.web import (
+    authorise_request,
+    close_session,
+    flatten_messages,
+    problem,
+    problem_from,
+)
+
+log = logging.getLogger("rdf")
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def default_database_url(instance_path: str) -> str:
+    return f"sqlite:///{Path(instance_path) / 'rdf.sqlite3'}"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application. ``config`` overrides settings (tests pass their database)."""
+    app = Flask(__name__, instance_relative_config=True)
+    env = os.environ.get("RDF_ENV", "production")
+    app.config.update(
+        RDF_ENV=env,
+        DATABASE_URL=os.environ.get("DATABASE_URL") or default_database_url(app.instance_path),
+        SECRET_KEY=os.environ.get("RDF_SECRET_KEY"),
+        FUND_NAME=os.environ.get("RDF_FUND_NAME", "RDF Ledger demonstration fund"),
+        FUND_CURRENCY="KHR",
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        API_TITLE="RDF Ledger",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    if config:
+        app.config.update(config)
+    if not app.config["SECRET_KEY"]:
+        if app.config["RDF_ENV"] == "development" or app.config.get("TESTING"):
+            app.config["SECRET_KEY"] = "development-only-" + secrets.token_hex(8)
+        else:
+            raise RuntimeError(
+                "RDF_SECRET_KEY must be set (or RDF_ENV=development for a local demo)"
+            )
+    if app.config["DATABASE_URL"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    app.extensions["rdf_db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["rdf_auth_limiter"] = BadTokenLimiter()
+
+    api = Api(
+        app,
+        spec_kwargs={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    register_blueprints(app, api)
+    app.before_request(authorise_request)
+    app.teardown_appcontext(close_session)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def register_blueprints(app: Flask, api: Api) -> None:
+    from ledger.api import blp as ledger_blp
+    from ledger.api import health
+
+    app.register_blueprint(health)
+    api.register_blueprint(ledger_blp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(RdfError)
+    def _rdf(exc: RdfError) -> Response:
+        return problem_from(exc)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        data = getattr(exc, "data", None) or {}
+        messages = data.get("messages")
+        if messages:
+            flat = flatten_messages(messages)
+            # webargs groups by location ("json", "query"): drop that level for clients.
+            errors = {
+                k.split(".", 1)[1]
+                if k.split(".", 1)[0] in ("json", "query", "path", "headers", "form", "files")
+                and "." in k
+                else k: v
+                for k, v in flat.items()
+            }
+            first = next(iter(errors.items()))
+            detail = (
+                f"{first[0]}: {first[1][0]}"
+                if status == 422
+                else ("the body is not valid JSON" if status == 400 else str(first[1][0]))
+            )
+            return problem(
+                status,
+                exc.name,
+                detail,
+                "invalid-request" if status == 422 else "bad-request",
+                errors,
+            )
+        detail = exc.description or exc.name
+        if status == 413:
+            detail = f"the request body is larger than {MAX_BODY_BYTES} bytes"
+        return problem(status, exc.name, detail, exc.name.lower().replace(" ", "-"))
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(exc: IntegrityError) -> Response:
+        log.warning("integrity error on %s %s: %s", request.method, request.path, exc.orig)
+        return problem(
+            409,
+            "Refused by the database",
+            "the database refused this change because it would break a rule of the books",
+            "constraint-violation",
+        )
+
+    @app.errorhandler(DBAPIError)
+    def _dbapi(exc: DBAPIError) -> Response:
+        log.exception("database error on %s %s", request.method, request.path)
+        return problem(
+            503,
+            "Database unavailable",
+            "the database could not complete the request; try again",
+            "database",
+        )
+
+    @app.errorhandler(Exception)
+    def _bug(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(
+            500,
+            "Internal Server Error",
+            "an unexpected error occurred; it has been logged",
+            "internal",
+        )
+
+
+def register_commands(app: Flask) -> None:
+    from ledger.cli import register
+
+    register(app)

@@ -1,0 +1,98 @@
+"""``flask --app app …`` commands: migrate, users and tokens, demo data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+
+from ledger.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["url"] = url
+    return cfg
+
+
+def upgrade(url: str) -> None:
+    """Run every Alembic migration up to head on ``url``."""
+    command.upgrade(alembic_config(url), "heads")
+
+
+def _db() -> Database:
+    db: Database = current_app.extensions["rdf_db"]
+    return db
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("db-upgrade")
+    def db_upgrade() -> None:
+        """Create or upgrade the schema (Alembic migrations)."""
+        upgrade(current_app.config["DATABASE_URL"])
+        click.echo("schema is up to date")
+
+    @app.cli.command("create-user")
+    @click.argument("name")
+    @click.option(
+        "--role", required=True, type=click.Choice(["admin", "finance", "auditor", "pharmacist"])
+    )
+    @click.option("--pharmacy", default=None, help="pharmacy code (pharmacists only)")
+    def create_user_cmd(name: str, role: str, pharmacy: str | None) -> None:
+        """Create a user; prints its token as the last line (shown only once)."""
+        from ledger.auth import create_user
+
+        with _db().session() as s:
+            if pharmacy is not None:
+                from ledger.tables import Account
+
+                if s.get(Account, f"1200-{pharmacy}") is None:
+                    raise click.ClickException(f"no pharmacy {pharmacy!r}")
+            _user, token = create_user(s, name, role, pharmacy)
+            s.commit()
+        click.echo(f"created {role} {name}; token:")
+        click.echo(token)
+
+    @app.cli.command("rotate-token")
+    @click.argument("name")
+    def rotate_token_cmd(name: str) -> None:
+        """Give a user a new token (the old one stops working); prints it last."""
+        from ledger.auth import rotate_token
+
+        with _db().session() as s:
+            token = rotate_token(s, name)
+            s.commit()
+        click.echo(f"new token for {name}:")
+        click.echo(token)
+
+    @app.cli.command("revoke-token")
+    @click.argument("name")
+    def revoke_token_cmd(name: str) -> None:
+        """Revoke a user's token at once."""
+        from ledger.auth import revoke
+
+        with _db().session() as s:
+            revoke(s, name)
+            s.commit()
+        click.echo(f"revoked the token of {name}")
+
+    @app.cli.command("seed-demo")
+    @click.option("--if-empty", is_flag=True, help="do nothing if the books have entries")
+    def seed_demo_cmd(if_empty: bool) -> None:
+        """Load a realistic small fund and print one token per role."""
+        import demo
+
+        with _db().session() as s:
+            if if_empty and demo.has_data(s):
+                click.echo("the books already hold data; demo not loaded")
+                return
+            tokens = demo.seed(s)
+            s.commit()
+        for role, (name, token) in tokens.items():
+            click.echo(f"{role:<11} {name:<16} {token}")

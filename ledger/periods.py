@@ -1,0 +1,229 @@
+"""Monthly periods: which month an entry is booked in, and closing a month.
+
+A month is open until it is closed; months close in order. An entry whose service date
+falls in a closed month is booked on the first day of the earliest open month and keeps
+its service date (the late record of an offline phone that synced after the close).
+
+Concurrency (PostgreSQL): posting takes ``FOR KEY SHARE`` on the row of the month it books
+into; closing takes ``FOR UPDATE`` on it. So a close waits for the entries in flight in
+that month, and an entry that starts after the close sees it closed and moves forward:
+each entry lands before the close or after it, in the next month.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from ledger import clock
+from ledger.db import is_postgres
+from ledger.errors import Conflict, InvalidRequest, NotFound, PeriodCloseRefused
+from ledger.model import first_day_after, month_bounds, month_of
+from ledger.tables import Balance, Entry, Period, PeriodBalance, Posting
+
+PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+#: A check run before a month closes: returns the problems found (empty = fine).
+CloseCheck = Callable[[Session, str], list[str]]
+_close_checks: list[tuple[str, CloseCheck]] = []
+
+
+def register_close_check(name: str, check: CloseCheck) -> None:
+    """Let another package (e.g. invoices: every settlement made) add a month-close check."""
+    if all(n != name for n, _ in _close_checks):
+        _close_checks.append((name, check))
+
+
+def parse_period(text: str) -> str:
+    if not isinstance(text, str) or not PERIOD_RE.match(text):
+        raise InvalidRequest(
+            f"{text!r} is not a period; write YYYY-MM", errors={"period": ["must be YYYY-MM"]}
+        )
+    return text
+
+
+def _ensure_period_row(session: Session, period: str) -> None:
+    if is_postgres(session):
+        session.execute(
+            pg_insert(Period).values(period=period, status="open").on_conflict_do_nothing()
+        )
+    else:
+        session.execute(
+            insert(Period).prefix_with("OR IGNORE").values(period=period, status="open")
+        )
+
+
+def last_closed_period(session: Session) -> str | None:
+    return session.scalar(select(func.max(Period.period)).where(Period.status == "closed"))
+
+
+def booking_date(session: Session, service_date: date, requested: date | None = None) -> date:
+    """The accounting date of a new entry, locking its month against a concurrent close."""
+    wanted = requested or service_date
+    for _ in range(100):
+        last = last_closed_period(session)
+        target = wanted
+        if last is not None and month_of(target) <= last:
+            target = first_day_after(last)
+        period = month_of(target)
+        _ensure_period_row(session, period)
+        q = select(Period.status).where(Period.period == period)
+        if is_postgres(session):
+            q = q.with_for_update(read=True, key_share=True)  # FOR KEY SHARE
+        if session.scalar(q) == "open":
+            return target
+    raise Conflict("could not find an open month to book into")  # pragma: no cover
+
+
+def first_period(session: Session) -> str | None:
+    first = session.scalar(select(func.min(Entry.accounting_date)))
+    return month_of(first) if first else None
+
+
+def months_between(first: str, last: str) -> list[str]:
+    out = []
+    p = first
+    while p <= last:
+        out.append(p)
+        p = month_of(first_day_after(p))
+    return out
+
+
+@dataclass(frozen=True)
+class PeriodView:
+    period: str
+    status: str
+    closed_at: str | None
+    closed_by: str | None
+    forced: bool
+    reason: str | None
+    merkle_root: str | None
+    last_seal: str | None
+
+
+def list_periods(session: Session) -> list[PeriodView]:
+    """Every month from the first entry's month to the later of today and the last entry."""
+    first = first_period(session)
+    if first is None:
+        return []
+    last_entry = session.scalar(select(func.max(Entry.accounting_date)))
+    last = max(month_of(clock.today()), month_of(last_entry) if last_entry else first)
+    rows = {p.period: p for p in session.scalars(select(Period))}
+    out = []
+    for m in months_between(first, last):
+        r = rows.get(m)
+        out.append(
+            PeriodView(
+                period=m,
+                status=r.status if r else "open",
+                closed_at=r.closed_at.isoformat() if r and r.closed_at else None,
+                closed_by=r.closed_by if r else None,
+                forced=bool(r.forced) if r else False,
+                reason=r.reason if r else None,
+                merkle_root=r.merkle_root if r else None,
+                last_seal=r.last_seal if r else None,
+            )
+        )
+    return out
+
+
+def unbalanced_entries(session: Session, start: date, end: date) -> list[int]:
+    q = (
+        select(Posting.entry_id)
+        .where(Posting.accounting_date >= start, Posting.accounting_date <= end)
+        .group_by(Posting.entry_id, Posting.commodity)
+        .having(func.sum(Posting.amount) != 0)
+    )
+    return sorted(set(session.scalars(q)))
+
+
+def close_period(
+    session: Session,
+    period: str,
+    *,
+    by: str,
+    force: bool = False,
+    reason: str | None = None,
+    on_closed: Callable[[Session, Period], None] | None = None,
+) -> Period:
+    """Close ``period``: earlier months must be closed and the checks pass (or ``force``)."""
+    period = parse_period(period)
+    first = first_period(session)
+    if first is None:
+        raise NotFound("there are no entries yet, so there is no month to close")
+    if period < first:
+        raise NotFound(f"{period} is before the first period ({first})")
+    _ensure_period_row(session, period)
+    q = select(Period).where(Period.period == period)
+    if is_postgres(session):
+        q = q.with_for_update()
+    row = session.scalars(q).one()
+    if row.status == "closed":
+        raise PeriodCloseRefused(f"{period} is already closed")
+    closed = set(session.scalars(select(Period.period).where(Period.status == "closed")))
+    earlier_open = [m for m in months_between(first, period)[:-1] if m not in closed]
+    if earlier_open:
+        raise PeriodCloseRefused(
+            f"{earlier_open[0]} is still open; months close in order",
+            open_periods=earlier_open,
+        )
+    start, end = month_bounds(period)
+    problems: list[str] = []
+    if clock.today() <= end:
+        problems.append(f"the month has not ended yet (it ends {end.isoformat()})")
+    bad = unbalanced_entries(session, start, end)
+    if bad:
+        problems.append(f"entries that do not balance per commodity: {bad[:20]}")
+    for _name, check in _close_checks:
+        problems.extend(check(session, period))
+    if problems and not force:
+        raise PeriodCloseRefused(
+            f"{period} cannot be closed: "
+            + "; ".join(problems)
+            + " (a forced close with a reason overrides these checks)",
+            checks=problems,
+        )
+    if force and not (reason and reason.strip()):
+        raise InvalidRequest(
+            "a forced close needs a reason", errors={"reason": ["required when force is true"]}
+        )
+    # Keep the closing balances: the kept balance less what was booked after the month.
+    after = dict(
+        ((a, c, lot or 0), s)
+        for a, c, lot, s in session.execute(
+            select(
+                Posting.account_code, Posting.commodity, Posting.lot_id, func.sum(Posting.amount)
+            )
+            .where(Posting.accounting_date > end)
+            .group_by(Posting.account_code, Posting.commodity, Posting.lot_id)
+        )
+    )
+    kept = session.execute(
+        select(
+            Balance.account_code, Balance.commodity, Balance.lot_key, func.sum(Balance.amount)
+        ).group_by(Balance.account_code, Balance.commodity, Balance.lot_key)
+    )
+    snapshot = []
+    for a, c, lot_key, amount in kept:
+        closing = int(amount) - int(after.get((a, c, lot_key), 0))
+        if closing:
+            snapshot.append(
+                dict(period=period, account_code=a, commodity=c, lot_key=lot_key, amount=closing)
+            )
+    if snapshot:
+        session.execute(insert(PeriodBalance), snapshot)
+    row.status = "closed"
+    row.closed_at = clock.now()
+    row.closed_by = by
+    row.forced = bool(problems) and force
+    row.reason = reason if force else None
+    if on_closed is not None:
+        on_closed(session, row)
+    session.flush()
+    return row

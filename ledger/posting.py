@@ -1,0 +1,294 @@
+"""The one function every write of the books goes through: ``post_entry``.
+
+It validates the entry (accounts exist and can carry the commodity, lots are named where
+inventory needs them, the entry balances per commodity), books it in an open month, locks
+the kept balances it touches in a fixed order, refuses to take a lot below zero, and writes
+the entry and its postings. A trigger then folds each posting into its kept balance.
+
+Concurrency: on PostgreSQL the kept balance rows are locked with ``SELECT … ORDER BY …
+FOR NO KEY UPDATE`` before anything is written, in one global order (account, commodity,
+lot, stripe), so two entries never wait on each other in a cycle. Balance rows that do not
+exist yet are created in a short transaction of their own first, so the locked set is
+always made of committed rows. On SQLite the whole write transaction holds the database's
+write lock from ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from ledger import clock
+from ledger.db import is_postgres
+from ledger.errors import (
+    IdempotencyConflict,
+    InsufficientStock,
+    InvalidRequest,
+    UnknownAccount,
+    UnknownCommodity,
+)
+from ledger.model import EntryDraft, PostingDraft, stripe_for, validate_entry
+from ledger.money import format_amount
+from ledger.periods import booking_date
+from ledger.tables import Account, Balance, Commodity, Entry, Lot, Posting
+
+
+@dataclass(frozen=True)
+class PostedEntry:
+    id: int
+    service_date: date
+    accounting_date: date
+    replayed: bool = False
+
+
+BalanceKey = tuple[str, str, int, int]  # account, commodity, lot_key, stripe
+
+
+def request_hash(payload: Any) -> str:
+    """A stable hash of a request body (canonical JSON)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check_references(
+    session: Session, draft: EntryDraft
+) -> tuple[dict[str, Account], dict[str, Commodity]]:
+    codes = {p.account for p in draft.postings}
+    accounts = {a.code: a for a in session.scalars(select(Account).where(Account.code.in_(codes)))}
+    comms = {p.commodity for p in draft.postings}
+    commodities = {
+        c.code: c for c in session.scalars(select(Commodity).where(Commodity.code.in_(comms)))
+    }
+    lot_ids = {p.lot_id for p in draft.postings if p.lot_id is not None}
+    lots = {lot.id: lot for lot in session.scalars(select(Lot).where(Lot.id.in_(lot_ids)))}
+    errors: dict[str, list[str]] = {}
+    unknown_account = unknown_commodity = False
+    for i, p in enumerate(draft.postings):
+        acc = accounts.get(p.account)
+        com = commodities.get(p.commodity)
+        if acc is None:
+            errors.setdefault(f"postings.{i}.account", []).append(f"no account {p.account!r}")
+            unknown_account = True
+        elif acc.is_header:
+            errors.setdefault(f"postings.{i}.account", []).append(
+                f"{p.account} is a header; post to one of its sub-accounts"
+            )
+            unknown_account = True
+        if com is None:
+            errors.setdefault(f"postings.{i}.commodity", []).append(f"no commodity {p.commodity!r}")
+            unknown_commodity = True
+        if acc is None or com is None or acc.is_header:
+            continue
+        if com.kind == "medicine" and "units" not in acc.carries:
+            errors.setdefault(f"postings.{i}.commodity", []).append(
+                f"{acc.code} carries money only, not medicine units"
+            )
+        if com.kind == "currency" and "money" not in acc.carries:
+            errors.setdefault(f"postings.{i}.commodity", []).append(
+                f"{acc.code} carries medicine units only, not money"
+            )
+        if acc.currency and com.kind == "currency" and acc.currency != com.code:
+            errors.setdefault(f"postings.{i}.commodity", []).append(
+                f"{acc.code} holds {acc.currency} only"
+            )
+        if p.lot_id is not None:
+            lot = lots.get(p.lot_id)
+            if lot is None:
+                errors.setdefault(f"postings.{i}.lot", []).append("no such lot")
+            elif com.kind == "medicine" and lot.commodity != com.code:
+                errors.setdefault(f"postings.{i}.lot", []).append(
+                    f"lot {lot.lot_code} is a lot of {lot.commodity}, not {com.code}"
+                )
+        elif acc.is_inventory:
+            errors.setdefault(f"postings.{i}.lot", []).append(
+                f"{acc.code} is an inventory account: name the lot"
+            )
+    if errors:
+        cls: type[InvalidRequest] = InvalidRequest
+        if unknown_account:
+            cls = UnknownAccount
+        elif unknown_commodity:
+            cls = UnknownCommodity
+        first = next(iter(errors.values()))[0]
+        raise cls(f"the entry cannot be posted: {first}", errors=errors)
+    return accounts, commodities
+
+
+def _balance_keys(
+    draft: EntryDraft, accounts: dict[str, Account]
+) -> tuple[dict[BalanceKey, int], dict[BalanceKey, bool], list[tuple[PostingDraft, int]]]:
+    deltas: dict[BalanceKey, int] = {}
+    nonneg: dict[BalanceKey, bool] = {}
+    with_stripe = []
+    for p in draft.postings:
+        lot_key = p.lot_id or 0
+        nn = bool(accounts[p.account].is_inventory and lot_key)
+        stripe = stripe_for(draft.partition, lot_key=lot_key, nonneg=nn)
+        key = (p.account, p.commodity, lot_key, stripe)
+        deltas[key] = deltas.get(key, 0) + p.amount
+        nonneg[key] = nn
+        with_stripe.append((p, stripe))
+    return deltas, nonneg, with_stripe
+
+
+def _create_missing_balances(
+    session: Session, keys: list[BalanceKey], nonneg: dict[BalanceKey, bool]
+) -> None:
+    existing = set(
+        session.execute(
+            select(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe).where(
+                tuple_(
+                    Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe
+                ).in_(keys)
+            )
+        ).tuples()
+    )
+    missing = [k for k in keys if k not in existing]
+    if not missing:
+        return
+    rows = [
+        dict(
+            account_code=a,
+            commodity=c,
+            lot_key=lk,
+            stripe=s,
+            amount=0,
+            nonneg=nonneg[(a, c, lk, s)],
+        )
+        for a, c, lk, s in missing
+    ]
+    if is_postgres(session):
+        # Committed in a transaction of its own, so the locks taken next are all on
+        # committed rows, in one order (an empty balance row is harmless if we fail later).
+        engine = session.get_bind()
+        with engine.begin() as conn:  # type: ignore[union-attr]
+            conn.execute(pg_insert(Balance).on_conflict_do_nothing(), rows)
+    else:
+        session.execute(insert(Balance).prefix_with("OR IGNORE"), rows)
+
+
+def _lock_balances(session: Session, keys: list[BalanceKey]) -> dict[BalanceKey, int]:
+    q = (
+        select(
+            Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe, Balance.amount
+        )
+        .where(
+            tuple_(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe).in_(
+                keys
+            )
+        )
+        .order_by(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe)
+    )
+    if is_postgres(session):
+        q = q.with_for_update(key_share=True)  # FOR NO KEY UPDATE
+    return {(a, c, lk, s): int(amt) for a, c, lk, s, amt in session.execute(q)}
+
+
+def _raise_short(
+    session: Session, shorts: list[tuple[BalanceKey, int, int]], commodities: dict[str, Commodity]
+) -> None:
+    details = []
+    for (account, commodity, lot_key, _s), have, delta in shorts:
+        lot = session.get(Lot, lot_key)
+        exp = commodities[commodity].exponent
+        details.append(
+            {
+                "account": account,
+                "commodity": commodity,
+                "lot": lot.lot_code if lot else None,
+                "available": format_amount(have, exp),
+                "requested": format_amount(-delta, exp),
+            }
+        )
+    d = details[0]
+    raise InsufficientStock(
+        f"not enough {d['commodity']} in lot {d['lot']} at {d['account']}: "
+        f"{d['available']} on hand, {d['requested']} requested",
+        shortages=details,
+    )
+
+
+def post_entry(
+    session: Session,
+    draft: EntryDraft,
+    *,
+    created_by: str,
+    idempotency_key: str | None = None,
+    body_hash: str | None = None,
+) -> PostedEntry:
+    """Validate, book, lock and write one journal entry. The caller commits.
+
+    With ``idempotency_key``, a second call with the same key and ``body_hash`` returns
+    the first entry and writes nothing; the same key with another hash raises
+    ``IdempotencyConflict``.
+    """
+    if idempotency_key is not None:
+        prior = session.scalars(
+            select(Entry).where(Entry.idempotency_key == idempotency_key)
+        ).first()
+        if prior is not None:
+            if prior.request_hash != body_hash:
+                raise IdempotencyConflict(
+                    f"idempotency key {idempotency_key!r} was used for another entry"
+                )
+            return PostedEntry(prior.id, prior.service_date, prior.accounting_date, True)
+    accounts, commodities = _check_references(session, draft)
+    validate_entry(draft, {c: m.exponent for c, m in commodities.items()})
+    accounting_date = booking_date(session, draft.service_date, draft.accounting_date)
+
+    deltas, nonneg, with_stripe = _balance_keys(draft, accounts)
+    keys = sorted(deltas)
+    _create_missing_balances(session, keys, nonneg)
+    current = _lock_balances(session, keys)
+    shorts = [
+        (k, current.get(k, 0), d)
+        for k, d in deltas.items()
+        if nonneg[k] and current.get(k, 0) + d < 0
+    ]
+    if shorts:
+        _raise_short(session, shorts, commodities)
+
+    entry_id = session.execute(
+        insert(Entry)
+        .values(
+            service_date=draft.service_date,
+            accounting_date=accounting_date,
+            memo=draft.memo,
+            source=draft.source,
+            reverses_id=draft.reverses_id,
+            partition=draft.partition,
+            idempotency_key=idempotency_key,
+            request_hash=body_hash,
+            created_at=clock.now(),
+            created_by=created_by,
+        )
+        .returning(Entry.id)
+    ).scalar_one()
+    # Postings go in key order so the trigger updates the (already locked) balances in
+    # the same order everywhere.
+    ordered = sorted(
+        with_stripe, key=lambda ps: (ps[0].account, ps[0].commodity, ps[0].lot_id or 0, ps[1])
+    )
+    session.execute(
+        insert(Posting),
+        [
+            dict(
+                entry_id=entry_id,
+                account_code=p.account,
+                commodity=p.commodity,
+                lot_id=p.lot_id,
+                amount=p.amount,
+                accounting_date=accounting_date,
+                stripe=s,
+            )
+            for p, s in ordered
+        ],
+    )
+    return PostedEntry(entry_id, draft.service_date, accounting_date)

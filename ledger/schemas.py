@@ -1,0 +1,209 @@
+"""Marshmallow schemas of the ledger's HTTP edge: decimals as strings, dates ISO."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from ledger.money import MAX_AMOUNT_MINOR
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class DecimalText(fields.Field):
+    """A decimal amount as a JSON string ("3000", "12.50") or a JSON integer; never a float.
+
+    The number of decimals allowed depends on the commodity, so it is checked where the
+    commodity is known; here only the shape is checked.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValidationError('must be a decimal string such as "3000" or "12.50"')
+        if isinstance(value, int):
+            if abs(value) > MAX_AMOUNT_MINOR:
+                raise ValidationError("is larger than this service accepts")
+            return str(value)
+        text = value.strip()
+        if not text or len(text) > 40:
+            raise ValidationError('must be a decimal string such as "3000" or "12.50"')
+        return text
+
+
+class PagingArgs(Strict):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class CodeStr(fields.String):
+    def __init__(self, **kw: Any) -> None:
+        kw.setdefault("validate", validate.Length(min=1, max=40))
+        super().__init__(**kw)
+
+
+class AccountOut(Strict):
+    code = fields.String()
+    name = fields.String()
+    type = fields.String()
+    parent = fields.String(allow_none=True)
+    carries = fields.String()
+    is_header = fields.Boolean()
+    currency = fields.String(allow_none=True)
+    pharmacy = fields.String(allow_none=True)
+
+
+class AccountPage(Strict):
+    items = fields.List(fields.Nested(AccountOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class AsOfArgs(Strict):
+    as_of = fields.Date(load_default=None)
+
+
+class BalanceLineOut(Strict):
+    commodity = fields.String()
+    lot = fields.String(allow_none=True)
+    medicine = fields.String(allow_none=True)
+    amount = fields.String()
+
+
+class BalanceOut(Strict):
+    account = fields.String()
+    as_of = fields.Date(allow_none=True)
+    balances = fields.List(fields.Nested(BalanceLineOut))
+
+
+class StatementArgs(PagingArgs):
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+    commodity = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
+
+
+class StatementLineOut(Strict):
+    date = fields.Date()
+    service_date = fields.Date()
+    entry_id = fields.String()
+    memo = fields.String()
+    source = fields.String(allow_none=True)
+    lot = fields.String(allow_none=True)
+    amount = fields.String()
+    debit = fields.String()
+    credit = fields.String()
+    balance = fields.String()
+
+
+class StatementOut(Strict):
+    account = fields.String()
+    name = fields.String()
+    commodity = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    opening = fields.String()
+    closing = fields.String()
+    total_debit = fields.String()
+    total_credit = fields.String()
+    items = fields.List(fields.Nested(StatementLineOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class PostingIn(Strict):
+    account = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    commodity = fields.String(required=True, validate=validate.Length(min=1, max=24))
+    amount = DecimalText(required=True)
+    lot = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=80))
+
+
+class JournalEntryIn(Strict):
+    date = fields.Date(required=True)
+    memo = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    postings = fields.List(
+        fields.Nested(PostingIn), required=True, validate=validate.Length(min=2, max=500)
+    )
+
+
+class PostingOut(Strict):
+    account = fields.String()
+    commodity = fields.String()
+    lot = fields.String(allow_none=True)
+    amount = fields.String()
+
+
+class SourceOut(Strict):
+    kind = fields.String()
+    id = fields.String()
+
+
+class JournalEntryOut(Strict):
+    id = fields.String()
+    service_date = fields.Date()
+    accounting_date = fields.Date()
+    memo = fields.String()
+    source = fields.String(allow_none=True)
+    source_document = fields.Nested(SourceOut, allow_none=True)
+    reverses = fields.String(allow_none=True)
+    reversed_by = fields.List(fields.String())
+    created_at = fields.String()
+    created_by = fields.String()
+    seal = fields.String(allow_none=True)
+    postings = fields.List(fields.Nested(PostingOut))
+
+
+class ReverseIn(Strict):
+    date = fields.Date(load_default=None)
+    memo = fields.String(load_default=None, validate=validate.Length(min=1, max=2000))
+
+
+class TrialBalanceArgs(Strict):
+    as_of = fields.Date(load_default=None)
+    commodity = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
+
+
+class TrialBalanceRowOut(Strict):
+    account = fields.String()
+    name = fields.String()
+    type = fields.String()
+    commodity = fields.String()
+    debit = fields.String()
+    credit = fields.String()
+
+
+class CommodityTotalOut(Strict):
+    commodity = fields.String()
+    debit = fields.String()
+    credit = fields.String()
+
+
+class TrialBalanceOut(Strict):
+    as_of = fields.Date(allow_none=True)
+    commodity = fields.String(allow_none=True)
+    rows = fields.List(fields.Nested(TrialBalanceRowOut))
+    totals = fields.List(fields.Nested(CommodityTotalOut))
+    total_debit = fields.String(allow_none=True)
+    total_credit = fields.String(allow_none=True)
+    balanced = fields.Boolean()
+
+
+class PeriodOut(Strict):
+    period = fields.String()
+    status = fields.String()
+    closed_at = fields.String(allow_none=True)
+    closed_by = fields.String(allow_none=True)
+    forced = fields.Boolean()
+    reason = fields.String(allow_none=True)
+    merkle_root = fields.String(allow_none=True)
+    last_seal = fields.String(allow_none=True)
+
+
+class PeriodPage(Strict):
+    items = fields.List(fields.Nested(PeriodOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class CloseIn(Strict):
+    force = fields.Boolean(load_default=False)
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))

@@ -1,0 +1,149 @@
+"""Test fixtures: every database test runs on SQLite, and again on PostgreSQL when
+``RDF_TEST_POSTGRES_URL`` is set. Each run makes its own databases and drops them.
+
+Speed: the schema is migrated once per run and backend into a template (a SQLite file, a
+PostgreSQL template database); each test gets a fresh copy of it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from ledger.cli import upgrade
+
+PG_URL = os.environ.get("RDF_TEST_POSTGRES_URL")
+REQUIRE_PG = os.environ.get("RDF_TEST_REQUIRE_POSTGRES") == "1"
+RUN_ID = uuid.uuid4().hex[:10]
+
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if REQUIRE_PG and not PG_URL:
+        raise pytest.UsageError("RDF_TEST_REQUIRE_POSTGRES=1 but RDF_TEST_POSTGRES_URL is unset")
+
+
+def _admin_engine() -> Any:
+    assert PG_URL
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+def _pg_url(name: str) -> str:
+    assert PG_URL
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tmpl") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(worker_id: str) -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured (set RDF_TEST_POSTGRES_URL)")
+    name = f"rdf_t_{RUN_ID}_{worker_id}_tmpl"
+    eng = _admin_engine()
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    upgrade(_pg_url(name))
+    yield name
+    with eng.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    eng.dispose()
+
+
+@pytest.fixture
+def pg_database(pg_template: str) -> Iterator[str]:
+    name = f"rdf_t_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    eng = _admin_engine()
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    yield _pg_url(name)
+    with eng.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_database(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "rdf.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_database")
+        return url
+    url = request.getfixturevalue("sqlite_database")
+    return url
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """A fresh PostgreSQL database; the test is skipped where PostgreSQL is not configured
+    (never under CI, which sets RDF_TEST_REQUIRE_POSTGRES and fails instead)."""
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL is required here")
+        pytest.skip("PostgreSQL not configured (set RDF_TEST_POSTGRES_URL)")
+    url: str = request.getfixturevalue("pg_database")
+    return url
+
+
+def make_app(url: str) -> Flask:
+    from app import create_app
+
+    return create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret"})
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    application = make_app(database_url)
+    yield application
+    application.extensions["rdf_db"].dispose()
+
+
+@pytest.fixture
+def pg_app(postgres_url: str) -> Iterator[Flask]:
+    application = make_app(postgres_url)
+    yield application
+    application.extensions["rdf_db"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def tokens(app: Flask) -> dict[str, str]:
+    """One user and token per role that needs no pharmacy."""
+    from ledger.auth import create_user
+
+    out = {}
+    with app.extensions["rdf_db"].session() as s:
+        for role in ("admin", "finance", "auditor"):
+            _u, token = create_user(s, f"test-{role}", role)
+            out[role] = token
+        s.commit()
+    return out
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
