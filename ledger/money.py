@@ -20,7 +20,8 @@ MAX_AMOUNT_MINOR = 10**15
 #: Largest quantity of a medicine accepted in one line, in base units.
 MAX_QUANTITY_UNITS = 10**9
 
-_DECIMAL_RE = re.compile(r"^-?\d+(\.\d+)?$")
+#: ASCII digits only, and \Z (not $, which also matches before a trailing newline).
+_DECIMAL_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?\Z")
 
 
 class AmountError(ValueError):
