@@ -253,6 +253,7 @@ def run_write(
     status: int = 201,
     key: str | None = None,
     scope: str | None = None,
+    body_hash: str | None = None,
     attempts: int = 8,
 ) -> Response:
     """Run a write in one transaction, idempotently under ``key``, retrying on deadlock.
@@ -261,7 +262,8 @@ def run_write(
     queue on it: the second gets the first's stored answer, byte for byte.
     """
     session = db_session()
-    body_hash = request_hash({"path": request.path, "body": request.get_json(silent=True)})
+    if body_hash is None:
+        body_hash = request_hash({"path": request.path, "body": request.get_json(silent=True)})
     scope = scope or _scope()
     if key is not None and len(key) > 300:
         raise InvalidRequest(

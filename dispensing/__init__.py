@@ -1,0 +1,1 @@
+"""Dispensing: what a contracted pharmacist records many times a day."""

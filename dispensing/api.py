@@ -1,0 +1,246 @@
+"""HTTP layer of dispensing: one dispensing, a batch from an offline phone, returns, reads.
+
+A pharmacist dispenses and reads only for its own pharmacy; finance for any; auditors read.
+``client_ref`` is unique per pharmacy and is the idempotency key when no
+``Idempotency-Key`` header is sent; a batch stores each record's answer under its
+``client_ref`` too, so a replayed batch (or a single replay of one of its records) posts
+nothing new and gets the first answer back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from dispensing.schemas import (
+    BatchIn,
+    BatchOut,
+    DispensingIn,
+    DispensingOut,
+    DispensingPage,
+    ListArgs,
+    ReturnIn,
+    ReturnOut,
+)
+from dispensing.service import (
+    DispenseRequest,
+    dispense,
+    dispensing_json,
+    get_dispensing,
+    return_items,
+    return_json,
+)
+from dispensing.tables import Dispensing
+from ledger import clock
+from ledger.errors import Forbidden, IdempotencyConflict, NotFound, RdfError
+from ledger.posting import request_hash
+from ledger.tables import IdempotencyKey
+from ledger.web import (
+    access,
+    db_session,
+    decode_cursor,
+    encode_cursor,
+    flatten_messages,
+    principal,
+    run_write,
+    visible_pharmacy,
+)
+
+blp = Blueprint("dispensings", __name__, url_prefix="/api/v1",
+                description="Dispensing (pharmacists for their own pharmacy; finance for any)")
+
+
+def _scope(pharmacy: str) -> str:
+    return f"dispensings:{pharmacy}"
+
+
+def _hash(raw: Any) -> str:
+    return request_hash({"kind": "dispensing", "body": raw})
+
+
+def _check_own(pharmacy: str) -> None:
+    p = principal()
+    if p.is_pharmacist and p.pharmacy != pharmacy:
+        raise Forbidden(f"a pharmacist of {p.pharmacy} may not record dispensings of "
+                        f"{pharmacy}")
+
+
+def _request(data: dict[str, Any]) -> DispenseRequest:
+    return DispenseRequest(
+        pharmacy=data["pharmacy"], patient=data["patient"], service_date=data["service_date"],
+        client_ref=data["client_ref"],
+        items=tuple((i["medicine"], i["quantity"]) for i in data["items"]),
+    )
+
+
+@blp.route("/dispensings")
+class Dispensings(MethodView):
+    @access("finance", pharmacist="own")
+    @blp.arguments(DispensingIn)
+    @blp.response(201, DispensingOut)
+    def post(self, data: dict[str, Any]) -> Response:
+        """Record a dispensing: priced, lots picked FEFO, one journal entry."""
+        _check_own(data["pharmacy"])
+        key = data["client_ref"] or request.headers.get("Idempotency-Key")
+        by = principal().name
+
+        def work() -> int:
+            return dispense(db_session(), _request(data), by=by)
+
+        return run_write(work, lambda i: dispensing_json(db_session(), i), status=201,
+                         key=key, scope=_scope(data["pharmacy"]),
+                         body_hash=_hash(request.get_json(silent=True)))
+
+    @access("finance", "auditor", pharmacist="own")
+    @blp.arguments(ListArgs, location="query")
+    @blp.response(200, DispensingPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Dispensings filtered by pharmacy, patient and service date (paginated)."""
+        s = db_session()
+        own = visible_pharmacy()
+        pharmacy = args["pharmacy"]
+        if own is not None:
+            if pharmacy is not None and pharmacy != own:
+                raise NotFound(f"no pharmacy {pharmacy!r}")
+            pharmacy = own
+        q = select(Dispensing.id).order_by(Dispensing.id).limit(args["limit"] + 1)
+        if pharmacy:
+            q = q.where(Dispensing.pharmacy == pharmacy)
+        if args["patient"]:
+            q = q.where(Dispensing.patient == args["patient"])
+        if args["from_"]:
+            q = q.where(Dispensing.service_date >= args["from_"])
+        if args["to"]:
+            q = q.where(Dispensing.service_date <= args["to"])
+        after = decode_cursor(args["cursor"])
+        if after is not None:
+            q = q.where(Dispensing.id > int(after))
+        ids = list(s.scalars(q))
+        more = len(ids) > args["limit"]
+        ids = ids[: args["limit"]]
+        return {"items": [dispensing_json(s, i) for i in ids],
+                "next_cursor": encode_cursor(ids[-1]) if more else None}
+
+
+@blp.route("/dispensings/<string:dispensing_id>")
+class OneDispensing(MethodView):
+    @access("finance", "auditor", pharmacist="own")
+    @blp.response(200, DispensingOut)
+    def get(self, dispensing_id: str) -> dict[str, Any]:
+        """A dispensing with its lines, lots and returns."""
+        s = db_session()
+        d = get_dispensing(s, dispensing_id, visible_pharmacy())
+        return dispensing_json(s, d.id, with_returns=True)
+
+
+@blp.route("/dispensings/<string:dispensing_id>/returns")
+class Returns(MethodView):
+    @access("finance", pharmacist="own")
+    @blp.arguments(ReturnIn)
+    @blp.response(201, ReturnOut)
+    def post(self, data: dict[str, Any], dispensing_id: str) -> Response:
+        """Return all or part of a dispensing (a reversing entry, on its own date)."""
+        by = principal().name
+        scope_pharmacy = visible_pharmacy()
+
+        def work() -> int:
+            s = db_session()
+            d = get_dispensing(s, dispensing_id, scope_pharmacy)
+            return return_items(s, d, [(i["medicine"], i["quantity"]) for i in data["items"]],
+                                data["date"], by=by)
+
+        return run_write(work, lambda i: return_json(db_session(), i), status=201,
+                         key=request.headers.get("Idempotency-Key"))
+
+
+def _problem_body(exc: RdfError) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": f"/problems/{exc.slug}", "title": exc.title,
+                            "status": exc.status, "detail": exc.detail}
+    if exc.errors:
+        body["errors"] = exc.errors
+    body.update({k: v for k, v in exc.extra.items() if v is not None})
+    return body
+
+
+def _one_record(index: int, raw: Any, by: str) -> dict[str, Any]:
+    """Process one record of a batch inside a savepoint; never raises an RdfError."""
+    s = db_session()
+    result: dict[str, Any] = {"index": index, "client_ref": None, "dispensing": None,
+                              "problem": None}
+    try:
+        data = DispensingIn().load(raw if isinstance(raw, dict) else {"_": raw})
+    except ValidationError as exc:
+        errors = flatten_messages(exc.messages)
+        first = next(iter(errors.items()))
+        result.update(status=422, problem={
+            "type": "/problems/invalid-request", "title": "The record has invalid fields",
+            "status": 422, "detail": f"{first[0]}: {first[1][0]}", "errors": errors})
+        return result
+    result["client_ref"] = data["client_ref"]
+    scope, key, h = _scope(data["pharmacy"]), data["client_ref"], _hash(raw)
+    for _attempt in range(3):
+        try:
+            _check_own(data["pharmacy"])
+            if key is not None:
+                row = s.scalars(select(IdempotencyKey).where(
+                    IdempotencyKey.scope == scope, IdempotencyKey.key == key)).first()
+                if row is not None:
+                    if row.request_hash != h:
+                        raise IdempotencyConflict(
+                            f"client_ref {key!r} was already used with a different record")
+                    result.update(status=row.status_code, replayed=True,
+                                  dispensing=json.loads(row.response_body))
+                    return result
+            with s.begin_nested():
+                claim = None
+                if key is not None:
+                    claim = IdempotencyKey(scope=scope, key=key, request_hash=h, status_code=0,
+                                           response_body="", created_at=clock.now())
+                    s.add(claim)
+                    s.flush()
+                dispensing_id = dispense(s, _request(data), by=by)
+                body = dispensing_json(s, dispensing_id)
+                if claim is not None:
+                    claim.status_code = 201
+                    claim.response_body = json.dumps(DispensingOut().dump(body), default=str)
+            result.update(status=201, dispensing=DispensingOut().dump(body))
+            return result
+        except RdfError as exc:
+            result.update(status=exc.status, problem=_problem_body(exc))
+            return result
+        except IntegrityError:
+            continue  # a concurrent request took this client_ref: look again, replay it
+    result.update(status=409, problem={"type": "/problems/conflict", "title": "Conflict",
+                                       "status": 409, "detail": "the record could not be "
+                                       "stored because of a concurrent change; send it again"})
+    return result
+
+
+@blp.route("/dispensings/batch")
+class Batch(MethodView):
+    @access("finance", pharmacist="own")
+    @blp.arguments(BatchIn)
+    @blp.response(200, BatchOut)
+    def post(self, data: dict[str, Any]) -> Response:
+        """Up to 1,000 dispensings from an offline phone, each answered in order."""
+        by = principal().name
+        records = data["dispensings"]
+
+        def work() -> dict[str, Any]:
+            results = [_one_record(i, raw, by) for i, raw in enumerate(records)]
+            return {
+                "results": results,
+                "created": sum(1 for r in results if r["status"] == 201 and not r.get("replayed")),
+                "replayed": sum(1 for r in results if r.get("replayed")),
+                "failed": sum(1 for r in results if r["status"] >= 400),
+            }
+
+        return run_write(work, BatchOut().dump, status=200,
+                         key=request.headers.get("Idempotency-Key"))

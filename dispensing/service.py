@@ -1,0 +1,348 @@
+"""Dispensing use cases: dispense, return, read. Orchestrates pricing (contracts), lot
+picking (stock) and the one posting function (ledger)."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from contracts.pricing import LotTaken, PricedDispensing, PricedLine, price_return
+from dispensing.model import LineAmounts, LotMove, Parties, dispensing_postings
+from dispensing.tables import (
+    Dispensing,
+    DispensingLine,
+    DispensingLot,
+    DispensingReturn,
+    ReturnLine,
+    ReturnLot,
+)
+from ledger import clock
+from ledger.db import is_postgres
+from ledger.errors import Conflict, InvalidRequest, NotFound
+from ledger.journal import check_event_date
+from ledger.model import EntryDraft, month_bounds, month_of
+from ledger.money import format_amount, format_unit_price
+from ledger.posting import post_entry
+from ledger.queries import exponents
+from ledger.tables import Account
+
+
+class UnknownPharmacy(NotFound):
+    """The pharmacy code names no pharmacy."""
+
+    slug = "unknown-pharmacy"
+
+
+class ClientRefReused(Conflict):
+    """A pharmacy's client_ref was already used for another dispensing."""
+
+    slug = "client-ref-reused"
+    title = "client_ref already used"
+
+
+class ReturnTooLarge(Conflict):
+    """More units are returned than remain on the dispensing."""
+
+    slug = "return-exceeds-dispensed"
+    title = "Return exceeds what was dispensed"
+
+
+@dataclass(frozen=True)
+class DispenseRequest:
+    pharmacy: str
+    patient: str | None
+    service_date: date
+    client_ref: str | None
+    items: tuple[tuple[str, int], ...]
+
+
+def _lock_patient(session: Session, patient: str | None) -> None:
+    """Serialise dispensings of one patient (the monthly subsidy cap is read, then used)."""
+    if patient and is_postgres(session):
+        key = zlib.crc32(patient.encode("utf-8"))
+        session.execute(text("SELECT pg_advisory_xact_lock(7, :k)"), {"k": key - 2**31})
+
+
+def subsidy_used_in_month(session: Session, patient: str, scheme: str, month: str) -> int:
+    """Subsidy already given to ``patient`` under ``scheme`` in ``month`` (service dates),
+    net of returns (a return counts in the month of the dispensing it returns)."""
+    start, end = month_bounds(month)
+    given = session.scalar(
+        select(func.coalesce(func.sum(Dispensing.total_subsidy), 0)).where(
+            Dispensing.patient == patient, Dispensing.scheme == scheme,
+            Dispensing.service_date >= start, Dispensing.service_date <= end)
+    )
+    returned = session.scalar(
+        select(func.coalesce(func.sum(DispensingReturn.total_subsidy), 0))
+        .join(Dispensing, Dispensing.id == DispensingReturn.dispensing_id)
+        .where(Dispensing.patient == patient, Dispensing.scheme == scheme,
+               Dispensing.service_date >= start, Dispensing.service_date <= end)
+    )
+    return int(given or 0) - int(returned or 0)
+
+
+def dispense(session: Session, req: DispenseRequest, *, by: str) -> int:
+    """Price, pick lots, post one entry and record the dispensing. Returns its id."""
+    from contracts.service import quote_dispensing
+    from stock.service import take_stock
+
+    if session.get(Account, f"1400-{req.pharmacy}") is None or req.pharmacy == "CENTRAL":
+        raise UnknownPharmacy(f"no pharmacy {req.pharmacy!r}",
+                              errors={"pharmacy": ["unknown pharmacy"]})
+    check_event_date(req.service_date, "service_date")
+    if req.client_ref is not None and session.scalar(
+        select(Dispensing.id).where(Dispensing.pharmacy == req.pharmacy,
+                                    Dispensing.client_ref == req.client_ref)
+    ) is not None:
+        raise ClientRefReused(
+            f"client_ref {req.client_ref!r} was already used for another dispensing at "
+            f"{req.pharmacy}")
+    _lock_patient(session, req.patient)
+    quote = quote_dispensing(session, pharmacy=req.pharmacy, patient=req.patient,
+                             service_date=req.service_date, items=list(req.items))
+    priced: PricedDispensing = quote.priced
+    pending: dict[int, tuple[int, int]] = {}
+    lines: list[LineAmounts] = []
+    takes_per_line = []
+    for pl in priced.lines:
+        takes = take_stock(session, location=req.pharmacy, medicine=pl.medicine,
+                           quantity=pl.quantity, on=req.service_date, currency=quote.currency,
+                           pending=pending)
+        takes_per_line.append(takes)
+        lines.append(LineAmounts(
+            pl.medicine, tuple(LotMove(t.lot_id, t.quantity, t.value) for t in takes),
+            pl.price, pl.subsidy, pl.copayment))
+    scheme = quote.scheme
+    parties = Parties(req.pharmacy, quote.model, scheme.payer if scheme else None,
+                      scheme.code if scheme else None, quote.currency)
+    d = Dispensing(
+        pharmacy=req.pharmacy, patient=req.patient, service_date=req.service_date,
+        accounting_date=req.service_date, client_ref=req.client_ref, currency=quote.currency,
+        model=quote.model, contract_id=quote.contract_id,
+        scheme=scheme.code if scheme and priced.total_subsidy >= 0 else None,
+        payer=scheme.payer if scheme else None, fee_kind=quote.fee_rule.kind,
+        total_price=priced.total_price, total_subsidy=priced.total_subsidy,
+        total_copayment=priced.total_copayment, fee=priced.fee, created_at=clock.now(),
+        created_by=by,
+    )
+    session.add(d)
+    session.flush()
+    postings = dispensing_postings(parties, lines, priced.fee)
+    posted = post_entry(session, EntryDraft(
+        service_date=req.service_date,
+        memo=f"Dispensing {d.id} at {req.pharmacy}"
+             + (f" to {req.patient}" if req.patient else " (walk-in)"),
+        postings=tuple(postings), source=f"dispensing:{d.id}", partition=req.pharmacy,
+    ), created_by=by)
+    d.entry_id = posted.id
+    d.accounting_date = posted.accounting_date
+    for i, (pl, takes) in enumerate(zip(priced.lines, takes_per_line, strict=True)):
+        line = DispensingLine(
+            dispensing_id=d.id, line_no=i, medicine=pl.medicine, quantity=pl.quantity,
+            unit_price=format_unit_price(pl.unit_price, exponents(session)[quote.currency]),
+            price=pl.price, subsidy=pl.subsidy, copayment=pl.copayment,
+            cost=sum(t.value for t in takes))
+        session.add(line)
+        session.flush()
+        session.add_all([
+            DispensingLot(line_id=line.id, seq=j, lot_id=t.lot_id, lot_code=t.lot_code,
+                          quantity=t.quantity, value=t.value)
+            for j, t in enumerate(takes)
+        ])
+    session.flush()
+    return d.id
+
+
+def get_dispensing(session: Session, dispensing_id: str | int,
+                   pharmacy_scope: str | None = None) -> Dispensing:
+    """A dispensing; for a pharmacist, one of another pharmacy does not exist."""
+    if isinstance(dispensing_id, str) and (not dispensing_id.isdigit() or len(dispensing_id) > 18):
+        raise NotFound(f"no dispensing {dispensing_id!r}")
+    d = session.get(Dispensing, int(dispensing_id))
+    if d is None or (pharmacy_scope is not None and d.pharmacy != pharmacy_scope):
+        raise NotFound(f"no dispensing {dispensing_id!r}")
+    return d
+
+
+def _lines_of(session: Session, d: Dispensing) -> list[tuple[DispensingLine, list[DispensingLot]]]:
+    lines = list(session.scalars(select(DispensingLine).where(
+        DispensingLine.dispensing_id == d.id).order_by(DispensingLine.line_no)))
+    lots = list(session.scalars(select(DispensingLot).where(
+        DispensingLot.line_id.in_([ln.id for ln in lines])).order_by(DispensingLot.seq)))
+    by_line: dict[int, list[DispensingLot]] = {}
+    for lot in lots:
+        by_line.setdefault(lot.line_id, []).append(lot)
+    return [(ln, by_line.get(ln.id, [])) for ln in lines]
+
+
+def dispensing_json(session: Session, dispensing_id: int, *, with_returns: bool = False
+                    ) -> dict[str, Any]:
+    d = session.get(Dispensing, dispensing_id)
+    assert d is not None
+    exp = exponents(session)[d.currency]
+    fmt = lambda v: format_amount(v, exp)  # noqa: E731
+    out: dict[str, Any] = {
+        "id": str(d.id), "pharmacy": d.pharmacy, "patient": d.patient,
+        "service_date": d.service_date.isoformat(),
+        "accounting_date": d.accounting_date.isoformat(), "currency": d.currency,
+        "client_ref": d.client_ref, "model": d.model, "scheme": d.scheme,
+        "lines": [
+            {"medicine": ln.medicine, "quantity": ln.quantity, "unit_price": ln.unit_price,
+             "price": fmt(ln.price), "subsidy": fmt(ln.subsidy),
+             "copayment": fmt(ln.copayment), "cost": fmt(ln.cost),
+             "lots": [{"lot": lot.lot_code, "quantity": lot.quantity, "value": fmt(lot.value)}
+                      for lot in lots]}
+            for ln, lots in _lines_of(session, d)
+        ],
+        "total_price": fmt(d.total_price), "total_subsidy": fmt(d.total_subsidy),
+        "total_copayment": fmt(d.total_copayment), "fee": fmt(d.fee),
+        "entry_id": str(d.entry_id),
+    }
+    if with_returns:
+        rets = list(session.scalars(select(DispensingReturn).where(
+            DispensingReturn.dispensing_id == d.id).order_by(DispensingReturn.id)))
+        out["returns"] = [return_json(session, r.id) for r in rets]
+    return out
+
+
+# --------------------------------------------------------------------------- returns
+
+
+def _returned_so_far(session: Session, line_ids: list[int]
+                     ) -> tuple[dict[int, int], dict[int, int], int]:
+    """Units already returned per line, per lot (lot_id, summed over the line) and fee."""
+    per_line: dict[int, int] = {}
+    rows = session.execute(select(ReturnLine.line_id, func.sum(ReturnLine.quantity)).where(
+        ReturnLine.line_id.in_(line_ids)).group_by(ReturnLine.line_id)).tuples().all()
+    for lid, q in rows:
+        per_line[int(lid)] = int(q)
+    return per_line, {}, 0
+
+
+def return_items(session: Session, d: Dispensing, items: Sequence[tuple[str, int]],
+                 on: date | None, *, by: str) -> int:
+    """Return all or part of a dispensing: units back into the lots they came from (latest
+    picked first) at the value they left with; amounts reversed in proportion."""
+    when = on or clock.today()
+    check_event_date(when, "date")
+    if when < d.service_date:
+        raise InvalidRequest("a return cannot be dated before the dispensing",
+                             errors={"date": [f"must be on or after {d.service_date}"]})
+    lines = _lines_of(session, d)
+    # Lock the dispensing's own history: one return at a time per dispensing.
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(8, :k)"),
+                        {"k": d.id % 2**31})
+    returned, _, _ = _returned_so_far(session, [ln.id for ln, _ in lines])
+    fee_before = int(session.scalar(select(func.coalesce(func.sum(DispensingReturn.fee), 0))
+                                    .where(DispensingReturn.dispensing_id == d.id)) or 0)
+    # Allocate requested units to lines of that medicine, last line first.
+    returning = [0] * len(lines)
+    errors: dict[str, list[str]] = {}
+    for i, (med, qty) in enumerate(items):
+        left = qty
+        for idx in range(len(lines) - 1, -1, -1):
+            ln = lines[idx][0]
+            if ln.medicine != med:
+                continue
+            room = ln.quantity - returned.get(ln.id, 0) - returning[idx]
+            take = min(room, left)
+            if take > 0:
+                returning[idx] += take
+                left -= take
+        if not any(ln.medicine == med for ln, _ in lines):
+            errors[f"items.{i}.medicine"] = [f"{med} is not on dispensing {d.id}"]
+        elif left > 0:
+            raise ReturnTooLarge(
+                f"cannot return {qty} {med}: only {qty - left} remain on dispensing {d.id}")
+    if errors:
+        raise InvalidRequest("some items are not on the dispensing: "
+                             + next(iter(errors.values()))[0], errors=errors)
+    original = PricedDispensing(
+        # The unit price only matters to pricing; price/quantity reproduces the line exactly.
+        lines=tuple(PricedLine(ln.medicine, ln.quantity, Fraction(ln.price, ln.quantity),
+                               ln.price, ln.subsidy, ln.copayment) for ln, _ in lines),
+        total_price=d.total_price, total_subsidy=d.total_subsidy,
+        total_copayment=d.total_copayment, fee=d.fee)
+    lots_per_line = [[LotTaken(str(lot.id), lot.quantity, lot.value) for lot in lots]
+                     for _, lots in lines]
+    priced = price_return(original, lots_per_line, [returned.get(ln.id, 0) for ln, _ in lines],
+                          returning, None, d.fee_kind, fee_before)
+    lot_by_key = {str(lot.id): lot for _, lots in lines for lot in lots}
+    amounts = []
+    for lr in priced.lines:
+        ln, _ = lines[lr.line_index]
+        amounts.append(LineAmounts(
+            ln.medicine,
+            tuple(LotMove(lot_by_key[t.lot].lot_id, t.quantity, t.value) for t in lr.lots
+                  if t.quantity),
+            lr.price, lr.subsidy, lr.copayment))
+    parties = Parties(d.pharmacy, d.model, d.payer if d.scheme else None, d.scheme, d.currency)
+    ret = DispensingReturn(
+        dispensing_id=d.id, return_date=when, accounting_date=when,
+        total_price=priced.total_price, total_subsidy=priced.total_subsidy,
+        total_copayment=priced.total_copayment, total_cost=priced.total_cost, fee=priced.fee,
+        created_at=clock.now(), created_by=by)
+    session.add(ret)
+    session.flush()
+    postings = dispensing_postings(parties, amounts, priced.fee, sign=-1)
+    posted = post_entry(session, EntryDraft(
+        service_date=when, memo=f"Return {ret.id} of dispensing {d.id} at {d.pharmacy}",
+        postings=tuple(postings), source=f"return:{ret.id}", partition=d.pharmacy,
+    ), created_by=by)
+    ret.entry_id = posted.id
+    ret.accounting_date = posted.accounting_date
+    for lr in priced.lines:
+        ln, _ = lines[lr.line_index]
+        rl = ReturnLine(return_id=ret.id, line_id=ln.id, quantity=lr.quantity, price=lr.price,
+                        subsidy=lr.subsidy, copayment=lr.copayment, cost=lr.cost)
+        session.add(rl)
+        session.flush()
+        session.add_all([
+            ReturnLot(return_line_id=rl.id, lot_id=lot_by_key[t.lot].lot_id,
+                      lot_code=lot_by_key[t.lot].lot_code, quantity=t.quantity, value=t.value)
+            for t in lr.lots if t.quantity
+        ])
+    session.flush()
+    return ret.id
+
+
+def return_json(session: Session, return_id: int) -> dict[str, Any]:
+    r = session.get(DispensingReturn, return_id)
+    assert r is not None
+    d = session.get(Dispensing, r.dispensing_id)
+    assert d is not None
+    exp = exponents(session)[d.currency]
+    fmt = lambda v: format_amount(v, exp)  # noqa: E731
+    rls = list(session.scalars(select(ReturnLine).where(ReturnLine.return_id == r.id)
+                               .order_by(ReturnLine.id)))
+    lots = list(session.scalars(select(ReturnLot).where(
+        ReturnLot.return_line_id.in_([x.id for x in rls])).order_by(ReturnLot.id)))
+    meds = {ln.id: ln.medicine for ln in session.scalars(select(DispensingLine).where(
+        DispensingLine.id.in_([x.line_id for x in rls])))}
+    return {
+        "id": str(r.id), "dispensing_id": str(d.id), "pharmacy": d.pharmacy,
+        "date": r.return_date.isoformat(), "accounting_date": r.accounting_date.isoformat(),
+        "currency": d.currency,
+        "lines": [
+            {"medicine": meds[rl.line_id], "quantity": rl.quantity, "price": fmt(rl.price),
+             "subsidy": fmt(rl.subsidy), "copayment": fmt(rl.copayment), "cost": fmt(rl.cost),
+             "lots": [{"lot": lt.lot_code, "quantity": lt.quantity, "value": fmt(lt.value)}
+                      for lt in lots if lt.return_line_id == rl.id]}
+            for rl in rls
+        ],
+        "total_price": fmt(r.total_price), "total_subsidy": fmt(r.total_subsidy),
+        "total_copayment": fmt(r.total_copayment), "total_cost": fmt(r.total_cost),
+        "fee": fmt(r.fee), "entry_id": str(r.entry_id),
+    }
+
+
+def month_key(d: date) -> str:
+    return month_of(d)
