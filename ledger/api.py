@@ -142,9 +142,7 @@ class AccountBalance(MethodView):
                 select(Lot.id, Lot.commodity).where(
                     Lot.id.in_([b.lot_id for b in lines if b.lot_id])
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         return {
             "account": acc.code,

@@ -142,13 +142,14 @@ def _create_missing_balances(
     session: Session, keys: list[BalanceKey], nonneg: dict[BalanceKey, bool]
 ) -> None:
     existing = set(
-        session.execute(
+        tuple(row)
+        for row in session.execute(
             select(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe).where(
                 tuple_(
                     Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe
                 ).in_(keys)
             )
-        ).tuples()
+        )
     )
     missing = [k for k in keys if k not in existing]
     if not missing:

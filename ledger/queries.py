@@ -70,7 +70,7 @@ def balances(
             totals[k] = totals.get(k, 0) - s
     lot_ids = {lk for (_c, lk), v in totals.items() if lk and v}
     codes_by_id = dict(
-        session.execute(select(Lot.id, Lot.lot_code).where(Lot.id.in_(lot_ids))).tuples().all()
+        session.execute(select(Lot.id, Lot.lot_code).where(Lot.id.in_(lot_ids))).all()
     )
     out = [
         BalanceLine(c, lk or None, codes_by_id.get(lk) if lk else None, v)
