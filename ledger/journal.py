@@ -85,7 +85,7 @@ def manual_entry(session: Session, data: dict[str, Any], *, by: str) -> PostedEn
 
 
 def get_entry(session: Session, entry_id: str) -> Entry:
-    if not entry_id.isdigit() or len(entry_id) > 18:
+    if not (entry_id.isascii() and entry_id.isdigit()) or len(entry_id) > 18:
         raise NotFound(f"no journal entry {entry_id!r}")
     e = session.get(Entry, int(entry_id))
     if e is None:
