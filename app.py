@@ -93,6 +93,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
 
     app.register_blueprint(health)
     api.register_blueprint(ledger_blp)
+    api.register_blueprint(__import__("stock.api").api.blp)  # stock/: medicines … counts
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,0 +1,327 @@
+"""Marshmallow schemas of the stock HTTP edge: quantities as integers in base units, money as
+decimal strings in the fund currency, dates ISO."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate
+
+from ledger.money import MAX_QUANTITY_UNITS
+from ledger.schemas import DecimalText, PagingArgs, Strict
+
+Name = lambda n: fields.String(required=True, validate=validate.Length(min=1, max=n))  # noqa: E731
+
+
+class Quantity(fields.Integer):
+    """A whole number of base units: JSON integers only (no "12", no 12.5, no true)."""
+
+    def __init__(self, *, minimum: int = 1, **kw: Any) -> None:
+        kw.setdefault("validate", validate.Range(min=minimum, max=MAX_QUANTITY_UNITS))
+        super().__init__(strict=True, **kw)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("must be a whole number of units (a JSON integer)")
+        out: int = super()._deserialize(value, attr, data, **kwargs)
+        return out
+
+
+class Code(fields.String):
+    def __init__(self, **kw: Any) -> None:
+        kw.setdefault("validate", validate.Length(min=1, max=24))
+        super().__init__(**kw)
+
+
+class LotText(fields.String):
+    def __init__(self, **kw: Any) -> None:
+        kw.setdefault("validate", validate.Length(min=1, max=40))
+        super().__init__(**kw)
+
+
+# ----------------------------------------------------------------- reference data
+
+
+class StockMedicineIn(Strict):
+    code = Code(required=True)
+    name = Name(200)
+    strength = Name(60)
+    form = Name(60)
+    unit = Name(20)
+
+
+class StockMedicineOut(Strict):
+    code = fields.String()
+    name = fields.String()
+    strength = fields.String()
+    form = fields.String()
+    unit = fields.String()
+    created_at = fields.DateTime()
+
+
+class StockMedicinePage(Strict):
+    items = fields.List(fields.Nested(StockMedicineOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class StockSupplierIn(Strict):
+    code = Code(required=True)
+    name = Name(200)
+
+
+class StockSupplierOut(Strict):
+    code = fields.String()
+    name = fields.String()
+    account = fields.Function(lambda s: f"2000-{s.code}")
+    created_at = fields.DateTime()
+
+
+class StockSupplierPage(Strict):
+    items = fields.List(fields.Nested(StockSupplierOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class StockPharmacyIn(Strict):
+    code = Code(required=True)
+    name = Name(200)
+    province = Name(100)
+    district = Name(100)
+
+
+class StockPharmacyOut(Strict):
+    code = fields.String()
+    name = fields.String()
+    province = fields.String()
+    district = fields.String()
+    accounts = fields.Function(
+        lambda p: {
+            "due_from": f"1200-{p.code}",
+            "inventory": f"1400-{p.code}",
+            "due_to": f"2100-{p.code}",
+        }
+    )
+    created_at = fields.DateTime()
+
+
+class StockPharmacyPage(Strict):
+    items = fields.List(fields.Nested(StockPharmacyOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+# ----------------------------------------------------------------- receipts
+
+
+class StockReceiptLineIn(Strict):
+    medicine = Code(required=True)
+    lot = LotText(required=True)
+    expiry = fields.Date(required=True)
+    quantity = Quantity(required=True)
+    total_cost = DecimalText(required=True)
+
+
+class StockReceiptIn(Strict):
+    supplier = Code(required=True)
+    location = Code(required=True)
+    date = fields.Date(required=True)
+    memo = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
+    lines = fields.List(
+        fields.Nested(StockReceiptLineIn), required=True, validate=validate.Length(min=1, max=200)
+    )
+
+
+class StockReceiptLineOut(Strict):
+    medicine = fields.String()
+    lot = fields.String()
+    expiry = fields.Date()
+    quantity = fields.Integer()
+    total_cost = fields.String()
+
+
+class StockReceiptOut(Strict):
+    id = fields.String()
+    entry_id = fields.String()
+    supplier = fields.String()
+    location = fields.String()
+    date = fields.Date()
+    accounting_date = fields.Date()
+    currency = fields.String()
+    total_cost = fields.String()
+    lines = fields.List(fields.Nested(StockReceiptLineOut))
+
+
+# ----------------------------------------------------------------- transfers, write-offs
+
+
+class StockTransferLineIn(Strict):
+    medicine = Code(required=True)
+    quantity = Quantity(required=True)
+    lot = LotText(load_default=None, allow_none=True)
+
+
+class StockTransferIn(Strict):
+    from_ = Code(required=True, data_key="from")
+    to = Code(required=True)
+    date = fields.Date(required=True)
+    memo = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
+    lines = fields.List(
+        fields.Nested(StockTransferLineIn), required=True, validate=validate.Length(min=1, max=200)
+    )
+
+
+class StockLotTakeOut(Strict):
+    lot = fields.String()
+    expiry = fields.Date()
+    quantity = fields.Integer()
+    value = fields.String()
+
+
+class StockTakenLineOut(Strict):
+    medicine = fields.String()
+    quantity = fields.Integer()
+    lot = fields.String(allow_none=True)
+    value = fields.String()
+    lots = fields.List(fields.Nested(StockLotTakeOut))
+
+
+class StockTransferOut(Strict):
+    id = fields.String()
+    entry_id = fields.String()
+    from_ = fields.String(data_key="from")
+    to = fields.String()
+    date = fields.Date()
+    accounting_date = fields.Date()
+    currency = fields.String()
+    lines = fields.List(fields.Nested(StockTakenLineOut))
+
+
+class StockWriteOffLineIn(Strict):
+    medicine = Code(required=True)
+    lot = LotText(required=True)
+    quantity = Quantity(required=True)
+
+
+class StockWriteOffIn(Strict):
+    location = Code(required=True)
+    date = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(["expired", "damaged", "lost"]))
+    memo = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
+    lines = fields.List(
+        fields.Nested(StockWriteOffLineIn), required=True, validate=validate.Length(min=1, max=200)
+    )
+
+
+class StockWriteOffOut(Strict):
+    id = fields.String()
+    entry_id = fields.String()
+    location = fields.String()
+    date = fields.Date()
+    accounting_date = fields.Date()
+    reason = fields.String()
+    currency = fields.String()
+    lines = fields.List(fields.Nested(StockTakenLineOut))
+
+
+# ----------------------------------------------------------------- counts
+
+
+class StockCountLineIn(Strict):
+    medicine = Code(required=True)
+    lot = LotText(required=True)
+    counted = Quantity(required=True, minimum=0)
+
+
+class StockCountIn(Strict):
+    location = Code(required=True)
+    date = fields.Date(required=True)
+    memo = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
+    lines = fields.List(
+        fields.Nested(StockCountLineIn), required=True, validate=validate.Length(min=1, max=500)
+    )
+
+
+class StockCountLineOut(Strict):
+    medicine = fields.String()
+    lot = fields.String()
+    expiry = fields.Date()
+    book = fields.Integer()
+    counted = fields.Integer()
+    difference = fields.Integer()
+    value = fields.String()
+
+
+class StockCountOut(Strict):
+    id = fields.String()
+    entry_id = fields.String(allow_none=True)
+    location = fields.String()
+    date = fields.Date()
+    accounting_date = fields.Date(allow_none=True)
+    currency = fields.String()
+    lines = fields.List(fields.Nested(StockCountLineOut))
+    differences = fields.List(fields.Nested(StockCountLineOut))
+
+
+# ----------------------------------------------------------------- reading
+
+
+class StockOnHandArgs(Strict):
+    location = Code(load_default=None)
+    medicine = Code(load_default=None)
+    as_of = fields.Date(load_default=None)
+
+
+class StockOnHandOut(Strict):
+    location = fields.String()
+    medicine = fields.String()
+    lot = fields.String()
+    expiry = fields.Date()
+    quantity = fields.Integer()
+    value = fields.String()
+    currency = fields.String()
+
+
+class StockExpiringArgs(Strict):
+    within_days = fields.Integer(
+        load_default=90, strict=False, validate=validate.Range(min=0, max=3650)
+    )
+    location = Code(load_default=None)
+
+
+class StockExpiringOut(StockOnHandOut):
+    days_left = fields.Integer()
+
+
+class StockMovementArgs(PagingArgs):
+    location = Code(load_default=None)
+    medicine = Code(required=True)
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+
+
+class StockCardLineOut(Strict):
+    date = fields.Date()
+    service_date = fields.Date()
+    entry_id = fields.String()
+    source = fields.String(allow_none=True)
+    memo = fields.String()
+    lot = fields.String()
+    quantity = fields.Integer()
+    value = fields.String()
+    balance_quantity = fields.Integer()
+    balance_value = fields.String()
+
+
+class StockQuantityValueOut(Strict):
+    quantity = fields.Integer()
+    value = fields.String()
+
+
+class StockCardOut(Strict):
+    location = fields.String()
+    medicine = fields.String()
+    currency = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    opening = fields.Nested(StockQuantityValueOut)
+    closing = fields.Nested(StockQuantityValueOut)
+    items = fields.List(fields.Nested(StockCardLineOut))
+    next_cursor = fields.String(allow_none=True)
