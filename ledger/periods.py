@@ -27,7 +27,9 @@ from ledger.errors import Conflict, InvalidRequest, NotFound, PeriodCloseRefused
 from ledger.model import first_day_after, month_bounds, month_of
 from ledger.tables import Balance, Entry, Period, PeriodBalance, Posting
 
-PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: ASCII digits, years 2000-2999 (dates before 2000 are refused anyway; 9999-12 would
+#: overflow month arithmetic), and \Z rather than $ (which admits a trailing newline).
+PERIOD_RE = re.compile(r"^2[0-9]{3}-(0[1-9]|1[0-2])\Z")
 
 #: A check run before a month closes: returns the problems found (empty = fine).
 CloseCheck = Callable[[Session, str], list[str]]
