@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from ledger.errors import NotFound
@@ -46,10 +46,13 @@ class BalanceLine:
 def _after(
     session: Session, codes: list[str], as_of: date, by_lot: bool
 ) -> dict[tuple[str, int], int]:
-    cols = [Posting.commodity, func.coalesce(Posting.lot_id, 0) if by_lot else None]
+    # One expression object, its 0 a literal: PostgreSQL must see the same expression in
+    # SELECT and GROUP BY (two bound parameters would be two different expressions).
+    lot_key = func.coalesce(Posting.lot_id, literal_column("0"))
+    cols = [Posting.commodity, lot_key if by_lot else None]
     q: Select[tuple[str, int, int]] = select(
         Posting.commodity,
-        func.coalesce(Posting.lot_id, 0) if by_lot else func.min(0),
+        lot_key if by_lot else func.min(literal_column("0")),
         func.sum(Posting.amount),
     ).where(Posting.account_code.in_(codes), Posting.accounting_date > as_of)
     q = q.group_by(*[c for c in cols if c is not None])
