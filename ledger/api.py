@@ -3,13 +3,16 @@ balance, periods. Handlers parse, authorise, call and serialise; nothing more.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from reports.books import statement_report, trial_balance_report
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from ledger import clock
 from ledger.errors import InvalidRequest
@@ -18,6 +21,7 @@ from ledger.money import format_amount
 from ledger.periods import close_period, list_periods, parse_period
 from ledger.posting import PostedEntry
 from ledger.queries import (
+    StatementLine,
     account_codes,
     balances,
     exponents,
@@ -53,6 +57,7 @@ from ledger.web import (
     run_write,
     write_view,
 )
+from reports.tabular import respond, wants_json
 
 blp = Blueprint("ledger", __name__, url_prefix="/api/v1", description="The journal")
 health = Blueprint("health", __name__, description="Liveness")
@@ -164,81 +169,120 @@ class AccountStatement(MethodView):
     @access(*BOOKS_READ)
     @blp.arguments(StatementArgs, location="query")
     @blp.response(200, StatementOut)
-    def get(self, args: dict[str, Any], code: str) -> dict[str, Any]:
-        """Opening balance, postings with running balance, closing balance (paginated)."""
-        s = db_session()
-        acc = get_account(s, code)
-        exps = exponents(s)
-        commodity = args["commodity"] or "KHR"
-        if commodity not in exps:
-            raise InvalidRequest(
-                f"no commodity {commodity!r}", errors={"commodity": ["unknown commodity"]}
-            )
-        exp = exps[commodity]
-        codes = account_codes(s, acc)
-        last = s.scalar(select(func.max(Entry.accounting_date)))
-        start = args["from_"] or date(2000, 1, 1)
-        end = args["to"] or max(clock.today(), last or clock.today())
-        if end < start:
-            raise InvalidRequest(
-                "'to' is before 'from'", errors={"to": ["must not be before from"]}
-            )
-        opening = opening_balance(s, codes, commodity, start)
-        closing = opening_balance(s, codes, commodity, date.fromordinal(end.toordinal() + 1))
-        cur = decode_cursor(args["cursor"])
+    def get(self, args: dict[str, Any], code: str) -> Any:
+        """Opening balance, postings with running balance, closing balance (paginated;
+        CSV/XLSX by Accept or ?format=: all lines, no pagination)."""
+        if wants_json():
+            return statement_json(db_session(), code, args)
+        out = statement_json(db_session(), code, args, paged=False)
+        return respond(lambda: statement_report(out), out, filename=f"statement-{code}")
+
+
+STATEMENT_PAGE = 1000
+
+
+def statement_json(
+    s: Session, code: str, args: dict[str, Any], *, paged: bool = True
+) -> dict[str, Any]:
+    """The account statement answer. ``paged=False``: ``items`` is an iterator over every
+    line of the range (read a page at a time), ``next_cursor`` is None."""
+    acc = get_account(s, code)
+    exps = exponents(s)
+    commodity = args.get("commodity") or "KHR"
+    if commodity not in exps:
+        raise InvalidRequest(
+            f"no commodity {commodity!r}", errors={"commodity": ["unknown commodity"]}
+        )
+    exp = exps[commodity]
+    codes = account_codes(s, acc)
+    last = s.scalar(select(func.max(Entry.accounting_date)))
+    start = args.get("from_") or date(2000, 1, 1)
+    end = args.get("to") or max(clock.today(), last or clock.today())
+    if end < start:
+        raise InvalidRequest("'to' is before 'from'", errors={"to": ["must not be before from"]})
+    opening = opening_balance(s, codes, commodity, start)
+    closing = opening_balance(s, codes, commodity, date.fromordinal(end.toordinal() + 1))
+    fmt = lambda v: format_amount(v, exp)  # noqa: E731
+
+    def item(r: StatementLine) -> dict[str, Any]:
+        return {
+            "date": r.accounting_date,
+            "service_date": r.service_date,
+            "entry_id": str(r.entry_id),
+            "memo": r.memo,
+            "source": r.source,
+            "lot": r.lot,
+            "amount": fmt(r.amount),
+            "debit": fmt(max(r.amount, 0)),
+            "credit": fmt(max(-r.amount, 0)),
+            "balance": fmt(r.running),
+        }
+
+    items: Any
+    next_cursor = None
+    if paged:
+        limit = args.get("limit", 100)
+        cur = decode_cursor(args.get("cursor"))
         after, running = (None, opening) if not cur else ((cur[0], cur[1]), int(cur[2]))
         rows = statement_lines(
-            s, codes, commodity, start, end, after=after, opening=running, limit=args["limit"] + 1
+            s, codes, commodity, start, end, after=after, opening=running, limit=limit + 1
         )
-        more = len(rows) > args["limit"]
-        rows = rows[: args["limit"]]
-        next_cursor = (
-            encode_cursor(
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if more:
+            next_cursor = encode_cursor(
                 [rows[-1].accounting_date.isoformat(), rows[-1].posting_id, rows[-1].running]
             )
-            if more
-            else None
+        items = [item(r) for r in rows]
+    else:
+
+        def every_line() -> Iterator[dict[str, Any]]:
+            after: tuple[str, int] | None = None
+            running = opening
+            while True:
+                page = statement_lines(
+                    s,
+                    codes,
+                    commodity,
+                    start,
+                    end,
+                    after=after,
+                    opening=running,
+                    limit=STATEMENT_PAGE,
+                )
+                for r in page:
+                    yield item(r)
+                if len(page) < STATEMENT_PAGE:
+                    return
+                after = (page[-1].accounting_date.isoformat(), page[-1].posting_id)
+                running = page[-1].running
+
+        items = every_line()
+    # Totals over the whole range (not the page).
+    dr, cr = s.execute(
+        select(
+            func.coalesce(func.sum(Posting.amount).filter(Posting.amount > 0), 0),
+            func.coalesce(func.sum(Posting.amount).filter(Posting.amount < 0), 0),
+        ).where(
+            Posting.account_code.in_(codes),
+            Posting.commodity == commodity,
+            Posting.accounting_date >= start,
+            Posting.accounting_date <= end,
         )
-        # Totals over the whole range (not the page).
-        dr, cr = s.execute(
-            select(
-                func.coalesce(func.sum(Posting.amount).filter(Posting.amount > 0), 0),
-                func.coalesce(func.sum(Posting.amount).filter(Posting.amount < 0), 0),
-            ).where(
-                Posting.account_code.in_(codes),
-                Posting.commodity == commodity,
-                Posting.accounting_date >= start,
-                Posting.accounting_date <= end,
-            )
-        ).one()
-        fmt = lambda v: format_amount(v, exp)  # noqa: E731
-        return {
-            "account": acc.code,
-            "name": acc.name,
-            "commodity": commodity,
-            "from_": start,
-            "to": end,
-            "opening": fmt(opening),
-            "closing": fmt(closing),
-            "total_debit": fmt(int(dr)),
-            "total_credit": fmt(-int(cr)),
-            "items": [
-                {
-                    "date": r.accounting_date,
-                    "service_date": r.service_date,
-                    "entry_id": str(r.entry_id),
-                    "memo": r.memo,
-                    "source": r.source,
-                    "lot": r.lot,
-                    "amount": fmt(r.amount),
-                    "debit": fmt(max(r.amount, 0)),
-                    "credit": fmt(max(-r.amount, 0)),
-                    "balance": fmt(r.running),
-                }
-                for r in rows
-            ],
-            "next_cursor": next_cursor,
-        }
+    ).one()
+    return {
+        "account": acc.code,
+        "name": acc.name,
+        "commodity": commodity,
+        "from_": start,
+        "to": end,
+        "opening": fmt(opening),
+        "closing": fmt(closing),
+        "total_debit": fmt(int(dr)),
+        "total_credit": fmt(-int(cr)),
+        "items": items,
+        "next_cursor": next_cursor,
+    }
 
 
 def _posted(entry: PostedEntry) -> dict[str, Any]:
@@ -284,9 +328,11 @@ class TrialBalance(MethodView):
     @access(*BOOKS_READ)
     @blp.arguments(TrialBalanceArgs, location="query")
     @blp.response(200, TrialBalanceOut)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Per account and commodity: debit, credit; totals per commodity are equal."""
-        return trial_balance_json(args["as_of"], args["commodity"])
+    def get(self, args: dict[str, Any]) -> Any:
+        """Per account and commodity: debit, credit; totals per commodity are equal
+        (also CSV/XLSX by Accept or ?format=)."""
+        out = trial_balance_json(args["as_of"], args["commodity"])
+        return respond(lambda: trial_balance_report(out), out, filename="trial-balance")
 
 
 def trial_balance_json(as_of: date | None, commodity: str | None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from alembic import command
@@ -81,6 +82,45 @@ def register(app: Flask) -> None:
             revoke(s, name)
             s.commit()
         click.echo(f"revoked the token of {name}")
+
+    @app.cli.command("export-beancount")
+    @click.option(
+        "--to",
+        "path",
+        required=True,
+        type=click.Path(dir_okay=False, writable=True),
+        help="file to write ('-' for standard output)",
+    )
+    @click.option(
+        "--from",
+        "start",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
+        help="first accounting date (opening balances are booked on it)",
+    )
+    @click.option(
+        "--to-date",
+        "end",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
+        help="last accounting date (inclusive)",
+    )
+    def export_beancount_cmd(path: str, start: Any, end: Any) -> None:
+        """Write the journal as a Beancount 3 file, streamed (memory does not grow)."""
+        from ledger.db import sqlite_read_only
+        from reports.exports import export_beancount
+
+        first = start.date() if start else None
+        last = end.date() if end else None
+        if first and last and last < first:
+            raise click.BadParameter("must not be before --from", param_hint="--to-date")
+        sqlite_read_only.set(True)
+        with click.open_file(path, "w", encoding="utf-8") as out, _db().session() as s:
+            export_beancount(
+                s, out.write, start=first, end=last, title=current_app.config["FUND_NAME"]
+            )
+        if path != "-":
+            click.echo(f"wrote {path}", err=True)
 
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="do nothing if the books have entries")

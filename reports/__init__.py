@@ -1,0 +1,1 @@
+"""Reports as data: tabular model (CSV/XLSX), ledger report builders, exports, documents API."""

@@ -1,0 +1,136 @@
+"""HTTP layer of documents and exports: trial balance and account statement PDFs, and the
+journal as a Beancount file. Figures come from the same functions as the JSON answers
+(:func:`ledger.api.trial_balance_json`, :func:`ledger.api.statement_json`)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Response, current_app, request, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from invoices.pdf import render_pdf
+from ledger import clock
+from ledger.api import statement_json, trial_balance_json
+from ledger.documents import last_seal, statement_document, trial_balance_document
+from ledger.errors import InvalidRequest
+from ledger.journal import EARLIEST_DATE
+from ledger.queries import exponents
+from ledger.schemas import StatementOut, Strict, TrialBalanceArgs
+from ledger.web import access, database, db_session
+from reports.exports import stream_beancount
+from reports.tabular import JSON_MIME
+
+blp = Blueprint(
+    "reports", __name__, url_prefix="/api/v1", description="Documents (PDF) and exports"
+)
+
+BOOKS_READ = ("finance", "auditor")
+PDF_MIME = "application/pdf"
+
+
+class StatementDocArgs(Strict):
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+    commodity = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
+
+
+class RangeArgs(Strict):
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+
+
+def _pdf(body: bytes, filename: str) -> Response:
+    resp = Response(body, mimetype=PDF_MIME)
+    resp.headers["Content-Disposition"] = f'inline; filename="{filename}.pdf"'
+    return resp
+
+
+def _wants_json() -> bool:
+    """JSON only when asked for it explicitly (``Accept: application/json`` preferred to
+    PDF, or ``?format=json``); a browser or ``*/*`` gets the PDF."""
+    if request.args.get("format") == "json":
+        return True
+    return request.accept_mimetypes.best_match([PDF_MIME, JSON_MIME]) == JSON_MIME
+
+
+@blp.route("/reports/trial-balance.pdf")
+class TrialBalancePdf(MethodView):
+    @access(*BOOKS_READ)
+    @blp.arguments(TrialBalanceArgs, location="query")
+    @blp.response(200, content_type=PDF_MIME)
+    def get(self, args: dict[str, Any]) -> Response:
+        """The trial balance as a PDF (fund, date, time made, seal of the last entry)."""
+        s = db_session()
+        out = trial_balance_json(args["as_of"], args["commodity"])
+        as_of = args["as_of"] or clock.today()
+        doc = trial_balance_document(
+            out,
+            exponents(s),
+            fund_name=current_app.config["FUND_NAME"],
+            made_at=clock.now(),
+            seal=last_seal(s, args["as_of"]),
+            as_of=as_of,
+        )
+        return _pdf(render_pdf(doc), f"trial-balance-{as_of.isoformat()}")
+
+
+@blp.route("/statements/accounts/<string:code>")
+class AccountStatementPdf(MethodView):
+    @access(*BOOKS_READ)
+    @blp.arguments(StatementDocArgs, location="query")
+    @blp.response(200, content_type=PDF_MIME)
+    def get(self, args: dict[str, Any], code: str) -> Response:
+        """An account statement as a PDF (or the JSON with ``Accept: application/json``)."""
+        s = db_session()
+        if _wants_json():
+            out = statement_json(s, code, args, paged=False)
+            out["items"] = list(out["items"])
+            return Response(StatementOut().dumps(out), mimetype=JSON_MIME)
+        out = statement_json(s, code, args, paged=False)
+        exp = exponents(s)[out["commodity"]]
+        doc = statement_document(
+            out,
+            exp,
+            fund_name=current_app.config["FUND_NAME"],
+            made_at=clock.now(),
+            seal=last_seal(s, out["to"]),
+        )
+        return _pdf(
+            render_pdf(doc),
+            f"statement-{out['account']}-{out['from_'].isoformat()}-{out['to'].isoformat()}",
+        )
+
+
+@blp.route("/exports/beancount")
+class BeancountExport(MethodView):
+    @access(*BOOKS_READ)
+    @blp.arguments(RangeArgs, location="query")
+    @blp.response(200, content_type="text/plain")
+    def get(self, args: dict[str, Any]) -> Response:
+        """The journal of a date range as a Beancount 3 file (streamed)."""
+        start: date | None = args["from_"]
+        end: date | None = args["to"]
+        check_range(start, end)
+        name = f"rdf-journal-{start or 'start'}-{end or 'now'}.beancount"
+        chunks = stream_beancount(
+            database().sessionmaker,
+            start=start,
+            end=end,
+            title=current_app.config["FUND_NAME"],
+        )
+        resp = Response(stream_with_context(chunks), mimetype="text/plain")
+        resp.headers["Content-Type"] = "text/plain; charset=utf-8"
+        resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        resp.headers["X-Accel-Buffering"] = "no"
+        return resp
+
+
+def check_range(start: date | None, end: date | None) -> None:
+    if start is not None and start < EARLIEST_DATE:
+        raise InvalidRequest("'from' is before 2000", errors={"from": ["must be 2000 or later"]})
+    if start is not None and end is not None and end < start:
+        raise InvalidRequest("'to' is before 'from'", errors={"to": ["must not be before from"]})
