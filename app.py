@@ -94,6 +94,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     app.register_blueprint(health)
     api.register_blueprint(ledger_blp)
     api.register_blueprint(__import__("reports.api").api.blp)
+    api.register_blueprint(__import__("invoices.api").api.blp)
     api.register_blueprint(__import__("stock.api").api.blp)  # stock/: medicines … counts
 
 

@@ -1,0 +1,422 @@
+"""Payments: money that moves between the fund's bank and a counterparty.
+
+Rules (pure, :func:`plan_payment`): which accounts a payment posts to.
+
+=========  =========  =====================================  ==============================
+kind       direction  postings                               meaning
+=========  =========  =====================================  ==============================
+pharmacy   in         bank +, ``1200-{code}`` −              remittance of co-payments
+pharmacy   out        ``2100-{code}`` +, bank −              fees / subsidy owed to it paid
+scheme     in         bank +, ``1300-{code}`` −              a payer pays its claim
+supplier   out        ``2000-{code}`` +, bank −              a supplier is paid
+donor      in         bank +, ``3000`` −                     capitalisation (code = name)
+=========  =========  =====================================  ==============================
+
+The bank account is the one of the payment's currency (``1010`` KHR, ``1020`` USD).
+Money out to a scheme or a donor, and money in from a supplier, are refused (422): they are
+rare corrections that a finance officer records as a manual journal entry with a memo.
+
+Currency (decision): the counterparty sub-accounts of pharmacies, schemes and suppliers are
+kept in the fund currency (KHR), since every dispensing, claim and receipt is booked in it.
+A USD payment against them is refused with 422; a USD receipt of money from a pharmacy is
+recorded as a manual conversion entry. Only the fund capital account (``3000``) takes any
+currency, so a donor may capitalise the fund in USD (``1020 +``, ``3000 −`` in USD).
+
+Partial and over-payment: a payment is never refused for its size. What is still due shows
+in the counterparty's balance (``GET /payments/{id}`` gives it: a due-from account below
+zero is a credit the counterparty holds), and for an ``applies_to`` the service can check
+(receipts), the amount due, paid so far and outstanding.
+
+``applies_to`` (``{kind: "settlement"|"claim"|"receipt", id}``) is stored with the payment.
+A receipt is the journal entry of a stock receipt (``source`` ``"stock-receipt:{id}"`` or
+``"receipt:{id}"``); it is checked to exist and to be owed to the same supplier. Settlements
+and subsidy claims are checked only once their package registers a resolver with
+:func:`register_applies_to`; until then the reference is stored unverified (reported as
+``"verified": false``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from invoices.tables import BankStatementLine, Payment
+from ledger import clock
+from ledger.errors import InvalidRequest, NotFound
+from ledger.journal import check_event_date
+from ledger.model import EntryDraft, PostingDraft
+from ledger.money import AmountError, format_amount, parse_amount
+from ledger.posting import post_entry
+from ledger.queries import balance_of, exponents
+from ledger.tables import Account, Entry, Posting
+
+FUND_CURRENCY = "KHR"
+DIRECTIONS = ("in", "out")
+KINDS = ("pharmacy", "scheme", "supplier", "donor")
+APPLIES_TO_KINDS = ("settlement", "claim", "receipt")
+#: which counterparty each applies_to kind belongs to
+APPLIES_TO_COUNTERPARTY = {"settlement": "pharmacy", "claim": "scheme", "receipt": "supplier"}
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,23}$")
+
+
+class PaymentRefused(InvalidRequest):
+    """A payment whose counterparty, direction and currency do not make sense together."""
+
+    slug = "payment-refused"
+    title = "The payment cannot be recorded"
+
+
+# --------------------------------------------------------------------------- pure rules
+
+
+@dataclass(frozen=True)
+class PaymentPlan:
+    """The account a payment settles and the postings it makes (amounts in minor units)."""
+
+    counterparty_account: str
+    postings: tuple[PostingDraft, ...]
+
+
+def counterparty_account(kind: str, direction: str, code: str) -> str:
+    """The account a payment of ``kind`` and ``direction`` settles, or PaymentRefused."""
+    if kind == "pharmacy":
+        return f"1200-{code}" if direction == "in" else f"2100-{code}"
+    if kind == "scheme":
+        if direction == "out":
+            raise PaymentRefused(
+                "money out to a subsidy scheme makes no sense: a payer pays the fund; "
+                "record a refund to a payer as a manual journal entry",
+                errors={"direction": ["a scheme only pays in"]},
+            )
+        return f"1300-{code}"
+    if kind == "supplier":
+        if direction == "in":
+            raise PaymentRefused(
+                "money in from a supplier makes no sense: the fund pays its suppliers; "
+                "record a supplier refund as a manual journal entry",
+                errors={"direction": ["a supplier is only paid (out)"]},
+            )
+        return f"2000-{code}"
+    if kind == "donor":
+        if direction == "out":
+            raise PaymentRefused(
+                "money out to a donor would return fund capital; record it as a manual "
+                "journal entry with the board's decision in the memo",
+                errors={"direction": ["a donor only pays in (capitalisation)"]},
+            )
+        return "3000"
+    raise PaymentRefused(
+        f"unknown counterparty kind {kind!r}", errors={"counterparty.kind": ["unknown kind"]}
+    )
+
+
+def plan_payment(
+    kind: str, direction: str, code: str, amount_minor: int, currency: str, bank_account: str
+) -> PaymentPlan:
+    """The postings of a payment: bank and counterparty, signed by direction."""
+    if amount_minor <= 0:
+        raise PaymentRefused(
+            "a payment amount must be more than zero", errors={"amount": ["must be positive"]}
+        )
+    account = counterparty_account(kind, direction, code)
+    if kind != "donor" and currency != FUND_CURRENCY:
+        raise PaymentRefused(
+            f"counterparty accounts are kept in {FUND_CURRENCY}; record a {currency} payment "
+            "via a manual conversion entry",
+            errors={"currency": [f"{kind} payments are recorded in {FUND_CURRENCY}"]},
+        )
+    sign = 1 if direction == "in" else -1
+    postings = (
+        PostingDraft(bank_account, currency, sign * amount_minor),
+        PostingDraft(account, currency, -sign * amount_minor),
+    )
+    return PaymentPlan(account, postings)
+
+
+def due_position(account: str, balance_minor: int) -> tuple[int, str]:
+    """What is still due on ``account`` in its normal direction, and a word for it.
+
+    Due-from accounts (1200, 1300) are owed to the fund when positive; due-to accounts
+    (2000, 2100) are owed by the fund when negative. A negative due is an overpayment
+    (a credit held by the other side). The capital account has no due.
+    """
+    if account == "3000":
+        return 0, "capital"
+    due = balance_minor if account[:4] in ("1200", "1300") else -balance_minor
+    if due > 0:
+        return due, "owing"
+    if due < 0:
+        return due, "overpaid"
+    return 0, "settled"
+
+
+# --------------------------------------------------------------------------- applies_to
+
+#: kind -> fn(session, id, payment counterparty code) -> amount due in minor units, or
+#: raise NotFound/InvalidRequest. Registered by the package that owns the document.
+AppliesToResolver = Callable[[Session, str, str], int]
+_resolvers: dict[str, AppliesToResolver] = {}
+
+
+def register_applies_to(kind: str, resolver: AppliesToResolver) -> None:
+    """Let the package owning settlements or claims validate references to them."""
+    assert kind in APPLIES_TO_KINDS
+    _resolvers[kind] = resolver
+
+
+def receipt_entry(session: Session, ident: str) -> Entry | None:
+    """The journal entry of a stock receipt named by its receipt id or its entry id."""
+    for source in (f"stock-receipt:{ident}", f"receipt:{ident}"):
+        found = session.scalars(select(Entry).where(Entry.source == source)).first()
+        if found is not None:
+            return found
+    if ident.isdigit() and len(ident) < 18:
+        e = session.get(Entry, int(ident))
+        if e is not None and (e.source or "").split(":")[0] in ("stock-receipt", "receipt"):
+            return e
+    return None
+
+
+def _receipt_due(session: Session, ident: str, supplier: str) -> int:
+    entry = receipt_entry(session, ident)
+    if entry is None:
+        raise NotFound(f"no stock receipt {ident!r}")
+    owed = session.scalar(
+        select(func.coalesce(func.sum(Posting.amount), 0)).where(
+            Posting.entry_id == entry.id,
+            Posting.account_code == f"2000-{supplier}",
+            Posting.commodity == FUND_CURRENCY,
+        )
+    )
+    if not owed:
+        raise InvalidRequest(
+            f"stock receipt {ident!r} is not owed to supplier {supplier!r}",
+            errors={"applies_to.id": [f"not a receipt from supplier {supplier}"]},
+        )
+    return -int(owed)
+
+
+register_applies_to("receipt", _receipt_due)
+
+
+# --------------------------------------------------------------------------- service
+
+
+def _bank_account(session: Session, currency: str) -> str:
+    code = session.scalar(
+        select(Account.code)
+        .where(Account.currency == currency, Account.type == "asset", ~Account.is_header)
+        .order_by(Account.code)
+    )
+    if code is None:
+        raise PaymentRefused(
+            f"the fund has no bank account in {currency}",
+            errors={"currency": [f"no bank account holds {currency}"]},
+        )
+    return str(code)
+
+
+def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Payment:
+    """Validate, store and post one payment. The caller commits."""
+    when: date = data["date"]
+    check_event_date(when)
+    direction = data["direction"]
+    kind = data["counterparty"]["kind"]
+    code = data["counterparty"]["code"].strip()
+    if kind != "donor" and not CODE_RE.match(code):
+        raise InvalidRequest(
+            f"{code!r} is not a {kind} code",
+            errors={"counterparty.code": ["letters, digits, '-', '_' or '.', at most 24"]},
+        )
+    if not code:
+        raise InvalidRequest(
+            "the donor's name is empty", errors={"counterparty.code": ["must not be empty"]}
+        )
+    currency = data["currency"].strip().upper()
+    exps = exponents(session)
+    if currency not in exps or currency == "" or _is_medicine(session, currency):
+        raise InvalidRequest(f"no currency {currency!r}", errors={"currency": ["unknown currency"]})
+    try:
+        amount = parse_amount(data["amount"], exps[currency], allow_negative=False)
+    except AmountError as exc:
+        raise InvalidRequest(f"amount: {exc}", errors={"amount": [str(exc)]}) from exc
+    plan = plan_payment(kind, direction, code, amount, currency, _bank_account(session, currency))
+    acc = session.get(Account, plan.counterparty_account)
+    if acc is None or acc.is_header:
+        raise InvalidRequest(
+            f"no {kind} {code!r} (there is no account {plan.counterparty_account})",
+            errors={"counterparty.code": [f"unknown {kind}"]},
+        )
+
+    applies = data.get("applies_to")
+    if applies is not None:
+        a_kind, a_id = applies["kind"], applies["id"].strip()
+        if APPLIES_TO_COUNTERPARTY[a_kind] != kind:
+            raise InvalidRequest(
+                f"a payment to or from a {kind} cannot apply to a {a_kind}",
+                errors={
+                    "applies_to.kind": [
+                        f"a {a_kind} is paid by or to a {APPLIES_TO_COUNTERPARTY[a_kind]}"
+                    ]
+                },
+            )
+        resolver = _resolvers.get(a_kind)
+        if resolver is not None:
+            resolver(session, a_id, code)
+
+    payment = Payment(
+        date=when,
+        direction=direction,
+        counterparty_kind=kind,
+        counterparty_code=code,
+        amount_minor=amount,
+        currency=currency,
+        reference=data["reference"].strip(),
+        applies_to_kind=applies["kind"] if applies else None,
+        applies_to_id=applies["id"].strip() if applies else None,
+        created_at=clock.now(),
+        created_by=by,
+    )
+    session.add(payment)
+    session.flush()
+    who = code if kind != "donor" else f"donor {code}"
+    posted = post_entry(
+        session,
+        EntryDraft(
+            service_date=when,
+            memo=f"Payment {direction} {'from' if direction == 'in' else 'to'} {kind} {who}: "
+            f"{payment.reference}",
+            postings=plan.postings,
+            source=f"payment:{payment.id}",
+            partition=code if kind == "pharmacy" else None,
+        ),
+        created_by=by,
+    )
+    payment.entry_id = posted.id
+    session.flush()
+    return payment
+
+
+def _is_medicine(session: Session, code: str) -> bool:
+    from ledger.tables import Commodity
+
+    c = session.get(Commodity, code)
+    return c is None or c.kind != "currency"
+
+
+def utc_iso(when: datetime) -> str:
+    """A stored timestamp in ISO 8601 UTC (SQLite gives it back without its zone)."""
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+
+
+def get_payment(session: Session, payment_id: str | int) -> Payment:
+    text = str(payment_id)
+    if not text.isdigit() or len(text) > 18:
+        raise NotFound(f"no payment {text!r}")
+    p = session.get(Payment, int(text))
+    if p is None:
+        raise NotFound(f"no payment {text!r}")
+    return p
+
+
+def payment_view(session: Session, p: Payment) -> dict[str, Any]:
+    """A payment as the API shows it: its posting, match, and what is still due."""
+    exps = exponents(session)
+    exp = exps[p.currency]
+    fmt = lambda v: format_amount(v, exp)  # noqa: E731
+    account = counterparty_account(p.counterparty_kind, p.direction, p.counterparty_code)
+    entry = session.get(Entry, p.entry_id) if p.entry_id else None
+    balance_now = balance_of(session, [account], p.currency)
+    due, position = due_position(account, balance_now)
+    line = session.scalars(
+        select(BankStatementLine).where(BankStatementLine.payment_id == p.id)
+    ).first()
+    applies: dict[str, Any] | None = None
+    if p.applies_to_kind:
+        applies = {"kind": p.applies_to_kind, "id": p.applies_to_id, "verified": False}
+        resolver = _resolvers.get(p.applies_to_kind)
+        if resolver is not None and p.applies_to_id is not None:
+            amount_due = resolver(session, p.applies_to_id, p.counterparty_code)
+            paid = int(
+                session.scalar(
+                    select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+                        Payment.applies_to_kind == p.applies_to_kind,
+                        Payment.applies_to_id == p.applies_to_id,
+                        Payment.currency == p.currency,
+                    )
+                )
+            )
+            outstanding = amount_due - paid
+            applies.update(
+                verified=True,
+                amount_due=fmt(amount_due),
+                paid_total=fmt(paid),
+                outstanding=fmt(outstanding),
+                status="partial" if outstanding > 0 else "paid" if outstanding == 0 else "overpaid",
+            )
+    return {
+        "id": str(p.id),
+        "date": p.date,
+        "accounting_date": entry.accounting_date if entry else None,
+        "direction": p.direction,
+        "counterparty": {"kind": p.counterparty_kind, "code": p.counterparty_code},
+        "amount": fmt(p.amount_minor),
+        "currency": p.currency,
+        "reference": p.reference,
+        "applies_to": applies,
+        "entry_id": str(p.entry_id) if p.entry_id else None,
+        "created_at": utc_iso(p.created_at),
+        "created_by": p.created_by,
+        "counterparty_balance": {
+            "account": account,
+            "currency": p.currency,
+            "balance": fmt(balance_now),
+            "due": fmt(due),
+            "position": position,
+        },
+        "bank_line": (
+            {
+                "id": str(line.id),
+                "statement_id": str(line.statement_id),
+                "match_kind": line.match_kind,
+            }
+            if line
+            else None
+        ),
+        "status": "matched" if line else "unmatched",
+    }
+
+
+def list_payments(
+    session: Session, filters: dict[str, Any], after_id: int | None, limit: int
+) -> list[Payment]:
+    q = select(Payment).order_by(Payment.id).limit(limit)
+    if after_id is not None:
+        q = q.where(Payment.id > after_id)
+    if filters.get("direction"):
+        q = q.where(Payment.direction == filters["direction"])
+    if filters.get("counterparty_kind"):
+        q = q.where(Payment.counterparty_kind == filters["counterparty_kind"])
+    if filters.get("counterparty_code"):
+        q = q.where(Payment.counterparty_code == filters["counterparty_code"])
+    if filters.get("currency"):
+        q = q.where(Payment.currency == filters["currency"].upper())
+    if filters.get("from_"):
+        q = q.where(Payment.date >= filters["from_"])
+    if filters.get("to"):
+        q = q.where(Payment.date <= filters["to"])
+    if filters.get("applies_to_kind"):
+        q = q.where(Payment.applies_to_kind == filters["applies_to_kind"])
+    if filters.get("applies_to_id"):
+        q = q.where(Payment.applies_to_id == filters["applies_to_id"])
+    matched = filters.get("matched")
+    if matched is not None:
+        sub = select(BankStatementLine.payment_id).where(BankStatementLine.payment_id.is_not(None))
+        q = q.where(Payment.id.in_(sub) if matched else Payment.id.not_in(sub))
+    return list(session.scalars(q))

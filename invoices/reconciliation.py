@@ -1,0 +1,339 @@
+"""Bank statements: import, automatic and manual matching, and the monthly reconciliation.
+
+Import (:func:`import_statement`): the CSV is parsed whole by
+:func:`invoices.bankcsv.parse_bank_csv` (a malformed file raises :class:`StatementRefused`,
+422 naming the line, and nothing is stored); the statement and its lines are stored; lines
+are matched to payments that no bank line holds yet by :func:`invoices.bankcsv.match_lines`
+(a payment "in" is a + line, "out" a − line). Each line comes back with its match or open.
+
+Duplicates (decision): a file whose SHA-256 equals one already imported is refused with 409
+naming the earlier statement (``statement_id``); it is not replayed, because importing a
+statement twice is almost always a mistake worth telling. A client that retries the same
+request with the same ``Idempotency-Key`` gets the first answer back (201) as usual.
+
+Reconciliation of a month (:func:`reconciliation`), per currency, as of the month's last day:
+``bank_balance`` is the sum of every imported bank line dated up to that day (statements
+carry no opening balance); ``book_balance`` is the balance of the bank account (1010 KHR,
+1020 USD) at that day; ``difference`` = bank − book. Reconciling items are the bank lines
+dated up to that day still open (``unmatched_bank_lines``), and the payments dated up to that
+day that no bank line holds (``unmatched_payments``); ``unexplained`` = difference − (open
+lines − unmatched payments, signed) is zero when every movement of the bank account is a
+payment and every difference is one of those items. ``matched`` lists the pairs whose bank
+line is dated in the month.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from invoices.bankcsv import BankLine, MalformedStatement, PaymentRef, match_lines, parse_bank_csv
+from invoices.payments import utc_iso
+from invoices.tables import BankStatement, BankStatementLine, Payment
+from ledger import clock
+from ledger.errors import Conflict, InvalidRequest, NotFound
+from ledger.model import month_bounds
+from ledger.money import format_amount
+from ledger.queries import balance_of, exponents
+from ledger.tables import Account, Commodity
+
+
+class StatementRefused(InvalidRequest):
+    """A bank statement file that cannot be read; nothing of it is stored."""
+
+    slug = "malformed-bank-statement"
+    title = "The bank statement cannot be imported"
+
+
+class StatementAlreadyImported(Conflict):
+    """The same file (same content hash) was imported before."""
+
+    slug = "bank-statement-already-imported"
+    title = "This bank statement was already imported"
+
+
+class MatchRefused(Conflict):
+    """A manual match or unmatch that the state of the line or payment forbids."""
+
+    slug = "bank-match-refused"
+    title = "The bank line cannot be matched that way"
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def currency_exponents(session: Session) -> dict[str, int]:
+    return {
+        c: e
+        for c, e in session.execute(
+            select(Commodity.code, Commodity.exponent).where(Commodity.kind == "currency")
+        )
+    }
+
+
+def signed(p: Payment) -> int:
+    return p.amount_minor if p.direction == "in" else -p.amount_minor
+
+
+def parse_statement(data: bytes, exps: dict[str, int]) -> list[BankLine]:
+    try:
+        return parse_bank_csv(data, exps)
+    except MalformedStatement as exc:
+        raise StatementRefused(
+            str(exc),
+            errors={"file": [str(exc)]},
+            line=exc.line_number,
+        ) from exc
+
+
+def import_statement(
+    session: Session, data: bytes, *, filename: str | None, by: str
+) -> BankStatement:
+    """Parse, store and auto-match one statement. The caller commits."""
+    lines = parse_statement(data, currency_exponents(session))
+    digest = content_hash(data)
+    prior = session.scalar(select(BankStatement.id).where(BankStatement.content_sha256 == digest))
+    if prior is not None:
+        raise StatementAlreadyImported(
+            f"this file was already imported as bank statement {prior}", statement_id=str(prior)
+        )
+    statement = BankStatement(
+        content_sha256=digest,
+        filename=(filename or None) and filename[:255],
+        line_count=len(lines),
+        imported_at=clock.now(),
+        imported_by=by,
+    )
+    session.add(statement)
+    session.flush()
+    rows = {
+        ln.line_number: BankStatementLine(
+            statement_id=statement.id,
+            line_number=ln.line_number,
+            date=ln.date,
+            amount_minor=ln.amount_minor,
+            currency=ln.currency,
+            reference=ln.reference,
+            description=ln.description,
+        )
+        for ln in lines
+    }
+    session.add_all(rows.values())
+    open_payments = _unmatched_payments(session, currencies={ln.currency for ln in lines})
+    refs = [PaymentRef(p.id, p.date, signed(p), p.currency, p.reference) for p in open_payments]
+    now = clock.now()
+    for m in match_lines(lines, refs):
+        row = rows[m.line_number]
+        row.payment_id = m.payment_id
+        row.match_kind = "auto"
+        row.matched_at = now
+        row.matched_by = by
+    session.flush()
+    return statement
+
+
+def _unmatched_payments(
+    session: Session, *, currencies: set[str] | None = None, up_to: date | None = None
+) -> list[Payment]:
+    held = select(BankStatementLine.payment_id).where(BankStatementLine.payment_id.is_not(None))
+    q = select(Payment).where(Payment.id.not_in(held)).order_by(Payment.date, Payment.id)
+    if currencies is not None:
+        q = q.where(Payment.currency.in_(currencies))
+    if up_to is not None:
+        q = q.where(Payment.date <= up_to)
+    return list(session.scalars(q))
+
+
+def get_statement(session: Session, statement_id: str) -> BankStatement:
+    if not statement_id.isdigit() or len(statement_id) > 18:
+        raise NotFound(f"no bank statement {statement_id!r}")
+    st = session.get(BankStatement, int(statement_id))
+    if st is None:
+        raise NotFound(f"no bank statement {statement_id!r}")
+    return st
+
+
+def get_line(session: Session, line_id: str) -> BankStatementLine:
+    if not line_id.isdigit() or len(line_id) > 18:
+        raise NotFound(f"no bank statement line {line_id!r}")
+    line = session.get(BankStatementLine, int(line_id))
+    if line is None:
+        raise NotFound(f"no bank statement line {line_id!r}")
+    return line
+
+
+def match_by_hand(session: Session, line_id: str, payment_id: str, *, by: str) -> BankStatementLine:
+    """Match an open line to an unmatched payment (or confirm its automatic match)."""
+    from invoices.payments import get_payment
+
+    line = get_line(session, line_id)
+    payment = get_payment(session, payment_id)
+    if line.payment_id == payment.id:
+        line.match_kind = "manual"  # confirmation of an automatic match
+        line.matched_at = clock.now()
+        line.matched_by = by
+        session.flush()
+        return line
+    if line.payment_id is not None:
+        raise MatchRefused(
+            f"bank line {line.id} is already matched to payment {line.payment_id}; unmatch it first"
+        )
+    holder = session.scalar(
+        select(BankStatementLine.id).where(BankStatementLine.payment_id == payment.id)
+    )
+    if holder is not None:
+        raise MatchRefused(
+            f"payment {payment.id} is already matched to bank line {holder}; unmatch it first"
+        )
+    if line.currency != payment.currency or line.amount_minor != signed(payment):
+        exp = exponents(session)
+        raise InvalidRequest(
+            f"bank line {line.id} is {format_amount(line.amount_minor, exp[line.currency])} "
+            f"{line.currency} but payment {payment.id} is "
+            f"{format_amount(signed(payment), exp[payment.currency])} {payment.currency} "
+            "(money out is negative): only equal amounts in one currency can be matched",
+            errors={"payment_id": ["amount or currency differs from the bank line"]},
+        )
+    line.payment_id = payment.id
+    line.match_kind = "manual"
+    line.matched_at = clock.now()
+    line.matched_by = by
+    session.flush()
+    return line
+
+
+def unmatch(session: Session, line_id: str, *, by: str) -> BankStatementLine:
+    line = get_line(session, line_id)
+    if line.payment_id is None:
+        raise MatchRefused(f"bank line {line.id} is not matched")
+    line.payment_id = None
+    line.match_kind = None
+    line.matched_at = clock.now()
+    line.matched_by = by
+    session.flush()
+    return line
+
+
+def line_view(line: BankStatementLine, exps: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": str(line.id),
+        "statement_id": str(line.statement_id),
+        "line_number": line.line_number,
+        "date": line.date,
+        "amount": format_amount(line.amount_minor, exps[line.currency]),
+        "currency": line.currency,
+        "reference": line.reference,
+        "description": line.description,
+        "status": "matched" if line.payment_id else "open",
+        "payment_id": str(line.payment_id) if line.payment_id else None,
+        "match_kind": line.match_kind,
+    }
+
+
+def statement_view(session: Session, st: BankStatement) -> dict[str, Any]:
+    exps = exponents(session)
+    lines = session.scalars(
+        select(BankStatementLine)
+        .where(BankStatementLine.statement_id == st.id)
+        .order_by(BankStatementLine.line_number)
+    )
+    items = [line_view(ln, exps) for ln in lines]
+    return {
+        "id": str(st.id),
+        "filename": st.filename,
+        "content_sha256": st.content_sha256,
+        "imported_at": utc_iso(st.imported_at),
+        "imported_by": st.imported_by,
+        "line_count": st.line_count,
+        "matched_count": sum(1 for i in items if i["status"] == "matched"),
+        "open_count": sum(1 for i in items if i["status"] == "open"),
+        "lines": items,
+    }
+
+
+def _payment_brief(p: Payment, exps: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": str(p.id),
+        "date": p.date,
+        "direction": p.direction,
+        "counterparty": {"kind": p.counterparty_kind, "code": p.counterparty_code},
+        "amount": format_amount(signed(p), exps[p.currency]),
+        "currency": p.currency,
+        "reference": p.reference,
+    }
+
+
+def reconciliation(session: Session, period: str) -> dict[str, Any]:
+    """The month's reconciliation of bank statements with the books (see module note)."""
+    start, end = month_bounds(period)
+    exps = exponents(session)
+    matched_rows = session.execute(
+        select(BankStatementLine, Payment)
+        .join(Payment, Payment.id == BankStatementLine.payment_id)
+        .where(BankStatementLine.date >= start, BankStatementLine.date <= end)
+        .order_by(BankStatementLine.date, BankStatementLine.id)
+    ).all()
+    open_lines = list(
+        session.scalars(
+            select(BankStatementLine)
+            .where(BankStatementLine.payment_id.is_(None), BankStatementLine.date <= end)
+            .order_by(BankStatementLine.date, BankStatementLine.id)
+        )
+    )
+    open_payments = _unmatched_payments(session, up_to=end)
+    bank_totals = dict(
+        session.execute(
+            select(BankStatementLine.currency, func.sum(BankStatementLine.amount_minor))
+            .where(BankStatementLine.date <= end)
+            .group_by(BankStatementLine.currency)
+        ).all()
+    )
+    banks = list(
+        session.execute(
+            select(Account.currency, Account.code)
+            .where(Account.currency.is_not(None), Account.type == "asset", ~Account.is_header)
+            .order_by(Account.currency, Account.code)
+        ).all()
+    )
+    currencies = []
+    for cur, code in banks:
+        if cur is None:
+            continue
+        exp = exps[cur]
+        bank = int(bank_totals.get(cur) or 0)
+        book = balance_of(session, [code], cur, end)
+        lines_total = sum(ln.amount_minor for ln in open_lines if ln.currency == cur)
+        pay_total = sum(signed(p) for p in open_payments if p.currency == cur)
+        diff = bank - book
+        currencies.append(
+            {
+                "currency": cur,
+                "bank_account": code,
+                "bank_balance": format_amount(bank, exp),
+                "book_balance": format_amount(book, exp),
+                "difference": format_amount(diff, exp),
+                "unmatched_bank_lines_total": format_amount(lines_total, exp),
+                "unmatched_payments_total": format_amount(pay_total, exp),
+                "unexplained": format_amount(diff - (lines_total - pay_total), exp),
+            }
+        )
+    return {
+        "period": period,
+        "as_of": end,
+        "matched": [
+            {
+                "bank_line": line_view(ln, exps),
+                "payment": _payment_brief(p, exps),
+                "match_kind": ln.match_kind,
+            }
+            for ln, p in matched_rows
+        ],
+        "unmatched_bank_lines": [line_view(ln, exps) for ln in open_lines],
+        "unmatched_payments": [_payment_brief(p, exps) for p in open_payments],
+        "currencies": currencies,
+    }

@@ -1,0 +1,349 @@
+"""Financial reports: aged balances, balance sheet, income statement, fund health.
+
+Every figure comes from the journal through :mod:`ledger.queries` (kept balances less what
+was booked later), money commodities only. Pure arithmetic (ratios, grouping, CSV) is in
+plain functions here, tested without a database.
+
+Decisions:
+
+- Aged balances age each ``1200-*`` (pharmacy) and ``1300-*`` (payer) account per currency:
+  its debits by accounting date, its credits applied first-in first-out
+  (:func:`invoices.aging.age_account`). An overpaid account shows a negative total.
+- Balance sheet: ``current_surplus`` = income − expenses of all time up to ``as_of`` (the
+  books do not yet carry a year-end closing entry to 3100); assets = liabilities + equity
+  is asserted per currency.
+- Fund health is computed in the fund currency (KHR). "Months in the range" counts calendar
+  months from ``from``'s month to ``to``'s month inclusive. Ratios are decimal strings with 4
+  decimals, rounded half up from exact fractions, or ``null`` when the denominator is zero.
+- Price vs replacement cost is not reported yet: it needs the price lists (``contracts``),
+  which do not exist in this tree; TODO once they do.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from fractions import Fraction
+from functools import partial
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from invoices.aging import BUCKETS, TOTAL, age_account
+from ledger.money import format_amount, round_half_up
+from ledger.queries import TrialBalanceRow, balance_of, exponents, trial_balance
+from ledger.tables import Account, Commodity, Posting
+
+FUND_CURRENCY = "KHR"
+COST_ACCOUNTS = ("5000", "5100", "5200", "5300", "5400")
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def ratio_text(numerator: int, denominator: int, places: int = 4) -> str | None:
+    """``numerator / denominator`` as a decimal string, half up; None if dividing by 0."""
+    if denominator == 0:
+        return None
+    scaled = round_half_up(Fraction(numerator, denominator) * 10**places)
+    sign = "-" if scaled < 0 else ""
+    whole, frac = divmod(abs(scaled), 10**places)
+    return f"{sign}{whole}.{frac:0{places}d}"
+
+
+def months_in_range(start: date, end: date) -> int:
+    """Calendar months from ``start``'s month to ``end``'s month, both included."""
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+@dataclass(frozen=True)
+class FundFigures:
+    """Raw figures of fund health, minor units of the fund currency."""
+
+    revenue: int
+    cost_of_medicines: int
+    fees: int
+    expiry_losses: int
+    fund_subsidies: int
+    count_differences: int
+    equity_now: int
+    capital_contributed: int
+    inventory_value: int
+    months: int
+
+    @property
+    def total_cost(self) -> int:
+        return (
+            self.cost_of_medicines
+            + self.fees
+            + self.expiry_losses
+            + self.fund_subsidies
+            + self.count_differences
+        )
+
+
+def fund_ratios(f: FundFigures) -> dict[str, str | None]:
+    """The fund's health ratios from its raw figures, as 4-decimal strings (exact)."""
+    total = f.total_cost
+    # months of stock = inventory ÷ (cost of medicines ÷ months) = inventory × months ÷ cost
+    return {
+        "cost_recovery": ratio_text(f.revenue, total),
+        "capital_preservation": ratio_text(f.equity_now, f.capital_contributed),
+        "months_of_stock": ratio_text(f.inventory_value * f.months, f.cost_of_medicines),
+        "expiry_loss_share": ratio_text(f.expiry_losses, total),
+        "count_loss_share": ratio_text(f.count_differences, total),
+    }
+
+
+def balance_sheet_sections(
+    rows: Iterable[TrialBalanceRow], money: set[str]
+) -> dict[str, dict[str, Any]]:
+    """Per currency: asset, liability, equity lines (natural sign) and the current surplus."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r.commodity not in money or r.type == "memo":
+            continue
+        cur = out.setdefault(
+            r.commodity,
+            {"asset": [], "liability": [], "equity": [], "income": 0, "expense": 0},
+        )
+        if r.type == "asset":
+            cur["asset"].append((r.account, r.name, r.balance))
+        elif r.type in ("liability", "equity"):
+            cur[r.type].append((r.account, r.name, -r.balance))
+        elif r.type == "income":
+            cur["income"] += -r.balance
+        elif r.type == "expense":
+            cur["expense"] += r.balance
+    return out
+
+
+# --------------------------------------------------------------------------- database reads
+
+
+def _money(session: Session) -> dict[str, int]:
+    return {
+        c: e
+        for c, e in session.execute(
+            select(Commodity.code, Commodity.exponent).where(Commodity.kind == "currency")
+        )
+    }
+
+
+def aged_balances(session: Session, as_of: date) -> dict[str, Any]:
+    money = _money(session)
+    accounts = {
+        a.code: a
+        for a in session.scalars(
+            select(Account).where(Account.parent.in_(("1200", "1300")), ~Account.is_header)
+        )
+    }
+    debit_rows = session.execute(
+        select(
+            Posting.account_code,
+            Posting.commodity,
+            Posting.accounting_date,
+            func.sum(Posting.amount),
+        )
+        .where(
+            Posting.account_code.in_(accounts),
+            Posting.commodity.in_(money),
+            Posting.accounting_date <= as_of,
+            Posting.amount > 0,
+        )
+        .group_by(Posting.account_code, Posting.commodity, Posting.accounting_date)
+    ).all()
+    credit_rows = session.execute(
+        select(Posting.account_code, Posting.commodity, func.sum(Posting.amount))
+        .where(
+            Posting.account_code.in_(accounts),
+            Posting.commodity.in_(money),
+            Posting.accounting_date <= as_of,
+            Posting.amount < 0,
+        )
+        .group_by(Posting.account_code, Posting.commodity)
+    ).all()
+    debits: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+    for acc, com, d, s in debit_rows:
+        debits[(acc, com)].append((d, int(s)))
+    credits = {(acc, com): -int(s) for acc, com, s in credit_rows}
+    items = []
+    for acc, com in sorted(set(debits) | set(credits)):
+        row = age_account(acc, debits.get((acc, com), []), credits.get((acc, com), 0), as_of)
+        if all(v == 0 for v in row.values()):
+            continue
+        a = accounts[acc]
+        exp = money[com]
+        items.append(
+            {
+                "account": acc,
+                "counterparty_kind": "pharmacy" if a.parent == "1200" else "scheme",
+                "counterparty": acc.split("-", 1)[1],
+                "name": a.name,
+                "currency": com,
+                **{b: format_amount(row[b], exp) for b in BUCKETS},
+                "total": format_amount(row[TOTAL], exp),
+            }
+        )
+    return {"as_of": as_of, "buckets": list(BUCKETS), "items": items}
+
+
+def balance_sheet(session: Session, as_of: date | None) -> dict[str, Any]:
+    money = _money(session)
+    sections = balance_sheet_sections(trial_balance(session, as_of), set(money))
+    out = []
+    for cur, sec in sorted(sections.items()):
+        exp = money[cur]
+        fmt = partial(format_amount, exponent=exp)
+        assets = sum(v for *_x, v in sec["asset"])
+        liabilities = sum(v for *_x, v in sec["liability"])
+        surplus = sec["income"] - sec["expense"]
+        equity = sum(v for *_x, v in sec["equity"]) + surplus
+        assert assets == liabilities + equity, f"balance sheet of {cur} does not balance"
+        out.append(
+            {
+                "currency": cur,
+                "assets": [{"account": a, "name": n, "amount": fmt(v)} for a, n, v in sec["asset"]],
+                "liabilities": [
+                    {"account": a, "name": n, "amount": fmt(v)} for a, n, v in sec["liability"]
+                ],
+                "equity": [
+                    {"account": a, "name": n, "amount": fmt(v)} for a, n, v in sec["equity"]
+                ],
+                "current_surplus": fmt(surplus),
+                "total_assets": fmt(assets),
+                "total_liabilities": fmt(liabilities),
+                "total_equity": fmt(equity),
+                "balanced": True,
+            }
+        )
+    return {"as_of": as_of, "currencies": out}
+
+
+def _movement_by_balances(session: Session, start: date, end: date) -> dict[tuple[str, str], int]:
+    """The same figures from kept balances: balance at ``end`` less balance before ``start``."""
+    after = {(r.account, r.commodity): r.balance for r in trial_balance(session, end)}
+    before = {
+        (r.account, r.commodity): r.balance
+        for r in trial_balance(session, start - timedelta(days=1))
+    }
+    keys = set(after) | set(before)
+    return {
+        k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) != before.get(k, 0)
+    }
+
+
+def income_statement(session: Session, start: date, end: date) -> dict[str, Any]:
+    money = _money(session)
+    accounts = {
+        a.code: a
+        for a in session.scalars(select(Account).where(Account.type.in_(("income", "expense"))))
+    }
+    moves = _movement_by_balances(session, start, end)
+    per: dict[str, dict[str, Any]] = {}
+    for (acc, com), v in sorted(moves.items()):
+        if com not in money or acc not in accounts:
+            continue
+        cur = per.setdefault(com, {"income": [], "expenses": [], "ti": 0, "te": 0})
+        a = accounts[acc]
+        if a.type == "income":
+            cur["income"].append((acc, a.name, -v))
+            cur["ti"] += -v
+        else:
+            cur["expenses"].append((acc, a.name, v))
+            cur["te"] += v
+    out = []
+    for com, sec in sorted(per.items()):
+        exp = money[com]
+        fmt = partial(format_amount, exponent=exp)
+        out.append(
+            {
+                "currency": com,
+                "income": [
+                    {"account": a, "name": n, "amount": fmt(v)} for a, n, v in sec["income"]
+                ],
+                "expenses": [
+                    {"account": a, "name": n, "amount": fmt(v)} for a, n, v in sec["expenses"]
+                ],
+                "total_income": fmt(sec["ti"]),
+                "total_expenses": fmt(sec["te"]),
+                "surplus": fmt(sec["ti"] - sec["te"]),
+            }
+        )
+    return {"from_": start, "to": end, "currencies": out}
+
+
+def fund_figures(session: Session, start: date, end: date) -> FundFigures:
+    cur = FUND_CURRENCY
+    moves = _movement_by_balances(session, start, end)
+    m = lambda acc: moves.get((acc, cur), 0)  # noqa: E731
+    equity_accounts = [
+        code
+        for code in session.scalars(
+            select(Account.code).where(Account.type.in_(("equity", "income", "expense")))
+        )
+    ]
+    equity_now = -balance_of(session, equity_accounts, cur, end)
+    contributed = -int(
+        session.scalar(
+            select(func.coalesce(func.sum(Posting.amount), 0)).where(
+                Posting.account_code == "3000",
+                Posting.commodity == cur,
+                Posting.amount < 0,
+                Posting.accounting_date <= end,
+            )
+        )
+    )
+    inventory = [
+        code
+        for code in session.scalars(
+            select(Account.code).where(Account.parent == "1400", ~Account.is_header)
+        )
+    ]
+    return FundFigures(
+        revenue=-m("4000"),
+        cost_of_medicines=m("5000"),
+        fees=m("5100"),
+        expiry_losses=m("5200"),
+        fund_subsidies=m("5300"),
+        count_differences=m("5400"),
+        equity_now=equity_now,
+        capital_contributed=contributed,
+        inventory_value=balance_of(session, inventory, cur, end),
+        months=months_in_range(start, end),
+    )
+
+
+def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
+    f = fund_figures(session, start, end)
+    exp = exponents(session)[FUND_CURRENCY]
+    fmt = lambda v: format_amount(v, exp)  # noqa: E731
+    return {
+        "from_": start,
+        "to": end,
+        "currency": FUND_CURRENCY,
+        "months": f.months,
+        "ratios": fund_ratios(f),
+        "figures": {
+            "revenue": fmt(f.revenue),
+            "cost_of_medicines": fmt(f.cost_of_medicines),
+            "fees": fmt(f.fees),
+            "expiry_losses": fmt(f.expiry_losses),
+            "fund_subsidies": fmt(f.fund_subsidies),
+            "count_differences": fmt(f.count_differences),
+            "total_cost": fmt(f.total_cost),
+            "equity_now": fmt(f.equity_now),
+            "capital_contributed": fmt(f.capital_contributed),
+            "inventory_value": fmt(f.inventory_value),
+            "average_monthly_cost_of_medicines": fmt(
+                round_half_up(Fraction(f.cost_of_medicines, f.months))
+            ),
+        },
+        "price_vs_replacement_cost": None,
+        "notes": [
+            "price vs replacement cost needs price lists (contracts), not yet in this service"
+        ],
+    }
