@@ -220,7 +220,7 @@ def _returned_so_far(session: Session, line_ids: list[int]
     """Units already returned per line, per lot (lot_id, summed over the line) and fee."""
     per_line: dict[int, int] = {}
     rows = session.execute(select(ReturnLine.line_id, func.sum(ReturnLine.quantity)).where(
-        ReturnLine.line_id.in_(line_ids)).group_by(ReturnLine.line_id)).tuples().all()
+        ReturnLine.line_id.in_(line_ids)).group_by(ReturnLine.line_id))
     for lid, q in rows:
         per_line[int(lid)] = int(q)
     return per_line, {}, 0
@@ -346,3 +346,12 @@ def return_json(session: Session, return_id: int) -> dict[str, Any]:
 
 def month_key(d: date) -> str:
     return month_of(d)
+
+
+def _register() -> None:
+    from contracts.service import register_subsidy_usage
+
+    register_subsidy_usage(subsidy_used_in_month)
+
+
+_register()
