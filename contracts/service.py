@@ -279,15 +279,12 @@ def version_in_force(session: Session, price_list: str, on: date) -> PriceListVe
 
 
 def version_items(session: Session, version_id: int) -> dict[str, str]:
-    return dict(
-        session.execute(
-            select(PriceListItem.medicine, PriceListItem.unit_price)
-            .where(PriceListItem.version_id == version_id)
-            .order_by(PriceListItem.medicine)
-        )
-        .tuples()
-        .all()
+    rows = session.execute(
+        select(PriceListItem.medicine, PriceListItem.unit_price)
+        .where(PriceListItem.version_id == version_id)
+        .order_by(PriceListItem.medicine)
     )
+    return {str(m): str(p) for m, p in rows}
 
 
 def price_list_versions(session: Session, code: str) -> list[PriceListVersion]:

@@ -1,0 +1,372 @@
+"""HTTP layer of contracts: price lists, subsidy schemes, patients, pharmacy contracts.
+Handlers parse, authorise, call ``contracts.service`` and serialise; nothing more.
+
+Who may do what: finance writes; finance and auditor read everything; a pharmacist reads its
+own pharmacy's contracts and the price lists they use (another's: 404), and may look a patient
+up by member code (it needs it to dispense), but may not list all patients or schemes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from contracts import service
+from contracts.schemas import (
+    ContractEndIn,
+    ContractIn,
+    ContractOut,
+    ContractPage,
+    EnrolmentIn,
+    PatientIn,
+    PatientListArgs,
+    PatientOut,
+    PatientPage,
+    PriceListIn,
+    PriceListOut,
+    PriceListPage,
+    PriceListVersionIn,
+    PriceListVersionOut,
+    SchemeIn,
+    SchemeOut,
+    SchemePage,
+)
+from contracts.tables import Contract, Enrolment, Patient, PriceList, SubsidyScheme
+from ledger.errors import NotFound
+from ledger.money import format_amount
+from ledger.schemas import PagingArgs
+from ledger.web import (
+    access,
+    db_session,
+    decode_cursor,
+    encode_cursor,
+    ensure_pharmacy,
+    principal,
+    visible_pharmacy,
+    write_view,
+)
+
+blp = Blueprint(
+    "contracts",
+    __name__,
+    url_prefix="/api/v1",
+    description="Price lists, subsidy schemes, patients and pharmacy contracts",
+)
+
+BOOKS_READ = ("finance", "auditor")
+FINANCE = ("finance",)
+
+
+# --------------------------------------------------------------------------- serialisers
+
+
+def _version_json(v: Any) -> dict[str, Any]:
+    return {
+        "id": str(v.id),
+        "price_list": v.price_list,
+        "effective_from": v.effective_from,
+        "created_at": v.created_at.isoformat(),
+        "items": [
+            {"medicine": m, "unit_price": p}
+            for m, p in service.version_items(db_session(), v.id).items()
+        ],
+    }
+
+
+def _price_list_json(pl: PriceList) -> dict[str, Any]:
+    return {
+        "code": pl.code,
+        "currency": pl.currency,
+        "created_at": pl.created_at.isoformat(),
+        "versions": [_version_json(v) for v in service.price_list_versions(db_session(), pl.code)],
+    }
+
+
+def _money(v: int | None) -> str | None:
+    return None if v is None else format_amount(v, 0)
+
+
+def _scheme_json(s: SubsidyScheme) -> dict[str, Any]:
+    return {
+        "code": s.code,
+        "name": s.name,
+        "payer": s.payer,
+        "percent": service.format_percent(s.percent_bp),
+        "currency": service.FUND_CURRENCY,
+        "cap_per_dispensing": _money(s.cap_per_dispensing),
+        "cap_per_patient_month": _money(s.cap_per_patient_month),
+        "eligible_medicines": service.scheme_medicines(db_session(), s.code),
+        "cash_rounding": _money(s.cash_rounding),
+        "account": s.account,
+        "created_at": s.created_at.isoformat(),
+    }
+
+
+def _patient_json(p: Patient) -> dict[str, Any]:
+    return {
+        "member_code": p.member_code,
+        "created_at": p.created_at.isoformat(),
+        "enrolments": [
+            {
+                "id": str(e.id),
+                "scheme": e.scheme,
+                "valid_from": e.valid_from,
+                "valid_to": e.valid_to,
+            }
+            for e in service.patient_enrolments(db_session(), p.id)
+        ],
+    }
+
+
+def _contract_json(c: Contract) -> dict[str, Any]:
+    fee_value = c.fee_value if c.fee_kind == "percent" else format_amount(int(c.fee_value), 0)
+    return {
+        "id": str(c.id),
+        "pharmacy": c.pharmacy,
+        "valid_from": c.valid_from,
+        "valid_to": c.valid_to,
+        "model": c.model,
+        "price_list": c.price_list,
+        "wholesale_price_list": c.wholesale_price_list,
+        "currency": service.FUND_CURRENCY,
+        "fee": {"kind": c.fee_kind, "value": fee_value},
+        "settlement_cycle": c.settlement_cycle,
+        "status": service.effective_status(c),
+        "created_at": c.created_at.isoformat(),
+    }
+
+
+def _page(rows: list[Any], limit: int, key: Any) -> tuple[list[Any], str | None]:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(key(rows[-1])) if more and rows else None)
+
+
+def _price_lists_of_pharmacy(pharmacy: str) -> set[str]:
+    s = db_session()
+    codes: set[str] = set()
+    for pl, wpl in s.execute(
+        select(Contract.price_list, Contract.wholesale_price_list).where(
+            Contract.pharmacy == pharmacy
+        )
+    ):
+        codes.add(pl)
+        if wpl:
+            codes.add(wpl)
+    return codes
+
+
+# --------------------------------------------------------------------------- price lists
+
+
+@blp.route("/price-lists")
+class PriceLists(MethodView):
+    @access(*BOOKS_READ, pharmacist="own")
+    @blp.arguments(PagingArgs, location="query")
+    @blp.response(200, PriceListPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Price lists with their versions; a pharmacist sees the ones its contracts use."""
+        q = select(PriceList).order_by(PriceList.code).limit(args["limit"] + 1)
+        after = decode_cursor(args["cursor"])
+        if after:
+            q = q.where(PriceList.code > str(after))
+        own = visible_pharmacy()
+        if own is not None:
+            q = q.where(PriceList.code.in_(_price_lists_of_pharmacy(own)))
+        rows, cursor = _page(list(db_session().scalars(q)), args["limit"], lambda r: r.code)
+        return {"items": [_price_list_json(r) for r in rows], "next_cursor": cursor}
+
+    @access(*FINANCE)
+    @blp.arguments(PriceListIn)
+    @blp.response(201, PriceListOut)
+    @write_view(PriceListOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Create a price list in a currency; 409 if the code is taken."""
+        pl = service.create_price_list(db_session(), data["code"], data["currency"])
+        return _price_list_json(pl)
+
+
+@blp.route("/price-lists/<string:code>")
+class PriceListOne(MethodView):
+    @access(*BOOKS_READ, pharmacist="own")
+    @blp.response(200, PriceListOut)
+    def get(self, code: str) -> dict[str, Any]:
+        """A price list with every version and its items."""
+        own = visible_pharmacy()
+        if own is not None and code not in _price_lists_of_pharmacy(own):
+            raise NotFound(f"no price list {code!r}")
+        return _price_list_json(service.get_price_list(db_session(), code))
+
+
+@blp.route("/price-lists/<string:code>/versions")
+class PriceListVersions(MethodView):
+    @access(*FINANCE)
+    @blp.arguments(PriceListVersionIn)
+    @blp.response(201, PriceListVersionOut)
+    @write_view(PriceListVersionOut)
+    def post(self, data: dict[str, Any], code: str) -> dict[str, Any]:
+        """Add a complete version effective from a date; 409 if that date has one already."""
+        v = service.add_price_list_version(
+            db_session(), code, data["effective_from"], data["items"], by=principal().name
+        )
+        return _version_json(v)
+
+
+# --------------------------------------------------------------------------- schemes
+
+
+@blp.route("/subsidy-schemes")
+class Schemes(MethodView):
+    @access(*BOOKS_READ)
+    @blp.arguments(PagingArgs, location="query")
+    @blp.response(200, SchemePage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Subsidy schemes."""
+        q = select(SubsidyScheme).order_by(SubsidyScheme.code).limit(args["limit"] + 1)
+        after = decode_cursor(args["cursor"])
+        if after:
+            q = q.where(SubsidyScheme.code > str(after))
+        rows, cursor = _page(list(db_session().scalars(q)), args["limit"], lambda r: r.code)
+        return {"items": [_scheme_json(r) for r in rows], "next_cursor": cursor}
+
+    @access(*FINANCE)
+    @blp.arguments(SchemeIn)
+    @blp.response(201, SchemeOut)
+    @write_view(SchemeOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Create a scheme; an external payer's gets the sub-account 1300-{code}."""
+        return _scheme_json(service.create_scheme(db_session(), data))
+
+
+@blp.route("/subsidy-schemes/<string:code>")
+class SchemeOne(MethodView):
+    @access(*BOOKS_READ)
+    @blp.response(200, SchemeOut)
+    def get(self, code: str) -> dict[str, Any]:
+        """A subsidy scheme."""
+        return _scheme_json(service.get_scheme(db_session(), code))
+
+
+# --------------------------------------------------------------------------- patients
+
+
+@blp.route("/patients")
+class Patients(MethodView):
+    @access(*BOOKS_READ)
+    @blp.arguments(PatientListArgs, location="query")
+    @blp.response(200, PatientPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """All patients by member code (finance, auditor); ``?scheme=`` filters."""
+        q = select(Patient).order_by(Patient.member_code).limit(args["limit"] + 1)
+        after = decode_cursor(args["cursor"])
+        if after:
+            q = q.where(Patient.member_code > str(after))
+        if args["scheme"]:
+            q = q.where(
+                Patient.id.in_(
+                    select(Enrolment.patient_id).where(Enrolment.scheme == args["scheme"])
+                )
+            )
+        rows, cursor = _page(list(db_session().scalars(q)), args["limit"], lambda r: r.member_code)
+        return {"items": [_patient_json(r) for r in rows], "next_cursor": cursor}
+
+    @access(*FINANCE)
+    @blp.arguments(PatientIn)
+    @blp.response(201, PatientOut)
+    @write_view(PatientOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Register a patient by pseudonymous member code, with enrolments."""
+        p = service.create_patient(db_session(), data["member_code"], data["enrolments"])
+        return _patient_json(p)
+
+
+@blp.route("/patients/<string:member_code>")
+class PatientOne(MethodView):
+    @access(*BOOKS_READ, pharmacist="own")
+    @blp.response(200, PatientOut)
+    def get(self, member_code: str) -> dict[str, Any]:
+        """A patient and its enrolments (pharmacists too: they need it to dispense)."""
+        return _patient_json(service.get_patient(db_session(), member_code))
+
+
+@blp.route("/patients/<string:member_code>/enrolments")
+class PatientEnrolments(MethodView):
+    @access(*FINANCE)
+    @blp.arguments(EnrolmentIn)
+    @blp.response(201, PatientOut)
+    @write_view(PatientOut)
+    def post(self, data: dict[str, Any], member_code: str) -> dict[str, Any]:
+        """Enrol a patient in a scheme; 422 if it overlaps an enrolment in that scheme."""
+        return _patient_json(service.add_enrolment(db_session(), member_code, data))
+
+
+# --------------------------------------------------------------------------- contracts
+
+
+@blp.route("/pharmacies/<string:code>/contracts")
+class Contracts(MethodView):
+    @access(*BOOKS_READ, pharmacist="own")
+    @blp.arguments(PagingArgs, location="query")
+    @blp.response(200, ContractPage)
+    def get(self, args: dict[str, Any], code: str) -> dict[str, Any]:
+        """A pharmacy's contracts, oldest first."""
+        ensure_pharmacy(code)
+        s = db_session()
+        if not service.pharmacy_exists(s, code):
+            raise NotFound(f"no pharmacy {code!r}")
+        q = select(Contract).where(Contract.pharmacy == code).order_by(Contract.id)
+        after = decode_cursor(args["cursor"])
+        if after:
+            q = q.where(Contract.id > int(after))
+        rows, cursor = _page(
+            list(s.scalars(q.limit(args["limit"] + 1))), args["limit"], lambda r: r.id
+        )
+        return {"items": [_contract_json(r) for r in rows], "next_cursor": cursor}
+
+    @access(*FINANCE)
+    @blp.arguments(ContractIn)
+    @blp.response(201, ContractOut)
+    @write_view(ContractOut)
+    def post(self, data: dict[str, Any], code: str) -> dict[str, Any]:
+        """Contract a pharmacy; 409 if it overlaps another contract of that pharmacy."""
+        c = service.create_contract(db_session(), code, data, by=principal().name)
+        return _contract_json(c)
+
+
+@blp.route("/pharmacies/<string:code>/contracts/<int:contract_id>")
+class ContractOne(MethodView):
+    @access(*BOOKS_READ, pharmacist="own")
+    @blp.response(200, ContractOut)
+    def get(self, code: str, contract_id: int) -> dict[str, Any]:
+        """One contract of a pharmacy."""
+        ensure_pharmacy(code)
+        return _contract_json(service.get_contract(db_session(), code, contract_id))
+
+
+def _status_view(action: str, summary: str) -> type[MethodView]:
+    class StatusChange(MethodView):
+        @access(*FINANCE)
+        @blp.arguments(ContractEndIn)
+        @blp.response(200, ContractOut)
+        @write_view(ContractOut, status=200)
+        def post(self, data: dict[str, Any], code: str, contract_id: int) -> dict[str, Any]:
+            c = service.set_contract_status(db_session(), code, contract_id, action, data.get("on"))
+            return _contract_json(c)
+
+    StatusChange.post.__doc__ = summary
+    StatusChange.__name__ = f"Contract{action.title()}"
+    return StatusChange
+
+
+blp.route("/pharmacies/<string:code>/contracts/<int:contract_id>/suspend")(
+    _status_view("suspend", "Suspend an active contract: dispensings are refused (409).")
+)
+blp.route("/pharmacies/<string:code>/contracts/<int:contract_id>/resume")(
+    _status_view("resume", "Resume a suspended contract.")
+)
+blp.route("/pharmacies/<string:code>/contracts/<int:contract_id>/end")(
+    _status_view("end", "End a contract on a date (default today): later dispensings get 409.")
+)
