@@ -19,9 +19,12 @@ from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from contracts.pricing import PricingError
+from ledger.audit import record_response
 from ledger.db import Database
 from ledger.errors import RdfError
 from ledger.ratelimit import BadTokenLimiter
+from ledger.sealing import seal_after_commit
 from ledger.web import (
     authorise_request,
     close_session,
@@ -71,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.extensions["rdf_db"] = Database(app.config["DATABASE_URL"])
     app.extensions["rdf_auth_limiter"] = BadTokenLimiter()
+    app.extensions["rdf_after_commit"] = seal_after_commit(app.extensions["rdf_db"].sessionmaker)
 
     api = Api(
         app,
@@ -81,6 +85,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     register_blueprints(app, api)
     app.before_request(authorise_request)
+    app.after_request(lambda response: record_response(app, request, response))
     app.teardown_appcontext(close_session)
     register_error_handlers(app)
     register_commands(app)
@@ -90,12 +95,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_blueprints(app: Flask, api: Api) -> None:
     from ledger.api import blp as ledger_blp
     from ledger.api import health
+    from ledger.audit_api import blp as audit_blp
 
     app.register_blueprint(health)
     api.register_blueprint(ledger_blp)
     api.register_blueprint(__import__("reports.api").api.blp)
     api.register_blueprint(__import__("invoices.api").api.blp)
+    api.register_blueprint(__import__("contracts.api").api.blp)
+    api.register_blueprint(audit_blp)
     api.register_blueprint(__import__("stock.api").api.blp)  # stock/: medicines … counts
+    api.register_blueprint(__import__("dispensing.api").api.blp)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -135,6 +144,10 @@ def register_error_handlers(app: Flask) -> None:
         if status == 413:
             detail = f"the request body is larger than {MAX_BODY_BYTES} bytes"
         return problem(status, exc.name, detail, exc.name.lower().replace(" ", "-"))
+
+    @app.errorhandler(PricingError)
+    def _pricing(exc: PricingError) -> Response:
+        return problem(422, "The dispensing cannot be priced", str(exc), "pricing")
 
     @app.errorhandler(IntegrityError)
     def _integrity(exc: IntegrityError) -> Response:
