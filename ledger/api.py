@@ -46,9 +46,11 @@ from ledger.schemas import (
     TrialBalanceArgs,
     TrialBalanceOut,
 )
+from ledger.sealing import on_month_closed, seal_pending
 from ledger.tables import Account, Entry, Lot, Posting
 from ledger.web import (
     access,
+    database,
     db_session,
     decode_cursor,
     encode_cursor,
@@ -408,11 +410,18 @@ class ClosePeriod(MethodView):
     def post(self, data: dict[str, Any], period: str) -> Response:
         """Close a month: 409 if an earlier month is open or its checks fail."""
         parse_period(period)
+        db_session().rollback()
+        seal_pending(database().sessionmaker, blocking=True)
 
         def work() -> dict[str, Any]:
             s = db_session()
             row = close_period(
-                s, period, by=principal().name, force=data["force"], reason=data["reason"]
+                s,
+                period,
+                by=principal().name,
+                force=data["force"],
+                reason=data["reason"],
+                on_closed=on_month_closed,
             )
             view = next(p for p in list_periods(s) if p.period == row.period)
             return view.__dict__

@@ -1,0 +1,449 @@
+"""The sealer: chains committed journal entries, one at a time, in commit order.
+
+Posting an entry does not seal it (DESIGN.md invariant 7: no write may wait on one hot
+row). After every committed write, ``seal_pending`` runs in its own transactions: it takes
+the unsealed entries in id order, gives each the next ``seal_seq`` and
+``seal = entry_seal(previous, entry)`` (:mod:`ledger.seal`), and moves the checkpoint
+(``seal_checkpoints``: count and last seal) forward in the same transaction.
+
+One sealer at a time:
+
+* PostgreSQL: a transaction-scoped advisory lock. The after-commit path only *tries* it
+  (``pg_try_advisory_xact_lock``): if another sealer holds it, that one is already
+  sealing, and the writer returns at once. Verify, month close and the ``seal`` command
+  wait for it (``pg_advisory_xact_lock``) so nothing is left behind when they read.
+* SQLite: the database's single write lock (every write transaction is ``BEGIN IMMEDIATE``).
+
+The sealer chains from the checkpoint, never from whatever the entries table holds: if the
+chain's head in the table does not match the checkpoint (a deleted tail, a rewritten seal),
+it refuses to seal further, so the evidence stays as the tamperer left it for
+``/audit/verify`` to report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    SmallInteger,
+    String,
+    and_,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from ledger import clock
+from ledger.db import is_postgres, sqlite_read_only
+from ledger.errors import Conflict
+from ledger.model import month_bounds
+from ledger.seal import GENESIS, SealEntry, SealPosting, entry_seal, period_root, verify_chain
+from ledger.tables import Base, Entry, Lot, Period, Posting
+
+log = logging.getLogger("rdf.sealing")
+
+#: The advisory lock key of the sealer ("rdfseal" as a number; any constant would do).
+SEALER_LOCK_KEY = 0x7264667365616C
+
+#: Entries sealed per transaction.
+BATCH_SIZE = 500
+
+SessionFactory = Callable[[], Session]
+
+
+class SealCheckpoint(Base):
+    """How far the chain reached when last sealed: the anchor against a truncated tail."""
+
+    __tablename__ = "seal_checkpoints"
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    seal_count: Mapped[int] = mapped_column(BigInteger)
+    last_seal: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChainBroken(Conflict):
+    """The entries table does not continue the checkpoint: someone altered the chain.
+
+    Sealing stops (409 where a request needed it, e.g. a month close) until an auditor has
+    looked at ``/audit/verify``."""
+
+    slug = "chain-broken"
+    title = "The hash chain does not continue its checkpoint"
+
+
+# --------------------------------------------------------------------------- locking
+
+
+def take_lock(session: Session, *, blocking: bool) -> bool:
+    """Take the sealer's lock for the session's transaction; False if busy (try mode)."""
+    if is_postgres(session):
+        if blocking:
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEALER_LOCK_KEY})
+            return True
+        return bool(
+            session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEALER_LOCK_KEY})
+        )
+    # SQLite: the transaction began with BEGIN IMMEDIATE, so it holds the write lock.
+    session.execute(select(1))
+    return True
+
+
+# --------------------------------------------------------------------------- canonical form
+
+
+def _seal_entries(session: Session, entries: list[Entry]) -> list[SealEntry]:
+    """The canonical content of ``entries`` (postings loaded in one query)."""
+    if not entries:
+        return []
+    ids = [e.id for e in entries]
+    by_entry: dict[int, list[SealPosting]] = {i: [] for i in ids}
+    rows = session.execute(
+        select(
+            Posting.entry_id,
+            Posting.account_code,
+            Posting.commodity,
+            Lot.commodity,
+            Lot.lot_code,
+            Posting.amount,
+        )
+        .outerjoin(Lot, Lot.id == Posting.lot_id)
+        .where(Posting.entry_id.in_(ids))
+    )
+    for entry_id, account, commodity, lot_commodity, lot_code, amount in rows:
+        by_entry[entry_id].append(
+            SealPosting(account, commodity, _lot_name(lot_commodity, lot_code), int(amount))
+        )
+    return [_seal_entry(e, by_entry[e.id]) for e in entries]
+
+
+def _lot_name(lot_commodity: str | None, lot_code: str | None) -> str | None:
+    return None if lot_code is None else f"{lot_commodity}:{lot_code}"
+
+
+def _seal_entry(e: Entry, postings: list[SealPosting]) -> SealEntry:
+    return SealEntry(
+        entry_id=int(e.id),
+        service_date=e.service_date,
+        accounting_date=e.accounting_date,
+        memo=e.memo,
+        source=e.source,
+        reverses=int(e.reverses_id) if e.reverses_id is not None else None,
+        postings=tuple(postings),
+    )
+
+
+# --------------------------------------------------------------------------- sealing
+
+
+def read_checkpoint(session: Session) -> tuple[int, str]:
+    row = session.get(SealCheckpoint, 1)
+    if row is None:
+        return 0, GENESIS
+    return int(row.seal_count), row.last_seal
+
+
+def _check_head(session: Session, count: int, last_seal: str) -> None:
+    """The table's chain must end exactly where the checkpoint says."""
+    head = session.execute(
+        select(Entry.seal_seq, Entry.seal)
+        .order_by(Entry.seal_seq.desc())
+        .limit(1)
+        .where(Entry.seal_seq.is_not(None))
+    ).first()
+    head_seq, head_seal = (int(head[0]), head[1]) if head else (0, GENESIS)
+    if head_seq != count or head_seal != last_seal:
+        raise ChainBroken(
+            f"the chain ends at seal_seq {head_seq} but the checkpoint says {count}: "
+            "sealing stopped until /audit/verify is looked at"
+        )
+
+
+def seal_batch(session: Session, limit: int = BATCH_SIZE) -> int:
+    """Seal up to ``limit`` unsealed entries in ``session`` (the caller holds the lock and
+    commits). Returns how many were sealed."""
+    count, previous = read_checkpoint(session)
+    entries = list(
+        session.scalars(
+            select(Entry).where(Entry.seal_seq.is_(None)).order_by(Entry.id).limit(limit)
+        )
+    )
+    if not entries:
+        return 0
+    _check_head(session, count, previous)
+    params = []
+    for se in _seal_entries(session, entries):
+        count += 1
+        previous = entry_seal(previous, se)
+        params.append({"eid": se.entry_id, "seq": count, "sl": previous})
+    session.execute(
+        update(Entry.__table__)
+        .where(Entry.__table__.c.id == bindparam("eid"), Entry.__table__.c.seal.is_(None))
+        .values(seal_seq=bindparam("seq"), seal=bindparam("sl")),
+        params,
+    )
+    cp = session.get(SealCheckpoint, 1)
+    if cp is None:
+        session.add(
+            SealCheckpoint(id=1, seal_count=count, last_seal=previous, updated_at=clock.now())
+        )
+    else:
+        cp.seal_count = count
+        cp.last_seal = previous
+        cp.updated_at = clock.now()
+    session.flush()
+    return len(params)
+
+
+def seal_all_in(session: Session, *, blocking: bool = True) -> int:
+    """Take the lock in ``session``'s transaction and seal everything pending there.
+
+    Used inside a month close, so the seals and the close commit (or roll back) together.
+    """
+    if not take_lock(session, blocking=blocking):
+        return 0
+    total = 0
+    while True:
+        n = seal_batch(session)
+        total += n
+        if n < BATCH_SIZE:
+            return total
+
+
+def seal_pending(
+    session_factory: SessionFactory, *, blocking: bool = False, batch: int = BATCH_SIZE
+) -> int:
+    """Seal every committed unsealed entry, ``batch`` per transaction; returns how many.
+
+    ``blocking=False`` (after a write): give up at once if another sealer is at work (it
+    will pick these entries up: it loops until it finds none). ``blocking=True`` (verify,
+    close, PDF, the ``seal`` command): wait for it, so nothing committed before the call
+    is left unsealed. Raises :class:`ChainBroken` when the chain was tampered with.
+    """
+    token = sqlite_read_only.set(False)  # a write: SQLite must start BEGIN IMMEDIATE
+    total = 0
+    try:
+        while True:
+            with session_factory() as s:
+                if not take_lock(s, blocking=blocking):
+                    return total
+                n = seal_batch(s, batch)
+                s.commit()
+            total += n
+            if n < batch:
+                return total
+    finally:
+        sqlite_read_only.reset(token)
+
+
+def seal_after_commit(session_factory: SessionFactory) -> Callable[[], None]:
+    """The ``rdf_after_commit`` hook: seal what was just committed; never fails the write."""
+
+    def hook() -> None:
+        try:
+            seal_pending(session_factory, blocking=False)
+        except ChainBroken as exc:
+            log.error("sealer stopped: %s", exc)
+        except Exception:  # noqa: BLE001 - the write is committed; sealing is retried later
+            log.exception("sealing after commit failed; the next seal run will catch up")
+
+    return hook
+
+
+# --------------------------------------------------------------------------- reading seals
+
+
+def last_seal(
+    session: Session, *, to: date | None = None, partition: str | None = None
+) -> str | None:
+    """The seal of the last sealed entry booked up to ``to`` (for a PDF to print)."""
+    q = select(Entry.seal).where(Entry.seal_seq.is_not(None))
+    if to is not None:
+        q = q.where(Entry.accounting_date <= to)
+    if partition is not None:
+        q = q.where(Entry.partition == partition)
+    return session.scalar(q.order_by(Entry.seal_seq.desc()).limit(1))
+
+
+def _stream_entries(session: Session, where: Any, order: Any) -> Iterator[SealedRow]:
+    """Entries matching ``where`` in ``order`` with their postings, as plain rows streamed
+    in constant memory (one joined query, grouped as it is read)."""
+    stmt = (
+        select(
+            Entry.id,
+            Entry.service_date,
+            Entry.accounting_date,
+            Entry.memo,
+            Entry.source,
+            Entry.reverses_id,
+            Entry.seal_seq,
+            Entry.seal,
+            Posting.account_code,
+            Posting.commodity,
+            Lot.commodity,
+            Lot.lot_code,
+            Posting.amount,
+        )
+        .outerjoin(Posting, Posting.entry_id == Entry.id)
+        .outerjoin(Lot, Lot.id == Posting.lot_id)
+        .where(where)
+        .order_by(order, Entry.id, Posting.id)
+        .execution_options(stream_results=True, yield_per=1000)
+    )
+    head: Any = None
+    postings: list[SealPosting] = []
+    result = session.execute(stmt)
+    try:
+        for row in result:
+            if head is not None and row[0] != head[0]:
+                yield _sealed_row(head, postings)
+                postings = []
+            if head is None or row[0] != head[0]:
+                head = row
+            if row[8] is not None:
+                postings.append(
+                    SealPosting(row[8], row[9], _lot_name(row[10], row[11]), int(row[12]))
+                )
+        if head is not None:
+            yield _sealed_row(head, postings)
+    finally:
+        result.close()  # a walk stopped early must not leave a server-side cursor open
+
+
+@dataclass(frozen=True)
+class SealedRow:
+    seal_seq: int | None
+    seal: str | None
+    entry: SealEntry
+
+
+def _sealed_row(head: Any, postings: list[SealPosting]) -> SealedRow:
+    entry = SealEntry(
+        entry_id=int(head[0]),
+        service_date=head[1],
+        accounting_date=head[2],
+        memo=head[3],
+        source=head[4],
+        reverses=int(head[5]) if head[5] is not None else None,
+        postings=tuple(postings),
+    )
+    return SealedRow(int(head[6]) if head[6] is not None else None, head[7], entry)
+
+
+def verify_period_roots(session: Session) -> tuple[str, str] | None:
+    """The first closed month whose stored Merkle root no longer matches its entries."""
+    rows = session.execute(
+        select(Period.period, Period.merkle_root)
+        .where(Period.status == "closed", Period.merkle_root.is_not(None))
+        .order_by(Period.period)
+    ).all()
+    for period, stored in rows:
+        if month_root(session, period) != stored:
+            return period, stored
+    return None
+
+
+def month_root(session: Session, period: str) -> str:
+    """RFC 6962 root over the canonical content of a month's entries, in id order."""
+    start, end = month_bounds(period)
+    where = and_(Entry.accounting_date >= start, Entry.accounting_date <= end)
+    return period_root(r.entry for r in _stream_entries(session, where, Entry.id))
+
+
+def on_month_closed(session: Session, row: Period) -> None:
+    """``close_period``'s ``on_closed``: seal everything pending in the close's own
+    transaction, then store the month's Merkle root and the seal of its last entry."""
+    seal_all_in(session, blocking=True)
+    row.merkle_root = month_root(session, row.period)
+    start, end = month_bounds(row.period)
+    row.last_seal = session.scalar(
+        select(Entry.seal)
+        .where(
+            Entry.seal_seq.is_not(None),
+            Entry.accounting_date >= start,
+            Entry.accounting_date <= end,
+        )
+        .order_by(Entry.seal_seq.desc())
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    entries_checked: int
+    first_bad_entry: int | None
+    reason: str | None
+    last_seal: str | None
+    first_bad_seq: int | None
+    checkpoint_count: int
+    checkpoint_seal: str
+    unsealed: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries_checked": self.entries_checked,
+            "first_bad_entry": str(self.first_bad_entry) if self.first_bad_entry else None,
+            "reason": self.reason,
+            "last_seal": self.last_seal,
+            "first_bad_seq": self.first_bad_seq,
+            "checkpoint": {"count": self.checkpoint_count, "last_seal": self.checkpoint_seal},
+            "unsealed": self.unsealed,
+        }
+
+
+def verify(session_factory: SessionFactory) -> VerifyReport:
+    """Seal what is pending, then re-walk the whole chain against the checkpoint, and the
+    Merkle roots of closed months. Constant memory in the number of entries."""
+    try:
+        seal_pending(session_factory, blocking=True)
+    except ChainBroken as exc:
+        log.warning("verify: %s", exc)
+    token = sqlite_read_only.set(True)
+    try:
+        with session_factory() as s:
+            return _verify_in(s)
+    finally:
+        sqlite_read_only.reset(token)
+
+
+def _verify_in(s: Session) -> VerifyReport:
+    count, cp_seal = read_checkpoint(s)
+    head: list[str | None] = [None]
+
+    def rows() -> Iterator[tuple[int, str | None, SealEntry]]:
+        with closing(_stream_entries(s, Entry.seal_seq.is_not(None), Entry.seal_seq)) as stream:
+            for r in stream:
+                head[0] = r.seal
+                yield int(r.seal_seq or 0), r.seal, r.entry
+
+    with closing(rows()) as walk:
+        result = verify_chain(walk, (count, cp_seal))
+    unsealed = int(s.scalar(select(func.count()).where(Entry.seal_seq.is_(None))) or 0)
+    ok, reason, first_bad = result.ok, result.reason, result.first_bad_entry
+    if ok:
+        bad_month = verify_period_roots(s)
+        if bad_month is not None:
+            ok = False
+            reason = f"the Merkle root stored when {bad_month[0]} closed no longer matches"
+    return VerifyReport(
+        ok=ok,
+        entries_checked=result.entries_checked,
+        first_bad_entry=first_bad,
+        reason=reason,
+        last_seal=head[0] if ok else None,
+        first_bad_seq=result.first_bad_seq,
+        checkpoint_count=count,
+        checkpoint_seal=cp_seal,
+        unsealed=unsealed,
+    )

@@ -1,0 +1,138 @@
+"""Fixtures of the audit tests: books with a few entries, pharmacies, pharmacists, and an
+attacker's raw access to the database (guards bypassed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from ledger import clock
+from tests.conftest import bearer
+
+#: SQLite triggers an attacker with the database file drops before rewriting history.
+SQLITE_GUARDS = (
+    "postings_no_update",
+    "postings_no_delete",
+    "entries_no_delete",
+    "entries_guard",
+    "audit_events_no_update",
+    "audit_events_no_delete",
+)
+
+
+def tamper(app: Flask, *statements: str, **params: Any) -> None:
+    """Run SQL as an attacker with database access would: guards bypassed (PostgreSQL:
+    ``session_replication_role = replica``; SQLite: the guard triggers dropped)."""
+    engine = app.extensions["rdf_db"].engine
+    with engine.begin() as c:
+        if engine.dialect.name == "postgresql":
+            c.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        else:
+            for trigger in SQLITE_GUARDS:
+                c.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        for stmt in statements:
+            c.execute(text(stmt), params)
+
+
+def post_capital(client: FlaskClient, token: str, amount: int, memo: str, day: date) -> str:
+    """A donor's capitalisation (1010 / 3000): one small balanced entry; returns its id."""
+    r = client.post(
+        "/api/v1/journal-entries",
+        json={
+            "date": day.isoformat(),
+            "memo": memo,
+            "postings": [
+                {"account": "1010", "commodity": "KHR", "amount": str(amount)},
+                {"account": "3000", "commodity": "KHR", "amount": str(-amount)},
+            ],
+        },
+        headers=bearer(token),
+    )
+    assert r.status_code == 201, r.get_json()
+    entry_id: str = r.get_json()["id"]
+    return entry_id
+
+
+@pytest.fixture
+def books(client: FlaskClient, tokens: dict[str, str]) -> list[int]:
+    """Six entries of different amounts and memos, in the current month."""
+    today = clock.today()
+    day = date(today.year, today.month, 1)
+    return [
+        int(post_capital(client, tokens["finance"], 1000 * (i + 1), f"capital #{i + 1}", day))
+        for i in range(6)
+    ]
+
+
+def create_pharmacy(app: Flask, client: FlaskClient, finance: str, code: str) -> None:
+    """A pharmacy through ``POST /pharmacies`` when that route exists, else its
+    sub-accounts directly (all the ledger core needs to know a pharmacy)."""
+    r = client.post(
+        "/api/v1/pharmacies",
+        json={
+            "code": code,
+            "name": f"Pharmacy {code}",
+            "province": "Kandal",
+            "district": "Ta Khmau",
+        },
+        headers=bearer(finance),
+    )
+    if r.status_code in (200, 201):
+        return
+    from ledger.tables import Account
+
+    with app.extensions["rdf_db"].session() as s:
+        for parent, name, typ, carries, inv in (
+            ("1200", "Due from pharmacy", "asset", "money", False),
+            ("1400", "Medicine inventory", "asset", "money+units", True),
+            ("2100", "Due to pharmacy", "liability", "money", False),
+        ):
+            if s.get(Account, f"{parent}-{code}") is None:
+                s.add(
+                    Account(
+                        code=f"{parent}-{code}",
+                        parent=parent,
+                        name=f"{name} {code}",
+                        type=typ,
+                        carries=carries,
+                        is_header=False,
+                        is_inventory=inv,
+                        pharmacy=code,
+                        created_at=clock.now(),
+                    )
+                )
+        s.commit()
+
+
+def create_user_token(
+    app: Flask, name: str, role: str, pharmacy: str | None = None, **kw: Any
+) -> str:
+    from ledger.auth import create_user
+
+    with app.extensions["rdf_db"].session() as s:
+        _u, token = create_user(s, name, role, pharmacy, **kw)
+        s.commit()
+    return token
+
+
+@pytest.fixture
+def fresh_limiter(app: Flask) -> Iterator[None]:
+    from ledger.ratelimit import BadTokenLimiter
+
+    app.extensions["rdf_auth_limiter"] = BadTokenLimiter()
+    yield
+
+
+@pytest.fixture
+def tokens_pg(pg_app: Flask) -> dict[str, str]:
+    """Staff tokens on the PostgreSQL-only app."""
+    return {
+        role: create_user_token(pg_app, f"pg-{role}", role)
+        for role in ("admin", "finance", "auditor")
+    }
