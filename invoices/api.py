@@ -420,6 +420,17 @@ class IncomeStatement(MethodView):
         )
 
 
+PRICE_COLS = [
+    Col("price_list"),
+    Col("medicine"),
+    Col("unit_price"),
+    Col("replacement_cost"),
+    Col("replacement_cost_on", "date"),
+    Col("price_to_cost"),
+    Col("below_cost"),
+]
+
+
 @blp.route("/reports/fund-health")
 class FundHealth(MethodView):
     @access(*BOOKS_READ)
@@ -438,6 +449,11 @@ class FundHealth(MethodView):
                 [
                     Section("Ratios", ratio_cols, [[k, v] for k, v in out["ratios"].items()]),
                     Section("Figures", figure_cols, [[k, v] for k, v in out["figures"].items()]),
+                    Section(
+                        "Price vs replacement cost",
+                        PRICE_COLS,
+                        _rows(PRICE_COLS, out["price_vs_replacement_cost"]),
+                    ),
                 ],
             ),
             out,

@@ -15,8 +15,11 @@ Decisions:
 - Fund health is computed in the fund currency (KHR). "Months in the range" counts calendar
   months from ``from``'s month to ``to``'s month inclusive. Ratios are decimal strings with 4
   decimals, rounded half up from exact fractions, or ``null`` when the denominator is zero.
-- Price vs replacement cost is not reported yet: it needs the price lists (``contracts``),
-  which do not exist in this tree; TODO once they do.
+- Price vs replacement cost: for each price list in the fund currency, the version in force
+  on ``to``, each medicine's unit price against its replacement cost, the unit cost of its
+  latest stock receipt on or before ``to`` (value ÷ units received into ``1400-*`` by the
+  entries whose source is ``stock-receipt:…``; a receipt reversed later still counts).
+  ``below_cost`` flags a price under that cost; a medicine never received has no cost.
 """
 
 from __future__ import annotations
@@ -33,9 +36,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from invoices.aging import BUCKETS, TOTAL, age_account
-from ledger.money import format_amount, round_half_up
+from ledger.money import (
+    AmountError,
+    format_amount,
+    format_unit_price,
+    parse_unit_price,
+    round_half_up,
+)
 from ledger.queries import TrialBalanceRow, balance_of, exponents, trial_balance
-from ledger.tables import Account, Commodity, Posting
+from ledger.tables import Account, Commodity, Entry, Lot, Posting
 
 FUND_CURRENCY = "KHR"
 COST_ACCOUNTS = ("5000", "5100", "5200", "5300", "5400")
@@ -96,6 +105,56 @@ def fund_ratios(f: FundFigures) -> dict[str, str | None]:
         "expiry_loss_share": ratio_text(f.expiry_losses, total),
         "count_loss_share": ratio_text(f.count_differences, total),
     }
+
+
+def unit_cost_text(value: Fraction, exponent: int, places: int = 6) -> str:
+    """An exact unit cost (fraction of minor units) as major units, at most 6 decimals."""
+    scale = 10**places
+    return format_unit_price(Fraction(round_half_up(value * scale), scale), exponent)
+
+
+@dataclass(frozen=True)
+class PriceCost:
+    """A medicine's price on a list against its latest replacement cost (minor units)."""
+
+    price_list: str
+    medicine: str
+    unit_price: Fraction
+    replacement_cost: Fraction | None
+    cost_on: date | None
+
+    @property
+    def below_cost(self) -> bool | None:
+        if self.replacement_cost is None:
+            return None
+        return self.unit_price < self.replacement_cost
+
+    @property
+    def price_to_cost(self) -> str | None:
+        cost = self.replacement_cost
+        if cost is None or cost == 0:
+            return None
+        r = self.unit_price / cost
+        return ratio_text(r.numerator, r.denominator)
+
+
+def latest_unit_costs(
+    receipts: Iterable[tuple[int, date, str, int, int]],
+) -> dict[str, tuple[Fraction, date]]:
+    """Per medicine, the unit cost of its latest receipt.
+
+    ``receipts`` are ``(entry_id, date, medicine, units, value)`` per receipt entry and
+    medicine; the latest is the greatest ``(date, entry_id)``; a receipt of zero units is
+    ignored.
+    """
+    best: dict[str, tuple[tuple[date, int], Fraction]] = {}
+    for entry_id, when, medicine, units, value in receipts:
+        if units <= 0:
+            continue
+        key = (when, entry_id)
+        if medicine not in best or key > best[medicine][0]:
+            best[medicine] = (key, Fraction(value, units))
+    return {m: (cost, key[0]) for m, (key, cost) in best.items()}
 
 
 def balance_sheet_sections(
@@ -317,10 +376,73 @@ def fund_figures(session: Session, start: date, end: date) -> FundFigures:
     )
 
 
+def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, date]]:
+    """Unit cost of each medicine's latest stock receipt on or before ``on``."""
+    rows = session.execute(
+        select(
+            Entry.id,
+            Entry.service_date,
+            Lot.commodity,
+            Posting.commodity,
+            func.sum(Posting.amount),
+        )
+        .join(Entry, Entry.id == Posting.entry_id)
+        .join(Lot, Lot.id == Posting.lot_id)
+        .where(
+            Entry.source.like("stock-receipt:%"),
+            Entry.service_date <= on,
+            Posting.account_code.like("1400-%"),
+            Posting.amount > 0,
+            (Posting.commodity == Lot.commodity) | (Posting.commodity == FUND_CURRENCY),
+        )
+        .group_by(Entry.id, Entry.service_date, Lot.commodity, Posting.commodity)
+    ).all()
+    per: dict[tuple[int, date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for entry_id, when, medicine, commodity, total in rows:
+        slot = per[(int(entry_id), when, medicine)]
+        slot[0 if commodity == medicine else 1] += int(total)
+    return latest_unit_costs((e, d, m, u, v) for (e, d, m), (u, v) in per.items())
+
+
+def price_vs_cost(session: Session, on: date) -> list[PriceCost]:
+    """Each fund-currency price list's prices in force on ``on`` against replacement cost."""
+    from contracts.service import version_in_force
+    from contracts.tables import PriceList, PriceListItem
+
+    exp = exponents(session)[FUND_CURRENCY]
+    costs = replacement_costs(session, on)
+    out: list[PriceCost] = []
+    lists = session.scalars(
+        select(PriceList.code).where(PriceList.currency == FUND_CURRENCY).order_by(PriceList.code)
+    )
+    for code in list(lists):
+        version = version_in_force(session, code, on)
+        if version is None:
+            continue
+        items = session.execute(
+            select(PriceListItem.medicine, PriceListItem.unit_price)
+            .where(PriceListItem.version_id == version.id)
+            .order_by(PriceListItem.medicine)
+        ).all()
+        for medicine, text in items:
+            try:
+                price = parse_unit_price(text, exp)
+            except AmountError:  # pragma: no cover - contracts stores canonical prices
+                continue
+            cost = costs.get(medicine)
+            out.append(
+                PriceCost(
+                    code, medicine, price, cost[0] if cost else None, cost[1] if cost else None
+                )
+            )
+    return out
+
+
 def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
     f = fund_figures(session, start, end)
     exp = exponents(session)[FUND_CURRENCY]
-    fmt = lambda v: format_amount(v, exp)  # noqa: E731
+    fmt = partial(format_amount, exponent=exp)
+    prices = price_vs_cost(session, end)
     return {
         "from_": start,
         "to": end,
@@ -342,8 +464,21 @@ def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
                 round_half_up(Fraction(f.cost_of_medicines, f.months))
             ),
         },
-        "price_vs_replacement_cost": None,
-        "notes": [
-            "price vs replacement cost needs price lists (contracts), not yet in this service"
+        "price_vs_replacement_cost": [
+            {
+                "price_list": pc.price_list,
+                "medicine": pc.medicine,
+                "unit_price": unit_cost_text(pc.unit_price, exp),
+                "replacement_cost": (
+                    unit_cost_text(pc.replacement_cost, exp)
+                    if pc.replacement_cost is not None
+                    else None
+                ),
+                "replacement_cost_on": pc.cost_on,
+                "price_to_cost": pc.price_to_cost,
+                "below_cost": pc.below_cost,
+            }
+            for pc in prices
         ],
+        "sold_below_cost": sorted({pc.medicine for pc in prices if pc.below_cost}),
     }

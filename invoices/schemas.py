@@ -255,6 +255,16 @@ class FundFiguresOut(Strict):
     average_monthly_cost_of_medicines = fields.String()
 
 
+class PriceCostOut(Strict):
+    price_list = fields.String()
+    medicine = fields.String()
+    unit_price = fields.String()
+    replacement_cost = fields.String(allow_none=True)
+    replacement_cost_on = fields.Date(allow_none=True)
+    price_to_cost = fields.String(allow_none=True)
+    below_cost = fields.Boolean(allow_none=True)
+
+
 class FundHealthOut(Strict):
     from_ = fields.Date(data_key="from")
     to = fields.Date()
@@ -262,5 +272,5 @@ class FundHealthOut(Strict):
     months = fields.Integer()
     ratios = fields.Nested(FundRatiosOut)
     figures = fields.Nested(FundFiguresOut)
-    price_vs_replacement_cost = fields.Raw(allow_none=True)
-    notes = fields.List(fields.String())
+    price_vs_replacement_cost = fields.List(fields.Nested(PriceCostOut))
+    sold_below_cost = fields.List(fields.String())

@@ -338,3 +338,152 @@ def test_reports_are_for_finance_and_auditors_only(
     ]:
         assert client.get(path, headers=pharmacist).status_code == 403, path
         assert client.get(path).status_code == 401, path
+
+
+# --------------------------------------------------------------------------- price vs cost
+
+
+def test_the_latest_receipt_gives_each_medicine_its_replacement_cost() -> None:
+    from fractions import Fraction
+
+    from invoices.reports import latest_unit_costs
+
+    costs = latest_unit_costs(
+        [
+            (1, date(2026, 9, 2), "MET500", 1000, 35000),
+            (3, date(2026, 10, 5), "MET500", 500, 20000),
+            (2, date(2026, 10, 5), "MET500", 100, 9000),  # same day, earlier entry
+            (4, date(2026, 10, 1), "AML5", 300, 10000),
+            (5, date(2026, 10, 9), "AML5", 0, 0),
+        ]
+    )
+    assert costs == {
+        "MET500": (Fraction(40), date(2026, 10, 5)),
+        "AML5": (Fraction(100, 3), date(2026, 10, 1)),
+    }
+
+
+def test_a_price_below_replacement_cost_is_flagged() -> None:
+    from fractions import Fraction
+
+    from invoices.reports import PriceCost, unit_cost_text
+
+    below = PriceCost("PL", "MET500", Fraction(38), Fraction(40), date(2026, 10, 5))
+    above = PriceCost("PL", "AML5", Fraction(50), Fraction(100, 3), date(2026, 10, 1))
+    never = PriceCost("PL", "ENA", Fraction(10), None, None)
+    assert (below.below_cost, below.price_to_cost) == (True, "0.9500")
+    assert (above.below_cost, above.price_to_cost) == (False, "1.5000")
+    assert (never.below_cost, never.price_to_cost) == (None, None)
+    assert unit_cost_text(Fraction(100, 3), 0) == "33.333333"
+    assert unit_cost_text(Fraction(1234, 1), 2) == "12.34"
+
+
+def _receipt(
+    s: object, n: int, when: date, medicine: str, lot: str, units: int, value: int
+) -> None:
+    from ledger.model import EntryDraft, PostingDraft
+    from ledger.posting import post_entry
+    from ledger.tables import Lot
+
+    row = Lot(
+        commodity=medicine,
+        lot_code=lot,
+        expiry_on=date(2028, 1, 1),
+        received_on=when,
+        supplier="S1",
+    )
+    s.add(row)  # type: ignore[attr-defined]
+    s.flush()  # type: ignore[attr-defined]
+    post_entry(
+        s,  # type: ignore[arg-type]
+        EntryDraft(
+            service_date=when,
+            memo=f"receipt {n}",
+            postings=(
+                PostingDraft("1400-CENTRAL", medicine, units, row.id),
+                PostingDraft("9000", medicine, -units, row.id),
+                PostingDraft("1400-CENTRAL", "KHR", value, row.id),
+                PostingDraft("2000-S1", "KHR", -value),
+            ),
+            source=f"stock-receipt:{n}",
+        ),
+        created_by="test",
+    )
+
+
+def test_fund_health_compares_each_price_in_force_with_the_latest_replacement_cost(
+    books: Flask, client: FlaskClient, fin: dict[str, str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from contracts.tables import PriceList, PriceListItem, PriceListVersion
+    from ledger.tables import Commodity
+    from stock.tables import Medicine
+
+    now = datetime.now(UTC)
+    with books.extensions["rdf_db"].session() as s:
+        for code in ("AML5", "ENA5"):
+            s.add(Commodity(code=code, kind="medicine", exponent=0, name=code))
+        s.flush()
+        for code in ("MET500", "AML5", "ENA5"):
+            s.add(
+                Medicine(
+                    code=code, name=code, strength="-", form="tablet", unit="tablet", created_at=now
+                )
+            )
+        s.flush()
+        _receipt(s, 1, date(2026, 9, 2), "MET500", "M1", 1000, 35000)
+        _receipt(s, 2, date(2026, 10, 5), "MET500", "M2", 500, 20000)
+        _receipt(s, 3, date(2026, 10, 1), "AML5", "A1", 300, 10000)
+        _receipt(s, 4, date(2026, 11, 2), "MET500", "M3", 100, 3000)  # after the range
+        s.add(PriceList(code="PL-A", currency="KHR", created_at=now))
+        s.add(PriceList(code="PL-USD", currency="USD", created_at=now))
+        s.flush()
+        versions = {}
+        for pl, eff in [
+            ("PL-A", date(2026, 9, 1)),
+            ("PL-A", date(2026, 11, 1)),
+            ("PL-USD", date(2026, 9, 1)),
+        ]:
+            v = PriceListVersion(price_list=pl, effective_from=eff, created_at=now, created_by="t")
+            s.add(v)
+            s.flush()
+            versions[(pl, eff)] = v.id
+        for (pl, eff), items in {
+            ("PL-A", date(2026, 9, 1)): {"MET500": "38", "AML5": "50", "ENA5": "10"},
+            ("PL-A", date(2026, 11, 1)): {"MET500": "45"},
+            ("PL-USD", date(2026, 9, 1)): {"MET500": "0.01"},
+        }.items():
+            for med, price in items.items():
+                s.add(PriceListItem(version_id=versions[(pl, eff)], medicine=med, unit_price=price))
+        s.commit()
+
+    body = client.get(
+        "/api/v1/reports/fund-health?from=2026-10-01&to=2026-10-31", headers=fin
+    ).get_json()
+    rows = {r["medicine"]: r for r in body["price_vs_replacement_cost"]}
+    assert set(rows) == {"MET500", "AML5", "ENA5"}
+    assert rows["MET500"] == {
+        "price_list": "PL-A",
+        "medicine": "MET500",
+        "unit_price": "38",
+        "replacement_cost": "40",
+        "replacement_cost_on": "2026-10-05",
+        "price_to_cost": "0.9500",
+        "below_cost": True,
+    }
+    assert (rows["AML5"]["replacement_cost"], rows["AML5"]["below_cost"]) == ("33.333333", False)
+    assert (rows["ENA5"]["replacement_cost"], rows["ENA5"]["below_cost"]) == (None, None)
+    assert body["sold_below_cost"] == ["MET500"]
+
+    later = client.get(
+        "/api/v1/reports/fund-health?from=2026-11-01&to=2026-11-30", headers=fin
+    ).get_json()
+    met = {r["medicine"]: r for r in later["price_vs_replacement_cost"]}["MET500"]
+    assert (met["unit_price"], met["replacement_cost"], met["below_cost"]) == ("45", "30", False)
+
+    csv = client.get(
+        "/api/v1/reports/fund-health?from=2026-10-01&to=2026-10-31&format=csv", headers=fin
+    )
+    section = parse_csv_sections(csv.get_data(as_text=True))["Price vs replacement cost"]
+    assert ["PL-A", "MET500", "38", "40", "2026-10-05", "0.9500", "True"] in section
