@@ -105,6 +105,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(audit_blp)
     api.register_blueprint(__import__("stock.api").api.blp)  # stock/: medicines … counts
     api.register_blueprint(__import__("dispensing.api").api.blp)
+    api.register_blueprint(__import__("invoices.settlement_api").settlement_api.blp)
 
 
 def register_error_handlers(app: Flask) -> None:
