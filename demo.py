@@ -37,6 +37,7 @@ def seed(session: Session) -> dict[str, tuple[str, str]]:
         ),
         created_by="seed-demo",
     )
+    __import__("stock.demo").demo.seed_stock(session)  # places, medicines, lots, transfers
     tokens: dict[str, tuple[str, str]] = {}
     for role, name in [("admin", "admin"), ("finance", "finance"), ("auditor", "auditor")]:
         _u, token = create_user(session, name, role)
