@@ -38,6 +38,7 @@ def seed(session: Session) -> dict[str, tuple[str, str]]:
         created_by="seed-demo",
     )
     __import__("stock.demo").demo.seed_stock(session)  # places, medicines, lots, transfers
+    __import__("contracts.demo").demo.seed_contracts(session)  # after the stock demo
     tokens: dict[str, tuple[str, str]] = {}
     for role, name in [("admin", "admin"), ("finance", "finance"), ("auditor", "auditor")]:
         _u, token = create_user(session, name, role)

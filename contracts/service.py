@@ -812,3 +812,11 @@ def wholesale_price(session: Session, pharmacy: str, medicine: str, on: date) ->
     if text is None:
         return None
     return parse_unit_price(text, _exponent(session, pl.currency))
+
+
+def contract_model_on(session: Session, pharmacy: str, on: date) -> str | None:
+    """ "consignment" or "purchase": the model of the pharmacy's contract covering ``on``
+    (suspended or not), or None without one. For stock's ``transfer_kind`` hook: a transfer to
+    a purchase-model pharmacy is a sale at ``wholesale_price``."""
+    c = contract_on(session, pharmacy, on)
+    return None if c is None else c.model

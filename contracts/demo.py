@@ -1,0 +1,155 @@
+"""Demo contracts for ``flask --app app seed-demo``: price lists, schemes, patients, contracts.
+
+Runs after the stock demo (it prices the medicines and contracts the pharmacies that exist):
+a retail price list in KHR with a version from the first day of last month and one from the
+first day of this month (a few prices changed), a wholesale list, HEF (Health Equity Fund,
+external payer, 100 %) and NGO50 (borne by the fund, 50 %, co-payment rounded to 100 KHR,
+20,000 KHR a patient a month), 200 patients ``M-00001``…``M-00200`` (4 in 10 in HEF, 3 in 10
+in NGO50, the rest in none; ``M-00010``'s NGO50 enrolment ended last month), and a contract
+for each of the first 4 pharmacies (the first 3 consignment, the 4th purchase).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import column, select, table
+from sqlalchemy.orm import Session
+
+from contracts import service
+from ledger import clock
+
+RETAIL = "RDF-RETAIL"
+WHOLESALE = "RDF-WHOLESALE"
+
+#: Retail unit prices (KHR per base unit) of the medicines the demo knows; others get a
+#: price from their position in the list.
+KNOWN_PRICES = {
+    "MET500": "50",
+    "MET850": "75",
+    "GLI80": "120",
+    "GLIB5": "40",
+    "AML5": "60",
+    "AML10": "95",
+    "ENA10": "55",
+    "ENA5": "35",
+    "INS-NPH": "320.5",
+    "INSNPH": "320.5",
+    "HCT25": "30",
+    "ATOR20": "150",
+}
+
+FEES: list[dict[str, Any]] = [
+    {"kind": "percent", "value": "10"},
+    {"kind": "per_dispensing", "value": "500"},
+    {"kind": "per_line", "value": "200"},
+    {"kind": "per_dispensing", "value": "300"},
+]
+
+
+def _first_of_month(d: date) -> date:
+    return d.replace(day=1)
+
+
+def _codes(session: Session, name: str) -> list[str]:
+    t = table(name, column("code"))
+    return [str(c) for c in session.scalars(select(t.c.code).order_by(t.c.code))]
+
+
+def seed_contracts(session: Session) -> dict[str, Any]:
+    """Seed the demo's contracts data; returns a summary of what it made."""
+    today = clock.today()
+    this_month = _first_of_month(today)
+    last_month = _first_of_month(this_month - timedelta(days=1))
+    end_of_last_month = this_month - timedelta(days=1)
+    medicines = _codes(session, "medicines")
+    pharmacies = _codes(session, "pharmacies")[:4]
+    by = "seed-demo"
+
+    service.create_price_list(session, RETAIL, "KHR")
+    service.create_price_list(session, WHOLESALE, "KHR")
+    if medicines:
+        old = {m: KNOWN_PRICES.get(m, str(40 + 10 * i)) for i, m in enumerate(medicines)}
+        new = dict(old)
+        for i, m in enumerate(medicines):
+            if i % 3 == 0:  # every third medicine costs about 10 % more this month
+                new[m] = str(int(Decimal(old[m]) * 11 // 10))
+        for effective_from, prices in ((last_month, old), (this_month, new)):
+            service.add_price_list_version(
+                session,
+                RETAIL,
+                effective_from,
+                [{"medicine": m, "unit_price": p} for m, p in prices.items()],
+                by=by,
+            )
+        service.add_price_list_version(
+            session,
+            WHOLESALE,
+            last_month,
+            [
+                {"medicine": m, "unit_price": format(Decimal(p) * 7 / 10, "f")}
+                for m, p in old.items()
+            ],
+            by=by,
+        )
+
+    service.create_scheme(
+        session,
+        {"code": "HEF", "name": "Health Equity Fund", "payer": "external", "percent": 100},
+    )
+    service.create_scheme(
+        session,
+        {
+            "code": "NGO50",
+            "name": "NGO co-payment support (50 %)",
+            "payer": "fund",
+            "percent": "50",
+            "cap_per_patient_month": "20000",
+            "cash_rounding": "100",
+        },
+    )
+
+    enrolled = {"HEF": 0, "NGO50": 0, "none": 0}
+    for n in range(1, 201):
+        code = f"M-{n:05d}"
+        kind = n % 10
+        enrolments: list[dict[str, Any]] = []
+        if n == 10:
+            enrolments = [
+                {"scheme": "NGO50", "valid_from": last_month, "valid_to": end_of_last_month}
+            ]
+            enrolled["NGO50"] += 1
+        elif kind in (1, 2, 3, 4):
+            enrolments = [{"scheme": "HEF", "valid_from": last_month}]
+            enrolled["HEF"] += 1
+        elif kind in (5, 6, 7):
+            enrolments = [{"scheme": "NGO50", "valid_from": last_month}]
+            enrolled["NGO50"] += 1
+        else:
+            enrolled["none"] += 1
+        service.create_patient(session, code, enrolments)
+
+    contracts: list[dict[str, str]] = []
+    if medicines:
+        for i, pharmacy in enumerate(pharmacies):
+            purchase = i == 3
+            data: dict[str, Any] = {
+                "valid_from": last_month,
+                "valid_to": None,
+                "model": "purchase" if purchase else "consignment",
+                "price_list": RETAIL,
+                "wholesale_price_list": WHOLESALE if purchase else None,
+                "fee": FEES[i],
+                "settlement_cycle": "monthly",
+            }
+            c = service.create_contract(session, pharmacy, data, by=by)
+            contracts.append({"pharmacy": pharmacy, "id": str(c.id), "model": c.model})
+    session.flush()
+    return {
+        "price_lists": [RETAIL, WHOLESALE],
+        "schemes": ["HEF", "NGO50"],
+        "patients": enrolled,
+        "contracts": contracts,
+    }
