@@ -21,7 +21,7 @@ from ledger.journal import EARLIEST_DATE
 from ledger.queries import exponents
 from ledger.schemas import StatementOut, Strict, TrialBalanceArgs
 from ledger.web import access, database, db_session
-from reports.exports import stream_beancount
+from reports.exports import check_exportable, stream_beancount
 from reports.tabular import JSON_MIME
 
 blp = Blueprint(
@@ -30,6 +30,9 @@ blp = Blueprint(
 
 BOOKS_READ = ("finance", "auditor")
 PDF_MIME = "application/pdf"
+#: OpenAPI schemas of the bodies that are not JSON.
+BINARY = {"type": "string", "format": "binary"}
+TEXT = {"type": "string"}
 
 
 class StatementDocArgs(Strict):
@@ -61,7 +64,7 @@ def _wants_json() -> bool:
 class TrialBalancePdf(MethodView):
     @access(*BOOKS_READ)
     @blp.arguments(TrialBalanceArgs, location="query")
-    @blp.response(200, content_type=PDF_MIME)
+    @blp.response(200, BINARY, content_type=PDF_MIME)
     def get(self, args: dict[str, Any]) -> Response:
         """The trial balance as a PDF (fund, date, time made, seal of the last entry)."""
         s = db_session()
@@ -82,9 +85,10 @@ class TrialBalancePdf(MethodView):
 class AccountStatementPdf(MethodView):
     @access(*BOOKS_READ)
     @blp.arguments(StatementDocArgs, location="query")
-    @blp.response(200, content_type=PDF_MIME)
+    @blp.response(200, BINARY, content_type=PDF_MIME)
     def get(self, args: dict[str, Any], code: str) -> Response:
-        """An account statement as a PDF (or the JSON with ``Accept: application/json``)."""
+        """An account statement as a PDF (or, with ``Accept: application/json``, the JSON
+        of ``GET /accounts/{code}/statement`` with every line and no pagination)."""
         s = db_session()
         if _wants_json():
             out = statement_json(s, code, args, paged=False)
@@ -109,12 +113,13 @@ class AccountStatementPdf(MethodView):
 class BeancountExport(MethodView):
     @access(*BOOKS_READ)
     @blp.arguments(RangeArgs, location="query")
-    @blp.response(200, content_type="text/plain")
+    @blp.response(200, TEXT, content_type="text/plain")
     def get(self, args: dict[str, Any]) -> Response:
         """The journal of a date range as a Beancount 3 file (streamed)."""
         start: date | None = args["from_"]
         end: date | None = args["to"]
         check_range(start, end)
+        check_exportable(db_session())
         name = f"rdf-journal-{start or 'start'}-{end or 'now'}.beancount"
         chunks = stream_beancount(
             database().sessionmaker,

@@ -34,8 +34,18 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.beancount import BcAccount, BcCommodity, BcEntry, BcPosting, render_beancount
+from ledger.beancount import (
+    COMMODITY_RULE,
+    BcAccount,
+    BcCommodity,
+    BcEntry,
+    BcPosting,
+    account_name,
+    is_valid_commodity,
+    render_beancount,
+)
 from ledger.db import is_postgres, sqlite_read_only
+from ledger.errors import Conflict
 from ledger.queries import trial_balance
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
 
@@ -44,6 +54,41 @@ CHUNK_ROWS = 2000
 #: Text handed to the client per chunk, and chunks buffered at most.
 CHUNK_CHARS = 64 * 1024
 QUEUE_CHUNKS = 8
+
+
+class NotExportable(Conflict):
+    """An account code or a commodity code of the books cannot be written in Beancount, so
+    no export can be made (raised before anything is streamed)."""
+
+    slug = "not-exportable"
+    title = "The books hold codes Beancount cannot read"
+
+
+def check_exportable(session: Session) -> None:
+    """Refuse up front (409) when a code would make the renderer fail mid-stream."""
+    bad_accounts = []
+    for code, type_ in session.execute(
+        select(Account.code, Account.type).where(Account.is_header.is_(False))
+    ):
+        try:
+            account_name(code, type_)
+        except ValueError:
+            bad_accounts.append(code)
+    bad_commodities = [
+        c for c in session.scalars(select(Commodity.code)) if not is_valid_commodity(c)
+    ]
+    if bad_accounts or bad_commodities:
+        errors: dict[str, list[str]] = {}
+        if bad_accounts:
+            errors["accounts"] = [
+                f"{c}: an account code is a capital letter or digit, then letters, digits or -"
+                for c in sorted(bad_accounts)
+            ]
+        if bad_commodities:
+            errors["commodities"] = [f"{c}: {COMMODITY_RULE}" for c in sorted(bad_commodities)]
+        raise NotExportable(
+            "some codes of the books cannot be written as Beancount names", errors=errors
+        )
 
 
 def _snapshot(session: Session) -> None:

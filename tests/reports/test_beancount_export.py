@@ -198,3 +198,33 @@ def test_the_cli_refuses_an_end_before_the_start(app: Any, tmp_path: Path) -> No
         ]
     )
     assert result.exit_code != 0 and "--to-date" in result.output
+
+
+def test_codes_beancount_cannot_read_are_refused_before_anything_is_streamed(
+    app: Any, client: FlaskClient, finance: dict[str, str]
+) -> None:
+    from ledger import clock
+    from ledger.tables import Account, Commodity
+
+    with app.extensions["rdf_db"].session() as s:
+        s.add(Commodity(code="met500", kind="medicine", exponent=0, name="lower case"))
+        s.add(
+            Account(
+                code="1200-P_1",
+                parent="1200",
+                name="bad",
+                type="asset",
+                carries="money",
+                is_header=False,
+                is_inventory=False,
+                currency=None,
+                pharmacy="P_1",
+                created_at=clock.now(),
+            )
+        )
+        s.commit()
+    r = client.get("/api/v1/exports/beancount", headers=finance)
+    assert r.status_code == 409 and r.mimetype == "application/problem+json"
+    errors = r.get_json()["errors"]
+    assert errors["accounts"][0].startswith("1200-P_1:")
+    assert errors["commodities"][0].startswith("met500: A commodity code is 2 to 24")
