@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import Engine, create_engine, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from ledger import clock
 from ledger.db import is_postgres
@@ -138,6 +139,17 @@ def _balance_keys(
     return deltas, nonneg, with_stripe
 
 
+_side_engines: dict[str, Engine] = {}
+
+
+def _side_engine(engine: Engine) -> Engine:
+    """An unpooled engine to the same database, for short transactions of their own."""
+    key = engine.url.render_as_string(hide_password=False)
+    if key not in _side_engines:
+        _side_engines[key] = create_engine(engine.url, poolclass=NullPool)
+    return _side_engines[key]
+
+
 def _create_missing_balances(
     session: Session, keys: list[BalanceKey], nonneg: dict[BalanceKey, bool]
 ) -> None:
@@ -168,8 +180,10 @@ def _create_missing_balances(
     if is_postgres(session):
         # Committed in a transaction of its own, so the locks taken next are all on
         # committed rows, in one order (an empty balance row is harmless if we fail later).
-        engine = session.get_bind()
-        with engine.begin() as conn:  # type: ignore[union-attr]
+        # Its connection comes from outside the pool: a request already holds one pooled
+        # connection, so waiting for a second from the same pool starves it (every
+        # connection held by a request that waits for another) under concurrency.
+        with _side_engine(session.get_bind().engine).begin() as conn:  # type: ignore[union-attr]
             conn.execute(pg_insert(Balance).on_conflict_do_nothing(), rows)
     else:
         session.execute(insert(Balance).prefix_with("OR IGNORE"), rows)
