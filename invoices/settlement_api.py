@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -27,7 +27,9 @@ from ledger.web import (
     db_session,
     decode_cursor,
     encode_cursor,
+    ensure_pharmacy,
     principal,
+    problem,
     run_write,
     visible_pharmacy,
 )
@@ -166,3 +168,93 @@ class OneClaim(MethodView):
         """A subsidy claim with its lines."""
         s = db_session()
         return claim_json(s, get_claim(s, claim_id).id)
+
+
+# --------------------------------------------------------------------------- documents
+
+PDF_MIME = "application/pdf"
+FORMATS = {"pdf": PDF_MIME, "json": "application/json", "csv": "text/csv",
+           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def document_format() -> str | None:
+    """PDF unless ``?format=`` or ``Accept`` asks for JSON, CSV or XLSX."""
+    asked = request.args.get("format")
+    if asked is not None:
+        return asked if asked in FORMATS else None
+    if not request.accept_mimetypes:
+        return "pdf"
+    best = request.accept_mimetypes.best_match(list(FORMATS.values()))
+    return next((f for f, m in FORMATS.items() if m == best), None)
+
+
+def pdf_response(doc_builder: Any, out: dict[str, Any], end: Any, filename: str) -> Response:
+    from invoices.pdf import render_pdf
+    from ledger import clock
+    from ledger.documents import last_seal
+
+    s = db_session()
+    doc = doc_builder(out, fund_name=current_app.config["FUND_NAME"], made_at=clock.now(),
+                      seal=last_seal(s, end))
+    resp = Response(render_pdf(doc), mimetype=PDF_MIME)
+    resp.headers["Content-Disposition"] = f'inline; filename="{filename}.pdf"'
+    return resp
+
+
+class PeriodArgs(Strict):
+    period = fields.String(required=True, validate=validate.Length(min=7, max=7))
+
+
+@blp.route("/statements/pharmacies/<string:code>")
+class PharmacyStatement(MethodView):
+    @access("finance", "auditor", pharmacist="own")
+    @blp.arguments(PeriodArgs, location="query")
+    @blp.response(200)
+    def get(self, args: dict[str, Any], code: str) -> Any:
+        """A pharmacy's month: PDF, or JSON/CSV/XLSX by Accept (or ?format=)."""
+        from invoices.statements import pharmacy_statement, statement_document, statement_report
+        from ledger.model import month_bounds
+        from reports.tabular import file_response
+
+        ensure_pharmacy(code)
+        fmt = document_format()
+        if fmt is None:
+            return problem(406, "Not Acceptable", "this statement is available as "
+                           + ", ".join(FORMATS.values()), "not-acceptable")
+        out = pharmacy_statement(db_session(), code, args["period"])
+        if fmt == "json":
+            return out
+        name = f"statement-{code}-{args['period']}"
+        if fmt == "pdf":
+            return pdf_response(statement_document, out, month_bounds(args["period"])[1], name)
+        return file_response(statement_report(out), fmt, filename=name)  # type: ignore[arg-type]
+
+
+@blp.route("/settlements/<string:settlement_id>.pdf")
+class SettlementPdf(MethodView):
+    @access("finance", "auditor", pharmacist="own")
+    @blp.response(200)
+    def get(self, settlement_id: str) -> Response:
+        """The settlement as a PDF."""
+        from invoices.statements import settlement_document
+        from ledger.model import month_bounds
+
+        s = db_session()
+        st = get_settlement(s, settlement_id, visible_pharmacy())
+        return pdf_response(settlement_document, settlement_json(s, st.id),
+                            month_bounds(st.period)[1], f"settlement-{st.id}")
+
+
+@blp.route("/subsidy-claims/<string:claim_id>.pdf")
+class ClaimPdf(MethodView):
+    @access("finance", "auditor")
+    @blp.response(200)
+    def get(self, claim_id: str) -> Response:
+        """The subsidy claim invoice as a PDF."""
+        from invoices.statements import claim_document
+        from ledger.model import month_bounds
+
+        s = db_session()
+        c = get_claim(s, claim_id)
+        return pdf_response(claim_document, claim_json(s, c.id), month_bounds(c.period)[1],
+                            f"subsidy-claim-{c.id}")

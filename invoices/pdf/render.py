@@ -321,7 +321,9 @@ class _TableStream(Flowable):
         return HEADING_H + (HEADER_H if self.grid.show_header else 0.0)
 
     def _rows_fitting(self, height: float) -> int:
-        return max(0, int((height - self._fixed_height() + 1e-6) // ROW_H))
+        # The last chunk is 2 pt taller (the closing rule): count it so a chunk said to fit
+        # really fits, else platypus raises a splitting error.
+        return max(0, int((height - self._fixed_height() - 2.0 + 1e-6) // ROW_H))
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
         self.width = availWidth
@@ -341,7 +343,8 @@ class _TableStream(Flowable):
         self._fill(fit + 2)
         extra = 1 if self.grid.totals is not None else 0
         remaining = len(self.buffer)
-        if self.exhausted and remaining + extra <= fit:
+        # An empty table still draws one row ("No entries…").
+        if self.exhausted and max(remaining, 1) + extra <= fit:
             return [self._chunk(list(self.buffer), last=True)]
         take = min(fit, remaining)
         if self.exhausted and take == remaining:

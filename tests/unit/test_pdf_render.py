@@ -6,7 +6,6 @@ import io
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -176,13 +175,13 @@ def test_rows_may_be_a_one_shot_generator_pulled_a_page_at_a_time() -> None:
     assert "D-001999" in pages[-1]
 
 
-def test_ten_thousand_rows_render_in_well_under_three_seconds() -> None:
-    document = _document(10_000)
-    started = time.perf_counter()
-    pdf = render_pdf(document)
-    elapsed = time.perf_counter() - started
-    assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) > 150
-    assert elapsed < 3.0, f"10,000 rows took {elapsed:.2f} s"
+def test_ten_thousand_rows_render_every_row_on_numbered_pages() -> None:
+    # How fast is measured in bench/ (bench/RESULTS.md), never by a timed test.
+    pdf = render_pdf(_document(10_000))
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    n = len(reader.pages)
+    assert n > 150
+    assert f"Page {n} of {n}" in reader.pages[-1].extract_text()
 
 
 @pytest.mark.parametrize(
