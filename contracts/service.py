@@ -695,6 +695,11 @@ def register_subsidy_usage(fn: SubsidyUsage | None) -> None:
     _subsidy_usage = fn
 
 
+def registered_subsidy_usage() -> SubsidyUsage | None:
+    """The function registered with ``register_subsidy_usage`` (tests save and restore it)."""
+    return _subsidy_usage
+
+
 def subsidy_used_in_month(session: Session, patient: str, scheme: str, month: str) -> int:
     """Subsidy (minor units) the patient already received from ``scheme`` in ``month``
     ("YYYY-MM"), net of returns: 0 until a function is registered with

@@ -82,9 +82,10 @@ def api(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> Iterator[Api
             _u, tok = create_user(s, f"pharmacist-{code}", "pharmacist", code)
             tokens[f"pharmacist-{code}"] = tok
         s.commit()
+    registered = service.registered_subsidy_usage()  # dispensing's hook, if imported
     service.register_subsidy_usage(None)
     yield Api(app, client, tokens)
-    service.register_subsidy_usage(None)
+    service.register_subsidy_usage(registered)
 
 
 def count_rows(app: Flask, table: str) -> int:

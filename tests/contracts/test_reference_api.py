@@ -79,6 +79,28 @@ def test_a_member_code_in_khmer_script_round_trips(api: Api) -> None:
     assert r.status_code == 200 and r.get_json()["member_code"] == code
 
 
+def test_a_member_code_is_found_whatever_its_unicode_normal_form(api: Api) -> None:
+    composed = "M-\u00e9"  # é as one code point
+    decomposed = "M-e\u0301"  # e + combining acute
+    assert api.ok("/patients", {"member_code": decomposed})["member_code"] == composed
+    assert api.get(f"/patients/{composed}").status_code == 200
+    assert api.post("/patients", {"member_code": composed}).status_code == 409
+
+
+def test_the_openapi_document_describes_the_contracts_endpoints(api: Api) -> None:
+    paths = api.client.get("/api/v1/openapi.json").get_json()["paths"]
+    for path in (
+        "/api/v1/price-lists",
+        "/api/v1/price-lists/{code}/versions",
+        "/api/v1/subsidy-schemes",
+        "/api/v1/patients",
+        "/api/v1/patients/{member_code}/enrolments",
+        "/api/v1/pharmacies/{code}/contracts",
+        "/api/v1/pharmacies/{code}/contracts/{contract_id}/suspend",
+    ):
+        assert path in paths, path
+
+
 def test_enrolments_can_be_added_later(world: Api) -> None:
     out = world.ok(
         "/patients/M-2/enrolments",
