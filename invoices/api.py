@@ -119,6 +119,23 @@ class PaymentOne(MethodView):
 # --------------------------------------------------------------------------- bank statements
 
 
+STATEMENT_BODY = {
+    "required": True,
+    "description": "CSV with columns date, amount, currency, reference, description "
+    "(amount signed, + is money in; UTF-8, BOM, quotes and thousands separators accepted)",
+    "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+    },
+}
+
+
 def _statement_bytes() -> tuple[bytes, str | None]:
     upload = request.files.get("file")
     if upload is not None:
@@ -134,7 +151,10 @@ def _statement_bytes() -> tuple[bytes, str | None]:
 @blp.route("/bank-statements")
 class BankStatements(MethodView):
     @access(*FINANCE)
+    @blp.doc(requestBody=STATEMENT_BODY)
     @blp.response(201, BankStatementOut)
+    @blp.alt_response(409, description="The same file was already imported")
+    @blp.alt_response(422, description="Malformed file: the problem names the line")
     def post(self) -> Response:
         """Import a bank statement CSV (date, amount, currency, reference, description) and
         match its lines to payments; a malformed file is refused whole (422), a file already

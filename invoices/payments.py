@@ -30,9 +30,9 @@ zero is a credit the counterparty holds), and for an ``applies_to`` the service 
 ``applies_to`` (``{kind: "settlement"|"claim"|"receipt", id}``) is stored with the payment.
 A receipt is the journal entry of a stock receipt (``source`` ``"stock-receipt:{id}"`` or
 ``"receipt:{id}"``); it is checked to exist and to be owed to the same supplier. Settlements
-and subsidy claims are checked only once their package registers a resolver with
-:func:`register_applies_to`; until then the reference is stored unverified (reported as
-``"verified": false``).
+and subsidy claims are checked by the resolvers their package registers with
+:func:`register_applies_to` (``invoices.settlements`` does, on import); a kind nobody has
+registered is stored unverified (reported as ``"verified": false``).
 """
 
 from __future__ import annotations

@@ -120,6 +120,10 @@ def test_a_good_statement_matches_its_payments_and_leaves_the_unknown_line_open(
     assert cap["status"] == "unmatched"
     again = client.get(f"/api/v1/bank-statements/{body['id']}", headers=fin).get_json()
     assert again == body
+    open_payments = client.get("/api/v1/payments?matched=false", headers=fin).get_json()
+    assert [p["id"] for p in open_payments["items"]] == [ids["cap"]]
+    banked = client.get("/api/v1/payments?matched=true", headers=fin).get_json()
+    assert len(banked["items"]) == 4
 
 
 def test_a_statement_uploaded_as_a_multipart_file_is_read_the_same(

@@ -3,6 +3,7 @@ over-payment visible, nonsensical combinations refused, idempotency, roles."""
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -234,9 +235,44 @@ def test_a_money_out_to_a_scheme_is_explained_in_the_problem(
     assert "a payer pays the fund" in body["detail"]
 
 
-def test_settlement_and_claim_references_are_stored_unverified(
+def test_a_reference_to_an_unknown_claim_or_settlement_is_refused_when_they_are_checked(
     books: Flask, client: FlaskClient, fin: dict[str, str]
 ) -> None:
+    from invoices.payments import _resolvers
+
+    if "claim" not in _resolvers or "settlement" not in _resolvers:
+        pytest.skip("the settlements package does not register its resolvers in this tree")
+    pay(
+        client,
+        fin,
+        direction="in",
+        kind="scheme",
+        code="HEF",
+        amount="1500",
+        applies_to={"kind": "claim", "id": "424242"},
+        status=404,
+    )
+    pay(
+        client,
+        fin,
+        direction="in",
+        kind="pharmacy",
+        code="P1",
+        amount="100",
+        applies_to={"kind": "settlement", "id": "424242"},
+        status=404,
+    )
+    assert client.get("/api/v1/payments", headers=fin).get_json()["items"] == []
+    assert balance(client, fin, "1010") == "0"
+
+
+def test_references_of_a_kind_nobody_checks_are_stored_unverified(
+    books: Flask, client: FlaskClient, fin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from invoices import payments
+
+    monkeypatch.delitem(payments._resolvers, "claim", raising=False)
+    monkeypatch.delitem(payments._resolvers, "settlement", raising=False)
     p = pay(
         client,
         fin,
