@@ -1,16 +1,26 @@
-"""Demo data for ``flask --app app seed-demo``: a small revolving drug fund."""
+"""Demo data for ``flask --app app seed-demo``: a small revolving drug fund.
+
+A donor's capital, a central store and four pharmacies with eight medicines (stock/demo.py),
+price lists, two subsidy schemes, 200 patients and contracts (contracts/demo.py), and last
+month's dispensings (dispensing/demo.py); one user per role and a pharmacist per pharmacy.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contracts.demo import seed_contracts
+from dispensing.demo import seed_dispensings
+from ledger import clock
 from ledger.auth import create_user
 from ledger.model import EntryDraft, PostingDraft
 from ledger.posting import post_entry
 from ledger.tables import Entry, User
+from stock.demo import seed_stock
+from stock.tables import Pharmacy
 
 
 def has_data(session: Session) -> bool:
@@ -22,12 +32,13 @@ def has_data(session: Session) -> bool:
 
 def seed(session: Session) -> dict[str, tuple[str, str]]:
     """Load the demo fund; returns role → (user name, token)."""
-    today = date.today()
-    start = date(today.year - (today.month == 1), 12 if today.month == 1 else today.month - 1, 1)
+    today = clock.today()
+    this_month = today.replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
     post_entry(
         session,
         EntryDraft(
-            service_date=start,
+            service_date=last_month,
             memo="Capital from the donor (demo)",
             source="manual",
             postings=(
@@ -37,10 +48,16 @@ def seed(session: Session) -> dict[str, tuple[str, str]]:
         ),
         created_by="seed-demo",
     )
-    __import__("stock.demo").demo.seed_stock(session)  # places, medicines, lots, transfers
-    __import__("contracts.demo").demo.seed_contracts(session)  # after the stock demo
+    seed_stock(session)  # places, medicines, lots received last month, transfers
+    seed_contracts(session)  # price lists, schemes, patients, contracts
+    seed_dispensings(session, last_month + timedelta(days=4), this_month - timedelta(days=1),
+                     per_day=2)
     tokens: dict[str, tuple[str, str]] = {}
     for role, name in [("admin", "admin"), ("finance", "finance"), ("auditor", "auditor")]:
         _u, token = create_user(session, name, role)
         tokens[role] = (name, token)
+    for code in session.scalars(select(Pharmacy.code).order_by(Pharmacy.code)):
+        name = f"pharmacist-{code.lower()}"
+        _u, token = create_user(session, name, "pharmacist", code)
+        tokens[f"pharmacist {code}"] = (name, token)
     return tokens
