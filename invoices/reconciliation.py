@@ -11,6 +11,12 @@ naming the earlier statement (``statement_id``); it is not replayed, because imp
 statement twice is almost always a mistake worth telling. A client that retries the same
 request with the same ``Idempotency-Key`` gets the first answer back (201) as usual.
 
+Matching by hand (:func:`match_by_hand`): an open line may be matched to a payment no line
+holds yet, only when currency and signed amount are equal (422 otherwise: a bank charge or a
+short payment stays visible as a difference, it is not hidden in a match); matching a line to
+the payment it already holds confirms the automatic match (``match_kind`` becomes
+``manual``); :func:`unmatch` opens both again. Taken lines or payments are a 409.
+
 Reconciliation of a month (:func:`reconciliation`), per currency, as of the month's last day:
 ``bank_balance`` is the sum of every imported bank line dated up to that day (statements
 carry no opening balance); ``book_balance`` is the balance of the bank account (1010 KHR,
