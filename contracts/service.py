@@ -278,12 +278,16 @@ def version_in_force(session: Session, price_list: str, on: date) -> PriceListVe
     ).first()
 
 
-def version_items(session: Session, version_id: int) -> dict[str, str]:
-    rows = session.execute(
-        select(PriceListItem.medicine, PriceListItem.unit_price)
-        .where(PriceListItem.version_id == version_id)
-        .order_by(PriceListItem.medicine)
+def version_items(
+    session: Session, version_id: int, medicines: Sequence[str] | None = None
+) -> dict[str, str]:
+    """Medicine -> unit price text of a version (only ``medicines`` when given)."""
+    q = select(PriceListItem.medicine, PriceListItem.unit_price).where(
+        PriceListItem.version_id == version_id
     )
+    if medicines is not None:
+        q = q.where(PriceListItem.medicine.in_(sorted({str(m) for m in medicines})))
+    rows = session.execute(q.order_by(PriceListItem.medicine))
     return {str(m): str(p) for m, p in rows}
 
 
@@ -749,7 +753,7 @@ def quote_dispensing(
             f"price list {pl.code} of contract {contract.id} has no version in force on"
             f" {service_date}"
         )
-    prices = version_items(session, version.id)
+    prices = version_items(session, version.id, [m for m, _q in items])
     errors: dict[str, list[str]] = {}
     lines: list[LineRequest] = []
     for i, (medicine, quantity) in enumerate(items):
