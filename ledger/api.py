@@ -183,6 +183,19 @@ class AccountStatement(MethodView):
 STATEMENT_PAGE = 1000
 
 
+def _statement_cursor(cur: Any) -> bool:
+    """True when ``cur`` has the shape of a statement cursor: [date, posting id, running]."""
+    if not (isinstance(cur, list) and len(cur) == 3 and isinstance(cur[0], str)):
+        return False
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in cur[1:]):
+        return False
+    try:
+        date.fromisoformat(cur[0])
+    except ValueError:
+        return False
+    return True
+
+
 def statement_json(
     s: Session, code: str, args: dict[str, Any], *, paged: bool = True
 ) -> dict[str, Any]:
@@ -202,6 +215,11 @@ def statement_json(
     end = args.get("to") or max(clock.today(), last or clock.today())
     if end < start:
         raise InvalidRequest("'to' is before 'from'", errors={"to": ["must not be before from"]})
+    if start == date.min or end == date.max:  # the day before / after must exist
+        raise InvalidRequest(
+            "dates must lie between 0001-01-02 and 9999-12-30",
+            errors={"from" if start == date.min else "to": ["out of range"]},
+        )
     opening = opening_balance(s, codes, commodity, start)
     closing = opening_balance(s, codes, commodity, date.fromordinal(end.toordinal() + 1))
     fmt = lambda v: format_amount(v, exp)  # noqa: E731
@@ -225,6 +243,11 @@ def statement_json(
     if paged:
         limit = args.get("limit", 100)
         cur = decode_cursor(args.get("cursor"))
+        if cur and not _statement_cursor(cur):  # a cursor signed for another list
+            raise InvalidRequest(
+                "the cursor is not one this statement gave out",
+                errors={"cursor": ["invalid cursor"]},
+            )
         after, running = (None, opening) if not cur else ((cur[0], cur[1]), int(cur[2]))
         rows = statement_lines(
             s, codes, commodity, start, end, after=after, opening=running, limit=limit + 1
