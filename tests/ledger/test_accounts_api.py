@@ -233,3 +233,34 @@ def test_the_statement_of_an_unknown_account_is_404(
     client: FlaskClient, auditor: dict[str, str]
 ) -> None:
     assert_problem(client.get("/api/v1/accounts/7777/statement", headers=auditor), 404)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"from": "0001-01-01"},
+        {"to": "9999-12-31"},
+        {"from": "0001-01-01", "to": "9999-12-31"},
+    ],
+)
+def test_a_statement_at_the_edges_of_the_calendar_is_not_a_server_error(
+    client: FlaskClient, auditor: dict[str, str], books: Any, query: dict[str, str]
+) -> None:
+    r = client.get("/api/v1/accounts/1010/statement", query_string=query, headers=auditor)
+    if r.status_code == 200:
+        assert r.get_json()["closing"] == "1000000"
+    else:
+        assert_problem(r, 400, 422)
+
+
+@pytest.mark.parametrize("source", ["/api/v1/accounts?limit=2", "/api/v1/periods?limit=1"])
+def test_a_cursor_of_another_list_is_refused_by_the_statement(
+    client: FlaskClient, finance: dict[str, str], auditor: dict[str, str], books: Any, source: str
+) -> None:
+    posted(client, finance, body("2026-11-02"))
+    cursor = client.get(source, headers=auditor).get_json()["next_cursor"]
+    assert cursor
+    r = client.get(
+        "/api/v1/accounts/1010/statement", query_string={"cursor": cursor}, headers=auditor
+    )
+    assert_problem(r, 400, 422)
