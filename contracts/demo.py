@@ -2,11 +2,12 @@
 
 Runs after the stock demo (it prices the medicines and contracts the pharmacies that exist):
 a retail price list in KHR with a version from the first day of last month and one from the
-first day of this month (a few prices changed), a wholesale list, HEF (Health Equity Fund,
-external payer, 100 %) and NGO50 (borne by the fund, 50 %, co-payment rounded to 100 KHR,
-20,000 KHR a patient a month), 200 patients ``M-00001``…``M-00200`` (4 in 10 in HEF, 3 in 10
-in NGO50, the rest in none; ``M-00010``'s NGO50 enrolment ended last month), and a contract
-for each of the first 4 pharmacies (the first 3 consignment, the 4th purchase).
+first day of this month (every third medicine about 10 % dearer), a wholesale list (85 % of
+last month's retail prices), HEF (Health Equity Fund, external payer, 100 %) and NGO50 (borne
+by the fund, 50 %, co-payment rounded to 100 KHR, at most 20,000 KHR a patient a month),
+200 patients ``M-00001``…``M-00200`` (4 in 10 in HEF, 3 in 10 in NGO50, the rest in none;
+``M-00010``'s NGO50 enrolment ended last month), and a contract for each of the first 4
+pharmacies by code (the first 3 consignment, the 4th purchase).
 """
 
 from __future__ import annotations
@@ -27,19 +28,19 @@ WHOLESALE = "RDF-WHOLESALE"
 #: Retail unit prices (KHR per base unit) of the medicines the demo knows; others get a
 #: price from their position in the list.
 KNOWN_PRICES = {
-    "MET500": "50",
-    "MET850": "75",
-    "GLI80": "120",
-    "GLIB5": "40",
-    "AML5": "60",
-    "AML10": "95",
-    "ENA10": "55",
-    "ENA5": "35",
-    "INS-NPH": "320.5",
-    "INSNPH": "320.5",
-    "HCT25": "30",
-    "ATOR20": "150",
+    "MET500": "50",  # the stock demo's costs per unit: 40
+    "GLI80": "120",  # 60
+    "GLB5": "30",  # 20
+    "AML5": "60",  # 30
+    "ENA10": "55",  # 35
+    "ATO20": "150",  # 90
+    "ASP100": "25",  # 15
+    "INSNPH": "320.5",  # 200 a ml
 }
+
+#: the wholesale price (purchase model) is this share of last month's retail price: above the
+#: stock demo's costs, so a sale to a purchase-model pharmacy is not at a loss
+WHOLESALE_SHARE = Decimal("0.85")
 
 FEES: list[dict[str, Any]] = [
     {"kind": "percent", "value": "10"},
@@ -89,7 +90,7 @@ def seed_contracts(session: Session) -> dict[str, Any]:
             WHOLESALE,
             last_month,
             [
-                {"medicine": m, "unit_price": format(Decimal(p) * 7 / 10, "f")}
+                {"medicine": m, "unit_price": format(Decimal(p) * WHOLESALE_SHARE, "f")}
                 for m, p in old.items()
             ],
             by=by,
