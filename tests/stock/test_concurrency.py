@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from ledger.db import Database, run_in_transaction
+from ledger.db import make_engine, run_in_transaction
 from ledger.errors import InsufficientStock
 from ledger.tables import Balance
 from stock import service
@@ -79,11 +79,14 @@ def run_all(work: Any) -> list[Any]:
 
 
 def roomy_pool(app: Flask) -> None:
-    """Give the app a pool with a connection for each thread and one more for the balance
-    rows ``post_entry`` makes in a transaction of its own (16 workers, 16 pools in
-    production; one shared pool here)."""
-    old = app.extensions["rdf_db"]
-    app.extensions["rdf_db"] = Database(old.url, pool_size=2 * THREADS + 2)
+    """Give the app's database a pool with a connection for each thread and one more for the
+    balance rows ``post_entry`` makes in a transaction of its own (16 workers would have 16
+    pools in production; here they share one). The sessionmaker is re-bound in place, so
+    everything holding it (the sealer after commit) uses the new pool."""
+    db = app.extensions["rdf_db"]
+    old = db.engine
+    db.engine = make_engine(db.url, pool_size=2 * THREADS + 2)
+    db.sessionmaker.configure(bind=db.engine)
     old.dispose()
 
 
