@@ -252,14 +252,46 @@ def take_postings(
 
 
 def transfer_kind(session: Session, to_location: str, on: date) -> str:
-    """HOOK for contracts: what a transfer to ``to_location`` on ``on`` is.
+    """What a transfer to ``to_location`` on ``on`` is.
 
-    ``"move"`` (stock stays the fund's: units and value move between inventory accounts).
-    When contracts/ knows the pharmacy is on the purchase model on ``on``, it should answer
-    ``"sale"`` and the transfer will have to post DESIGN.md's sale (``1200-P +``, ``4000 −``,
-    cost ``5000 +``, ``1400-CENTRAL −``). Not implemented yet: always ``"move"``.
+    ``"move"``: the stock stays the fund's (units and value move between inventory
+    accounts). ``"sale"``: the pharmacy is on the purchase model that day, so the transfer
+    is a sale at the wholesale price list (DESIGN.md): ``1200-P +``, ``4000 −``, cost
+    ``5000 +``, ``1400-CENTRAL −``, and the units become a memo of the pharmacy's own stock
+    (``1400-P +units``, ``9000 −units``, without value).
     """
-    return "move"
+    if to_location == CENTRAL:
+        return "move"
+    from contracts.service import contract_on
+
+    contract = contract_on(session, to_location, on)
+    return "sale" if contract is not None and contract.model == "purchase" else "move"
+
+
+def _sale_postings(session: Session, to_location: str, medicine: str, quantity: int,
+                   takes: Sequence[LotTake], on: date, currency: str) -> list[PostingDraft]:
+    """The postings of a sale to a purchase-model pharmacy, besides the inventory credits."""
+    from contracts.service import wholesale_price
+    from ledger.money import round_half_up
+
+    unit = wholesale_price(session, to_location, medicine, on)
+    if unit is None:
+        raise Conflict(
+            f"{to_location} buys on the purchase model, but its wholesale price list has no "
+            f"price for {medicine} in force on {on.isoformat()}")
+    amount = round_half_up(unit * quantity)
+    out: list[PostingDraft] = []
+    for t in takes:
+        out.append(PostingDraft("5000", medicine, t.quantity, t.lot_id))
+        out.append(PostingDraft(inventory_account(to_location), medicine, t.quantity, t.lot_id))
+        out.append(PostingDraft("9000", medicine, -t.quantity, t.lot_id))
+    cost = sum(t.value for t in takes)
+    if cost:
+        out.append(PostingDraft("5000", currency, cost))
+    if amount:
+        out.append(PostingDraft(f"1200-{to_location}", currency, amount))
+        out.append(PostingDraft("4000", currency, -amount))
+    return out
 
 
 # --------------------------------------------------------------------------- reference data
@@ -694,10 +726,6 @@ def transfer(
         )
     _raise_if(_check_lines(session, data["lines"]), UnknownReference)
     kind = transfer_kind(session, dst, on)
-    if kind != "move":
-        raise Conflict(
-            f"a transfer to {dst} on {on.isoformat()} is a {kind}; this service cannot post it yet"
-        )
     mv = _new_movement(session, "transfer", src, on, by, to_location=dst)
     pending: dict[int, tuple[int, int]] = {}
     postings: list[PostingDraft] = []
@@ -714,12 +742,19 @@ def transfer(
             pending=pending,
         )
         postings += take_postings(accounts["from"], line["medicine"], takes, currency)
-        for t in takes:
-            postings.append(PostingDraft(accounts["to"], line["medicine"], t.quantity, t.lot_id))
-            if t.value:
-                postings.append(PostingDraft(accounts["to"], currency, t.value, t.lot_id))
+        if kind == "sale":
+            postings += _sale_postings(session, dst, line["medicine"], line["quantity"], takes,
+                                       on, currency)
+        else:
+            for t in takes:
+                postings.append(
+                    PostingDraft(accounts["to"], line["medicine"], t.quantity, t.lot_id))
+                if t.value:
+                    postings.append(PostingDraft(accounts["to"], currency, t.value, t.lot_id))
         out.append(TakenLine(line["medicine"], line["quantity"], takes))
-    memo = data.get("memo") or f"Transfer from {src} to {dst}"
+    memo = data.get("memo") or (
+        f"Sale to {dst} (purchase model) from {src}" if kind == "sale"
+        else f"Transfer from {src} to {dst}")
     posted = _post(session, mv, memo, postings, by, _partition(dst, src))
     return MoveResult(
         mv.id,
