@@ -1,0 +1,329 @@
+"""Reads of the books with a big journal: 100 k, then 10 M postings (or 1 M if 10 M would
+take too long to generate here).
+
+    .venv/bin/python bench/big_books.py [--stages 100000,10000000] [--db rdf_bench_books]
+        [--max-minutes 15] [--trigger-sample 100000] [--keep]
+
+1. Builds a fund in its own database (``bench/setup_fund.py``'s code: migrations, 20
+   pharmacies, users).
+2. Fills the journal with dispensing-like entries of 5 money postings each (1200-Pnn
+   co-payment, 1300-HEF subsidy, 4000 price, 5100 fee, 2100-Pnn fee), spread over the 12
+   months up to today and over the 20 pharmacies, generated inside PostgreSQL
+   (``INSERT … SELECT … FROM generate_series``) — bench data only, never the service's
+   write path. Two ways, both timed:
+
+   * ``trigger``: triggers on, so ``rdf_posting_apply`` folds each posting into its kept
+     balance row by row and the deferred balance check runs per posting (the real rules);
+     used for the first ``--trigger-sample`` postings and to measure that rate;
+   * ``bulk``: ``session_replication_role = replica`` (triggers and foreign-key checks
+     off) for the rest, then every kept balance recomputed from the postings with one
+     ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE``, then verified: every kept
+     balance equals the sum of its postings, every generated entry balances, every posting
+     names an existing account. The chain of seals is not extended (generated entries are
+     unsealed): ``/audit/verify`` is not meaningful on this database.
+3. At each stage, starts ``gunicorn -w 1 'app:create_app()'`` and times (20 requests
+   each, after 3 to warm up; median, p95, max) GET /accounts/{code}/balance (a pharmacy's
+   account, a shared revenue account and a header), /reports/trial-balance, and
+   /accounts/1200-P01/statement for the latest full month and for the earliest month.
+   Target: <= 50 ms and no slower at 10 M than at 100 k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import statistics
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg  # noqa: E402
+from common import PG, Server, header  # noqa: E402
+
+POSTINGS_PER_ENTRY = 5
+
+
+def month_start(d: date, back: int) -> date:
+    y, m = d.year, d.month - back
+    while m <= 0:
+        y, m = y - 1, m + 12
+    return date(y, m, 1)
+
+
+def generate(conn: psycopg.Connection[Any], entries: int, *, bulk: bool, first: date,
+             days: int, stripes: dict[str, int]) -> float:
+    """Insert ``entries`` entries of 5 postings; returns seconds taken."""
+    pharm = sorted(stripes)
+    t0 = time.perf_counter()
+    with conn.transaction():
+        if bulk:
+            conn.execute("SET LOCAL session_replication_role = replica")
+        base = conn.execute("SELECT nextval('entries_id_seq')").fetchone()[0]  # type: ignore[index]
+        conn.execute("SELECT setval('entries_id_seq', %s)", (base + entries,))
+        conn.execute("""
+            CREATE TEMP TABLE IF NOT EXISTS bench_ph (i int PRIMARY KEY, code text, stripe int)
+        """)
+        conn.execute("TRUNCATE bench_ph")
+        with conn.cursor().copy("COPY bench_ph (i, code, stripe) FROM STDIN") as cp:
+            for i, p in enumerate(pharm):
+                cp.write_row((i, p, stripes[p]))
+        conn.execute("""
+            INSERT INTO entries (id, service_date, accounting_date, memo, source, partition,
+                                 created_at, created_by)
+            SELECT %(base)s + g, d, d, 'bench dispensing ' || g, 'bench:' || (%(base)s + g),
+                   ph.code, now(), 'bench'
+              FROM generate_series(0, %(n)s - 1) g
+              CROSS JOIN LATERAL (SELECT %(first)s::date + (g %% %(days)s)::int AS d) dd
+              JOIN bench_ph ph ON ph.i = g %% %(np)s
+        """, {"base": base, "n": entries, "first": first, "days": days, "np": len(pharm)})
+        conn.execute("""
+            INSERT INTO postings (entry_id, account_code, commodity, amount, accounting_date,
+                                  stripe)
+            SELECT e.id, v.account, 'KHR', v.amount, e.accounting_date, ph.stripe
+              FROM entries e
+              JOIN bench_ph ph ON ph.code = e.partition
+              CROSS JOIN LATERAL (SELECT 100 + e.id %% 500 AS c, 200 + e.id %% 300 AS s,
+                                         10 + e.id %% 50 AS f) a
+              CROSS JOIN LATERAL (VALUES ('1200-' || ph.code, a.c), ('1300-HEF', a.s),
+                                         ('4000', -(a.c + a.s)), ('5100', a.f),
+                                         ('2100-' || ph.code, -a.f)) v(account, amount)
+             WHERE e.id >= %(base)s AND e.id < %(base)s + %(n)s
+             ORDER BY e.id
+        """, {"base": base, "n": entries})
+    return time.perf_counter() - t0
+
+
+def recompute_balances(conn: psycopg.Connection[Any]) -> float:
+    t0 = time.perf_counter()
+    with conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute("""
+            INSERT INTO balances (account_code, commodity, lot_key, stripe, amount, nonneg)
+            SELECT p.account_code, p.commodity, COALESCE(p.lot_id, 0), p.stripe, SUM(p.amount),
+                   bool_or(COALESCE(p.lot_id, 0) <> 0 AND a.is_inventory)
+              FROM postings p JOIN accounts a ON a.code = p.account_code
+             GROUP BY p.account_code, p.commodity, COALESCE(p.lot_id, 0), p.stripe
+            ON CONFLICT (account_code, commodity, lot_key, stripe)
+            DO UPDATE SET amount = EXCLUDED.amount
+        """)
+    return time.perf_counter() - t0
+
+
+def verify(conn: psycopg.Connection[Any]) -> tuple[float, dict[str, int]]:
+    t0 = time.perf_counter()
+    out = {}
+    out["balances_differing_from_postings"] = conn.execute("""
+        SELECT count(*) FROM balances b
+        FULL JOIN (SELECT account_code, commodity, COALESCE(lot_id, 0) lk, stripe,
+                          SUM(amount) s
+                     FROM postings GROUP BY 1, 2, 3, 4) p
+          ON (p.account_code, p.commodity, p.lk, p.stripe)
+             = (b.account_code, b.commodity, b.lot_key, b.stripe)
+        WHERE COALESCE(b.amount, 0) <> COALESCE(p.s, 0)
+    """).fetchone()[0]  # type: ignore[index]
+    out["unbalanced_entries"] = conn.execute("""
+        SELECT count(*) FROM (SELECT entry_id FROM postings GROUP BY entry_id, commodity
+                              HAVING SUM(amount) <> 0) x
+    """).fetchone()[0]  # type: ignore[index]
+    out["postings_without_account"] = conn.execute("""
+        SELECT count(*) FROM postings p LEFT JOIN accounts a ON a.code = p.account_code
+         WHERE a.code IS NULL
+    """).fetchone()[0]  # type: ignore[index]
+    out["negative_nonneg_balances"] = conn.execute(
+        "SELECT count(*) FROM balances WHERE nonneg AND amount < 0").fetchone()[0]  # type: ignore[index]
+    return time.perf_counter() - t0, out
+
+
+def count_postings(conn: psycopg.Connection[Any]) -> int:
+    return int(conn.execute("SELECT count(*) FROM postings").fetchone()[0])  # type: ignore[index]
+
+
+def timed_gets(port: int, token: str, paths: list[tuple[str, str]], n: int = 20) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+
+    def get(path: str) -> tuple[float, int, int]:
+        t0 = time.perf_counter()
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}",
+                                           "Accept": "application/json"})
+        r = conn.getresponse()
+        body = r.read()
+        if r.will_close:
+            conn.close()
+        return (time.perf_counter() - t0) * 1000, r.status, len(body)
+
+    for label, path in paths:
+        for _ in range(3):
+            get(path)
+        samples = [get(path) for _ in range(n)]
+        ms = sorted(s[0] for s in samples)
+        statuses = sorted({s[1] for s in samples})
+        p95 = ms[max(0, round(0.95 * len(ms)) - 1)]
+        print(f"  {label:<44} median={statistics.median(ms):8.1f} ms  p95={p95:8.1f}  "
+              f"max={ms[-1]:8.1f}  status={statuses} bytes={samples[-1][2]}  GET {path}")
+        sys.stdout.flush()
+
+
+def sql_timings(conn: psycopg.Connection[Any], first: date, first_end: date, last: date,
+                last_end: date) -> None:
+    """The database's own part of each read: its main queries, timed from psycopg."""
+    day = timedelta(days=1)
+    queries = [
+        ("SQL kept balance of 1200-P01",
+         "SELECT commodity, lot_key, SUM(amount) FROM balances WHERE account_code = '1200-P01' "
+         "GROUP BY 1, 2", {}),
+        ("SQL trial balance from kept balances",
+         "SELECT account_code, commodity, SUM(amount) FROM balances GROUP BY 1, 2", {}),
+        ("SQL postings of 1200-P01 after the latest month",
+         "SELECT SUM(amount) FROM postings WHERE account_code = '1200-P01' AND commodity = 'KHR'"
+         " AND accounting_date > %(d)s", {"d": last - day}),
+        ("SQL postings of 1200-P01 after the earliest month's start",
+         "SELECT SUM(amount) FROM postings WHERE account_code = '1200-P01' AND commodity = 'KHR'"
+         " AND accounting_date > %(d)s", {"d": first - day}),
+        ("SQL statement page (101 lines) of the earliest month",
+         "SELECT p.id, p.amount, e.memo FROM postings p JOIN entries e ON e.id = p.entry_id "
+         "WHERE p.account_code = '1200-P01' AND p.commodity = 'KHR' AND p.accounting_date "
+         "BETWEEN %(a)s AND %(b)s ORDER BY p.accounting_date, p.id LIMIT 101",
+         {"a": first, "b": first_end}),
+    ]
+    for label, sql, params in queries:
+        conn.execute(sql, params).fetchall()
+        ms = []
+        for _ in range(10):
+            t0 = time.perf_counter()
+            conn.execute(sql, params).fetchall()
+            ms.append((time.perf_counter() - t0) * 1000)
+        print(f"  {label:<56} median={statistics.median(ms):8.1f} ms  max={max(ms):8.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", default="rdf_bench_books")
+    ap.add_argument("--stages", default="100000,10000000")
+    ap.add_argument("--max-minutes", type=float, default=15.0)
+    ap.add_argument("--fallback", type=int, default=1_000_000)
+    ap.add_argument("--trigger-sample", type=int, default=100_000)
+    ap.add_argument("--trigger-chunk", type=int, default=2500,
+                    help="postings per transaction with triggers on")
+    ap.add_argument("--chunk", type=int, default=1_000_000, help="postings per transaction")
+    ap.add_argument("--keep", action="store_true", help="keep the database at the end")
+    ap.add_argument("--reuse", action="store_true", help="reuse a database built before")
+    args = ap.parse_args()
+    header("reads of the books with a big journal")
+    import json
+
+    import setup_fund
+
+    from ledger.model import stripe_for
+
+    info_path = Path(f"/tmp/{args.db}.json")
+    if not args.reuse:
+        ns = argparse.Namespace(db=args.db, pharmacies=20, medicines=2, patients=10,
+                                lots="per-pharmacy")
+        info = setup_fund.build(ns)
+        info_path.write_text(json.dumps(info, indent=1))
+        print(f"fund built in {info['built_in_s']} s")
+    info = json.loads(info_path.read_text())
+    stripes = {p: stripe_for(p, lot_key=0, nonneg=False) for p in info["pharmacies"]}
+    today = date.today()
+    first = month_start(today, 11)
+    days = (today - first).days + 1
+    last_full = month_start(today, 1)
+    last_full_end = month_start(today, 0) - timedelta(days=1)
+    first_end = month_start(today, 10) - timedelta(days=1)
+    token = info["tokens"]["finance"]
+    reads = [
+        ("GET /healthz (the web layer's floor)", "/healthz"),
+        ("balance 1200-P01 (a pharmacy's account)", "/api/v1/accounts/1200-P01/balance"),
+        ("balance 4000 (revenue, every pharmacy)", "/api/v1/accounts/4000/balance"),
+        ("balance 1200 (header, 20 sub-accounts)", "/api/v1/accounts/1200/balance"),
+        ("trial balance", "/api/v1/reports/trial-balance"),
+        (f"statement 1200-P01 {last_full:%Y-%m} (latest month)",
+         f"/api/v1/accounts/1200-P01/statement?from={last_full}&to={last_full_end}"),
+        (f"statement 1200-P01 {first:%Y-%m} (earliest month)",
+         f"/api/v1/accounts/1200-P01/statement?from={first}&to={first_end}"),
+        (f"statement 1200-P01 {last_full:%Y-%m}, limit=1000",
+         f"/api/v1/accounts/1200-P01/statement?from={last_full}&to={last_full_end}&limit=1000"),
+    ]
+    conn = psycopg.connect(f"{PG}/{args.db}", autocommit=True)
+    stages = [int(x) for x in args.stages.split(",")]
+    rate_bulk: float | None = None
+    for target in stages:
+        have = count_postings(conn)
+        need = target - have
+        if need > 0 and rate_bulk is not None and need / rate_bulk > args.max_minutes * 60:
+            print(f"stage {target:,}: generating {need:,} postings at {rate_bulk:,.0f}/s would "
+                  f"take {need / rate_bulk / 60:.0f} min > {args.max_minutes} min: "
+                  f"stopping at {args.fallback:,} postings instead")
+            target = args.fallback
+            need = target - have
+        t_stage = time.perf_counter()
+        trig = min(max(0, need), max(0, args.trigger_sample - have))
+        if trig > 0:
+            # Transactions of --trigger-chunk postings: 100 k postings in one transaction ran
+            # for over 5 minutes here, likely because many updates of one kept balance row
+            # in one transaction make a chain of row versions each later update walks
+            # (quadratic), which the service, one entry per transaction, never does.
+            e_all = trig // POSTINGS_PER_ENTRY
+            secs = 0.0
+            left = e_all
+            while left > 0:
+                e = min(left, args.trigger_chunk // POSTINGS_PER_ENTRY)
+                secs += generate(conn, e, bulk=False, first=first, days=days, stripes=stripes)
+                left -= e
+            print(f"  generated {e_all * 5:,} postings with triggers on (row-by-row kept balances"
+                  f" and the deferred balance check, {args.trigger_chunk} postings per "
+                  f"transaction): {secs:.1f}s = {e_all * 5 / secs:,.0f} postings/s")
+            need -= e_all * 5
+        done = 0
+        bulk_secs = 0.0
+        while need - done >= POSTINGS_PER_ENTRY:
+            chunk = min(args.chunk, need - done)
+            e = chunk // POSTINGS_PER_ENTRY
+            secs = generate(conn, e, bulk=True, first=first, days=days, stripes=stripes)
+            bulk_secs += secs
+            done += e * 5
+            rate_bulk = done / bulk_secs
+            print(f"  bulk: {done:,}/{need:,} postings, {rate_bulk:,.0f} postings/s")
+            sys.stdout.flush()
+            remaining = (need - done) / rate_bulk
+            if remaining > args.max_minutes * 60 and target > args.fallback and \
+                    have + done < args.fallback:
+                print(f"  projected {remaining / 60:.0f} more minutes > {args.max_minutes}: "
+                      f"stopping at {args.fallback:,} postings")
+                need = args.fallback - have
+        if done:
+            secs = recompute_balances(conn)
+            print(f"  kept balances recomputed from all postings in {secs:.1f}s")
+        t_an = time.perf_counter()
+        conn.execute("VACUUM ANALYZE postings")
+        conn.execute("VACUUM ANALYZE entries")
+        conn.execute("VACUUM ANALYZE balances")
+        print(f"  vacuum analyze {time.perf_counter() - t_an:.1f}s")
+        vsecs, checks = verify(conn)
+        total = count_postings(conn)
+        size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))"
+                            ).fetchone()[0]  # type: ignore[index]
+        nbal = conn.execute("SELECT count(*) FROM balances").fetchone()[0]  # type: ignore[index]
+        print(f"stage: {total:,} postings ({size}, {nbal} kept balance rows), filled in "
+              f"{time.perf_counter() - t_stage:.0f}s; checks ({vsecs:.0f}s): {checks}")
+        sql_timings(conn, first, first_end, last_full, last_full_end)
+        server = Server(info["database_url"], 1)
+        server.start()
+        try:
+            timed_gets(server.port, token, reads)
+        finally:
+            server.stop()
+    conn.close()
+    if not args.keep:
+        setup_fund.recreate(args.db, create=False)
+        info_path.unlink(missing_ok=True)
+        print(f"dropped {args.db}")
+
+
+if __name__ == "__main__":
+    main()

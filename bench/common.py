@@ -1,0 +1,183 @@
+"""Shared by the bench scripts: machine facts, the pgbench limit, a gunicorn under test,
+CPU accounting of processes, and latency percentiles."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+PG_ENV = {"PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPORT": "5432",
+          "PGOPTIONS": "-c client_min_messages=warning"}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "?"
+
+
+def machine_line() -> str:
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return (f"machine: nproc={os.cpu_count()} arch={platform.machine()} cpu=\"{cpu_model()}\" "
+            f"loadavg(before)={load} python={platform.python_version()}")
+
+
+def psql(sql: str, db: str = "postgres") -> str:
+    env = {**os.environ, **PG_ENV}
+    return subprocess.run(["psql", "-d", db, "-Atqc", sql], env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def database_line() -> str:
+    v = psql("SHOW server_version")
+    fsync = psql("SHOW fsync")
+    sc = psql("SHOW synchronous_commit")
+    sb = psql("SHOW shared_buffers")
+    return f"database: PostgreSQL {v} fsync={fsync} synchronous_commit={sc} shared_buffers={sb}"
+
+
+def pgbench_tps(clients: int = 16, seconds: int = 30, db: str = "rdf_bench_pgbench") -> float:
+    """TPC-B-like tps of this machine now (``pgbench -i -s 10`` then ``-c N -j 2 -T s``)."""
+    env = {**os.environ, **PG_ENV}
+    psql(f"DROP DATABASE IF EXISTS {db}")
+    psql(f"CREATE DATABASE {db}")
+    try:
+        subprocess.run(["pgbench", "-i", "-s", "10", "-q", db], env=env, check=True,
+                       capture_output=True)
+        out = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds),
+                              db], env=env, check=True, capture_output=True, text=True).stdout
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {db}")
+    m = re.search(r"^tps = ([0-9.]+)", out, re.M)
+    return float(m.group(1)) if m else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds."""
+    try:
+        parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(parts[11]) + int(parts[12])) / CLK_TCK
+
+
+def postgres_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def postgres_cpu(db: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL process serving ``db`` plus the shared helpers (WAL
+    writer, checkpointer, background writer…), not the backends of other databases."""
+    out: dict[int, float] = {}
+    for pid in postgres_pids():
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except FileNotFoundError:
+            continue
+        # backends read "postgres: 15/main: user db host(port) state"; helpers have no user
+        words = title.split()
+        is_backend = len(words) >= 4 and words[0] == "postgres:" and "(" in title
+        if is_backend and f" {db} " not in f"{title} ":
+            continue
+        out[pid] = proc_cpu_seconds(pid)
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two ``postgres_cpu`` snapshots (processes born since count whole)."""
+    return sum(v - before.get(pid, 0.0) for pid, v in after.items())
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def rss_mb(pid: int) -> float:
+    out = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True,
+                         text=True).stdout.strip()
+    return int(out) / 1024 if out else float("nan")
+
+
+@dataclass
+class Server:
+    """``gunicorn 'app:create_app()'`` on 127.0.0.1 and a free port, for the bench DB."""
+
+    database_url: str
+    workers: int
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path = Path("/tmp/rdf_bench_gunicorn.log")
+
+    def start(self) -> None:
+        env = {**os.environ, "DATABASE_URL": self.database_url,
+               "RDF_SECRET_KEY": "bench-secret-" + str(os.getpid())}
+        gunicorn = shutil.which("gunicorn", path=str(ROOT / ".venv" / "bin")) or "gunicorn"
+        self.proc = subprocess.Popen(
+            [gunicorn, "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+             "--backlog", "256", "--timeout", "900", "app:create_app()"],
+            cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2)
+                if len(self.worker_pids()) >= self.workers:
+                    # every worker imports the app lazily on its first request: warm them
+                    for _ in range(self.workers * 4):
+                        urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz")
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise SystemExit(f"gunicorn did not start; see {self.log}")
+
+    def worker_pids(self) -> list[int]:
+        return children(self.proc.pid) if self.proc else []
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    i = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[i]
+
+
+def header(title: str) -> None:
+    print(f"== {title}")
+    print("date: " + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    print(machine_line())
+    print(database_line())
+    print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
+    sys.stdout.flush()
