@@ -268,8 +268,15 @@ def transfer_kind(session: Session, to_location: str, on: date) -> str:
     return "sale" if contract is not None and contract.model == "purchase" else "move"
 
 
-def _sale_postings(session: Session, to_location: str, medicine: str, quantity: int,
-                   takes: Sequence[LotTake], on: date, currency: str) -> list[PostingDraft]:
+def _sale_postings(
+    session: Session,
+    to_location: str,
+    medicine: str,
+    quantity: int,
+    takes: Sequence[LotTake],
+    on: date,
+    currency: str,
+) -> list[PostingDraft]:
     """The postings of a sale to a purchase-model pharmacy, besides the inventory credits."""
     from contracts.service import wholesale_price
     from ledger.money import round_half_up
@@ -278,7 +285,8 @@ def _sale_postings(session: Session, to_location: str, medicine: str, quantity: 
     if unit is None:
         raise Conflict(
             f"{to_location} buys on the purchase model, but its wholesale price list has no "
-            f"price for {medicine} in force on {on.isoformat()}")
+            f"price for {medicine} in force on {on.isoformat()}"
+        )
     amount = round_half_up(unit * quantity)
     out: list[PostingDraft] = []
     for t in takes:
@@ -743,18 +751,22 @@ def transfer(
         )
         postings += take_postings(accounts["from"], line["medicine"], takes, currency)
         if kind == "sale":
-            postings += _sale_postings(session, dst, line["medicine"], line["quantity"], takes,
-                                       on, currency)
+            postings += _sale_postings(
+                session, dst, line["medicine"], line["quantity"], takes, on, currency
+            )
         else:
             for t in takes:
                 postings.append(
-                    PostingDraft(accounts["to"], line["medicine"], t.quantity, t.lot_id))
+                    PostingDraft(accounts["to"], line["medicine"], t.quantity, t.lot_id)
+                )
                 if t.value:
                     postings.append(PostingDraft(accounts["to"], currency, t.value, t.lot_id))
         out.append(TakenLine(line["medicine"], line["quantity"], takes))
     memo = data.get("memo") or (
-        f"Sale to {dst} (purchase model) from {src}" if kind == "sale"
-        else f"Transfer from {src} to {dst}")
+        f"Sale to {dst} (purchase model) from {src}"
+        if kind == "sale"
+        else f"Transfer from {src} to {dst}"
+    )
     posted = _post(session, mv, memo, postings, by, _partition(dst, src))
     return MoveResult(
         mv.id,
