@@ -22,6 +22,8 @@ def exponents(session: Session) -> dict[str, int]:
 
 
 def get_account(session: Session, code: str) -> Account:
+    if "\x00" in code:  # PostgreSQL refuses NUL in text; no account has one
+        raise NotFound(f"no account {code!r}")
     acc = session.get(Account, code)
     if acc is None:
         raise NotFound(f"no account {code!r}")

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from ledger.money import MAX_AMOUNT_MINOR
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> bool:
+    """True when a string somewhere in ``value`` cannot be stored: PostgreSQL refuses NUL
+    in text (a 5xx instead of a 4xx), and a lone surrogate cannot be encoded as UTF-8."""
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
 
 
 class Strict(Schema):
     class Meta:
         unknown = EXCLUDE
+
+    @pre_load
+    def _refuse_unstorable_text(self, data: Any, **_kw: Any) -> Any:
+        if _unstorable(data):
+            raise ValidationError("text must not contain NUL characters or lone surrogates")
+        return data
 
 
 class DecimalText(fields.Field):
