@@ -600,7 +600,9 @@ def create_contract(session: Session, pharmacy: str, data: dict[str, Any], *, by
 def get_contract(
     session: Session, pharmacy: str, contract_id: int, *, lock: bool = False
 ) -> Contract:
-    c = session.get(Contract, contract_id, with_for_update=lock)
+    # An id beyond a 64-bit key names nothing (and would overflow the driver).
+    in_range = 0 < contract_id < 2**62
+    c = session.get(Contract, contract_id, with_for_update=lock) if in_range else None
     if c is None or c.pharmacy != pharmacy:
         raise NotFound(f"no contract {contract_id} of pharmacy {pharmacy!r}")
     return c

@@ -21,6 +21,7 @@ from invoices.settlements import (
     settle,
     settlement_json,
 )
+from ledger.errors import InvalidRequest
 from ledger.schemas import PagingArgs, Strict
 from ledger.web import (
     access,
@@ -202,7 +203,8 @@ def pdf_response(doc_builder: Any, out: dict[str, Any], end: Any, filename: str)
 
 
 class PeriodArgs(Strict):
-    period = fields.String(required=True, validate=validate.Length(min=7, max=7))
+    # Checked in the view, after ownership: another pharmacy's statement is a 404 first.
+    period = fields.String(load_default=None, validate=validate.Length(max=40))
 
 
 @blp.route("/statements/pharmacies/<string:code>")
@@ -217,6 +219,9 @@ class PharmacyStatement(MethodView):
         from reports.tabular import file_response
 
         ensure_pharmacy(code)
+        if not args["period"]:
+            raise InvalidRequest("name the month: ?period=YYYY-MM",
+                                 errors={"period": ["required, as YYYY-MM"]})
         fmt = document_format()
         if fmt is None:
             return problem(406, "Not Acceptable", "this statement is available as "

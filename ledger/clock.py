@@ -19,3 +19,13 @@ def pin(moment: datetime | None) -> None:
     """Pin the clock (tests only); ``None`` releases it."""
     global _pinned
     _pinned = moment
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with its offset. SQLite hands timestamps back without a zone; they
+    were written in UTC, so a naive one is UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()

@@ -7,10 +7,18 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
+from ledger.clock import iso_utc
 from ledger.money import MAX_QUANTITY_UNITS
 from ledger.schemas import DecimalText, PagingArgs, Strict
 
 Name = lambda n: fields.String(required=True, validate=validate.Length(min=1, max=n))  # noqa: E731
+
+
+class UtcDateTime(fields.DateTime):
+    """A timestamp always written with its UTC offset (SQLite returns naive UTC values)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return iso_utc(value)
 
 
 class Quantity(fields.Integer):
@@ -56,7 +64,7 @@ class StockMedicineOut(Strict):
     strength = fields.String()
     form = fields.String()
     unit = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class StockMedicinePage(Strict):
@@ -73,7 +81,7 @@ class StockSupplierOut(Strict):
     code = fields.String()
     name = fields.String()
     account = fields.Function(lambda s: f"2000-{s.code}")
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class StockSupplierPage(Strict):
@@ -100,7 +108,7 @@ class StockPharmacyOut(Strict):
             "due_to": f"2100-{p.code}",
         }
     )
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class StockPharmacyPage(Strict):

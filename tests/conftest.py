@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,9 +40,18 @@ def _admin_engine() -> Any:
     return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
 
 
-def _pg_url(name: str) -> str:
+def _pg_url(name: str, *, fast: bool = False) -> str:
+    """The URL of database ``name``; ``fast`` = without waiting for the WAL flush at each
+    commit (test databases are thrown away; durability is not what they test)."""
     assert PG_URL
-    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    url = make_url(PG_URL).set(database=name)
+    if fast:
+        url = url.update_query_dict({"options": "-c synchronous_commit=off"})
+    return url.render_as_string(hide_password=False)
+
+
+#: SQLite test databases live in memory-backed storage when the machine has it.
+SHM = Path("/dev/shm")
 
 
 @pytest.fixture(scope="session")
@@ -72,17 +82,23 @@ def pg_database(pg_template: str) -> Iterator[str]:
     eng = _admin_engine()
     with eng.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    yield _pg_url(name)
+    yield _pg_url(name, fast=True)
     with eng.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     eng.dispose()
 
 
 @pytest.fixture
-def sqlite_database(sqlite_template: Path, tmp_path: Path) -> str:
-    path = tmp_path / "rdf.sqlite3"
+def sqlite_database(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
+    if SHM.is_dir():
+        folder = Path(tempfile.mkdtemp(prefix=f"rdf-t-{RUN_ID}-", dir=SHM))
+    else:
+        folder = tmp_path
+    path = folder / "rdf.sqlite3"
     shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+    yield f"sqlite:///{path}"
+    if folder != tmp_path:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=BACKENDS)
