@@ -5,16 +5,28 @@ at 50 KHR, a HEF scheme at 50 %, patient M-00042 enrolled, a consignment contrac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from ledger.auth import create_user
-from tests.conftest import bearer
+from tests.conftest import (
+    BACKENDS,
+    PG_URL,
+    RUN_ID,
+    _admin_engine,
+    _pg_url,
+    bearer,
+    make_app,
+)
 
 
 @dataclass
@@ -54,6 +66,11 @@ class Fund:
 
 @pytest.fixture
 def fund(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> Fund:
+    return build_fund(app, client, tokens)
+
+
+def build_fund(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> Fund:
+    """DESIGN.md's worked example through the API (the body of the ``fund`` fixture)."""
     fin = bearer(tokens["finance"])
     f = Fund(client, fin, bearer(tokens["auditor"]), {}, {})
     f.post("/medicines", {"code": "MET500", "name": "Metformin", "strength": "500 mg",
@@ -97,3 +114,107 @@ def fund(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> Fund:
 @pytest.fixture
 def make_fund(fund: Fund) -> Callable[[], Fund]:
     return lambda: fund
+
+
+# --------------------------------------------------------------------------- fund templates
+#
+# Building the fund through the API costs some twenty requests. The rule tests, the state
+# machine and the races each need a fresh one, so the fund is built once per run and backend
+# into a template (a SQLite file, a PostgreSQL template database) and each test gets a copy,
+# with the same users and tokens.
+
+
+@dataclass(frozen=True)
+class FundTemplate:
+    where: str  # the SQLite file, or the PostgreSQL database name
+    headers: dict[str, dict[str, str]]  # finance, auditor, pharmacist, other_pharmacist
+
+
+def _build_template(url: str) -> dict[str, dict[str, str]]:
+    application = make_app(url)
+    try:
+        with application.extensions["rdf_db"].session() as s:
+            toks = {role: create_user(s, f"test-{role}", role)[1]
+                    for role in ("admin", "finance", "auditor")}
+            s.commit()
+        f = build_fund(application, application.test_client(), toks)
+        return {"finance": f.finance, "auditor": f.auditor, "pharmacist": f.pharmacist,
+                "other_pharmacist": f.other_pharmacist}
+    finally:
+        application.extensions["rdf_db"].dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_fund_template(sqlite_template: Path,
+                         tmp_path_factory: pytest.TempPathFactory) -> FundTemplate:
+    path = tmp_path_factory.mktemp("fund") / "fund.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return FundTemplate(str(path), _build_template(f"sqlite:///{path}"))
+
+
+@pytest.fixture(scope="session")
+def pg_fund_template(pg_template: str) -> Iterator[FundTemplate]:
+    name = f"{pg_template}_fund"
+    eng = _admin_engine()
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    try:
+        yield FundTemplate(name, _build_template(_pg_url(name)))
+    finally:
+        with eng.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        eng.dispose()
+
+
+def sqlite_fund_copy(template: FundTemplate, directory: Path) -> str:
+    """A fresh copy of the SQLite fund; its URL."""
+    path = directory / f"fund-{uuid.uuid4().hex[:8]}.sqlite3"
+    shutil.copyfile(template.where, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def pg_fund_url(pg_fund_template: FundTemplate) -> Iterator[str]:
+    if not PG_URL:  # pragma: no cover - pg_fund_template skips first
+        pytest.skip("PostgreSQL not configured")
+    name = f"rdf_t_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    eng = _admin_engine()
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_fund_template.where}"'))
+    yield _pg_url(name)
+    with eng.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    eng.dispose()
+
+
+def fund_on(application: Flask, template: FundTemplate) -> Fund:
+    h = template.headers
+    return Fund(application.test_client(), h["finance"], h["auditor"], h["pharmacist"],
+                h["other_pharmacist"])
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_fund(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fund]:
+    """The ``fund`` of DESIGN.md's worked example, copied from a template (fast), on SQLite
+    and on PostgreSQL when configured."""
+    if request.param == "postgres":
+        template: FundTemplate = request.getfixturevalue("pg_fund_template")
+        url: str = request.getfixturevalue("pg_fund_url")
+    else:
+        template = request.getfixturevalue("sqlite_fund_template")
+        url = sqlite_fund_copy(template, tmp_path)
+    application = make_app(url)
+    try:
+        yield fund_on(application, template)
+    finally:
+        application.extensions["rdf_db"].dispose()
+
+
+@pytest.fixture
+def pg_fund(pg_fund_url: str, pg_fund_template: FundTemplate) -> Iterator[tuple[Flask, Fund]]:
+    """PostgreSQL only: an app on a fresh copy of the fund, and the fund."""
+    application = make_app(pg_fund_url)
+    try:
+        yield application, fund_on(application, pg_fund_template)
+    finally:
+        application.extensions["rdf_db"].dispose()
