@@ -72,9 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    app.extensions["rdf_db"] = Database(app.config["DATABASE_URL"])
-    app.extensions["rdf_auth_limiter"] = BadTokenLimiter()
-    app.extensions["rdf_after_commit"] = seal_after_commit(app.extensions["rdf_db"].sessionmaker)
+    attach_database(app, app.config["DATABASE_URL"])
 
     api = Api(
         app,
@@ -90,6 +88,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     return app
+
+
+def attach_database(app: Flask, url: str) -> Database:
+    """Point the app at a database: its engine, the sealer that follows commits, and a fresh
+    bad-token limiter (the test suite reuses one app across many databases)."""
+    app.config["DATABASE_URL"] = url
+    db = Database(url)
+    app.extensions["rdf_db"] = db
+    app.extensions["rdf_auth_limiter"] = BadTokenLimiter()
+    app.extensions["rdf_after_commit"] = seal_after_commit(db.sessionmaker)
+    return db
 
 
 def register_blueprints(app: Flask, api: Api) -> None:

@@ -128,9 +128,20 @@ def make_app(url: str) -> Flask:
     return create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret"})
 
 
+#: One application per test process, pointed at each test's own database (building the
+#: app — OpenAPI spec, blueprints — costs far more than a test's own requests).
+_shared_app: dict[str, Flask] = {}
+
+
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
-    application = make_app(database_url)
+    from app import attach_database
+
+    application = _shared_app.get("app")
+    if application is None:
+        application = _shared_app["app"] = make_app(database_url)
+    else:
+        attach_database(application, database_url)
     yield application
     application.extensions["rdf_db"].dispose()
 
