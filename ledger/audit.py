@@ -1,11 +1,11 @@
 """The audit trail: who did what, when, from which token.
 
 Every write request (POST, PUT, PATCH, DELETE, whatever its answer) and every document
-download (a PDF, a CSV or spreadsheet, anything under ``/statements/`` or ``/exports/``)
-leaves one row in ``audit_events``. The row is written in its own short transaction after
-the answer is decided (an ``after_request`` hook), so it records refusals too, and a
-failure to write it is logged, never turned into a failed request. The table is
-append-only: the database refuses UPDATE and DELETE (migration 0004).
+download (a PDF, a CSV or spreadsheet, by path, ``Accept`` or ``?format=``; anything under
+``/statements/`` or ``/exports/``) leaves one row in ``audit_events``. The row is written
+in its own short transaction after the answer is decided (an ``after_request`` hook), so
+it records refusals too, and a failure to write it is logged, never turned into a failed
+request. The table is append-only: the database refuses UPDATE and DELETE (migration 0004).
 
 Only the first 8 hex digits of the token's SHA-256 are kept: enough to tell two tokens of
 one user apart (before and after a rotation), useless to anyone who reads the table.
@@ -59,10 +59,14 @@ class AuditEvent(Base):
 # --------------------------------------------------------------------------- what is audited
 
 
-def is_document_download(method: str, path: str, accept: str, mimetype: str | None) -> bool:
+def is_document_download(
+    method: str, path: str, accept: str, mimetype: str | None, fmt: str | None = None
+) -> bool:
     """A GET that hands out a document (PDF, CSV, spreadsheet, statement, export)."""
     if method not in ("GET", "HEAD"):
         return False
+    if fmt is not None and fmt.lower() in ("csv", "xlsx", "pdf"):
+        return True
     lowered = path.lower()
     if lowered.endswith(DOCUMENT_SUFFIXES) or any(seg in lowered for seg in DOCUMENT_SEGMENTS):
         return True
@@ -72,8 +76,10 @@ def is_document_download(method: str, path: str, accept: str, mimetype: str | No
     return mimetype in DOCUMENT_MIMES
 
 
-def should_audit(method: str, path: str, accept: str, mimetype: str | None) -> bool:
-    return method in WRITE_METHODS or is_document_download(method, path, accept, mimetype)
+def should_audit(
+    method: str, path: str, accept: str, mimetype: str | None, fmt: str | None = None
+) -> bool:
+    return method in WRITE_METHODS or is_document_download(method, path, accept, mimetype, fmt)
 
 
 def token_prefix(authorization: str) -> str | None:
@@ -108,7 +114,11 @@ def record_response(app: Flask, request: Request, response: Response) -> Respons
     """``after_request``: write the audit event of an audited request; never fails it."""
     try:
         if not should_audit(
-            request.method, request.path, request.headers.get("Accept", ""), response.mimetype
+            request.method,
+            request.path,
+            request.headers.get("Accept", ""),
+            response.mimetype,
+            request.args.get("format"),
         ):
             return response
         who = g.get("rdf_principal")

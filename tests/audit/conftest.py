@@ -3,7 +3,6 @@ attacker's raw access to the database (guards bypassed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -119,14 +118,6 @@ def create_user_token(
         _u, token = create_user(s, name, role, pharmacy, **kw)
         s.commit()
     return token
-
-
-@pytest.fixture
-def fresh_limiter(app: Flask) -> Iterator[None]:
-    from ledger.ratelimit import BadTokenLimiter
-
-    app.extensions["rdf_auth_limiter"] = BadTokenLimiter()
-    yield
 
 
 @pytest.fixture

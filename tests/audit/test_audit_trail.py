@@ -52,8 +52,10 @@ def test_document_downloads_are_recorded_and_plain_reads_are_not(
     client.get("/api/v1/reports/trial-balance", headers=h)
     client.get("/api/v1/reports/trial-balance", headers={**h, "Accept": "text/csv"})
     client.get("/api/v1/reports/trial-balance.pdf?as_of=2026-11-01", headers=h)
+    client.get("/api/v1/reports/trial-balance?format=xlsx", headers=h)
     paths = [e["path"] for e in events(client, tokens["auditor"])]
     assert paths == [
+        "/api/v1/reports/trial-balance?format=xlsx",
         "/api/v1/reports/trial-balance.pdf?as_of=2026-11-01",
         "/api/v1/reports/trial-balance",
     ]

@@ -52,6 +52,13 @@ PARAM_VALUES: dict[str, str] = {
 #: Per-route values, by rule string: {"<rule>": {"param": "value"}}.
 ROUTE_OVERRIDES: dict[str, dict[str, str]] = {}
 
+#: Per-route query strings, for routes that refuse a request without them (422) before
+#: they look at the object: the ownership rule is then what answers.
+ROUTE_QUERY: dict[str, str] = {
+    "/api/v1/statements/pharmacies/<string:code>": "period=2026-10",
+    "/api/v1/statements/accounts/<string:code>": "from=2026-10-01&to=2026-10-31",
+}
+
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -92,7 +99,9 @@ def build_path(rule: Rule, pharmacy: str | None) -> str:
             return values.get(name, "1") if values.get(name, "1").isdigit() else "1"
         return quote(values.get(name, "1"), safe="")
 
-    return re.sub(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>", fill, rule.rule)
+    path = re.sub(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>", fill, rule.rule)
+    query = ROUTE_QUERY.get(rule.rule)
+    return f"{path}?{query}" if query else path
 
 
 def routes(app: Flask) -> list[tuple[Rule, str]]:
