@@ -181,18 +181,18 @@ class LedgerMachine(RuleBasedStateMachine):
     def every_kept_balance_equals_the_sum_of_its_postings(self) -> None:
         with self.db.session() as s:
             from_postings = {
-                (a, c, int(lk), int(st_)): int(v)
+                (a, c, int(lk or 0), int(st_)): int(v)
                 for a, c, lk, st_, v in s.execute(
                     select(
                         Posting.account_code,
                         Posting.commodity,
-                        func.coalesce(Posting.lot_id, 0),
+                        Posting.lot_id,
                         Posting.stripe,
                         func.sum(Posting.amount),
                     ).group_by(
                         Posting.account_code,
                         Posting.commodity,
-                        func.coalesce(Posting.lot_id, 0),
+                        Posting.lot_id,
                         Posting.stripe,
                     )
                 )
