@@ -102,19 +102,21 @@ def attach_database(app: Flask, url: str) -> Database:
 
 
 def register_blueprints(app: Flask, api: Api) -> None:
+    """Every package's HTTP layer; each view declares who may call it (``@access``)."""
+    from contracts.api import blp as contracts_blp
+    from dispensing.api import blp as dispensing_blp
+    from invoices.api import blp as invoices_blp
+    from invoices.settlement_api import blp as settlements_blp
     from ledger.api import blp as ledger_blp
     from ledger.api import health
     from ledger.audit_api import blp as audit_blp
+    from reports.api import blp as reports_blp
+    from stock.api import blp as stock_blp
 
     app.register_blueprint(health)
-    api.register_blueprint(ledger_blp)
-    api.register_blueprint(__import__("reports.api").api.blp)
-    api.register_blueprint(__import__("invoices.api").api.blp)
-    api.register_blueprint(__import__("contracts.api").api.blp)
-    api.register_blueprint(audit_blp)
-    api.register_blueprint(__import__("stock.api").api.blp)  # stock/: medicines … counts
-    api.register_blueprint(__import__("dispensing.api").api.blp)
-    api.register_blueprint(__import__("invoices.settlement_api").settlement_api.blp)
+    for blp in (ledger_blp, stock_blp, contracts_blp, dispensing_blp, invoices_blp,
+                settlements_blp, reports_blp, audit_blp):
+        api.register_blueprint(blp)
 
 
 def register_error_handlers(app: Flask) -> None:
