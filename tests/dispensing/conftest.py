@@ -21,6 +21,7 @@ from ledger.auth import create_user
 from tests.conftest import (
     BACKENDS,
     PG_URL,
+    REQUIRE_PG,
     RUN_ID,
     _admin_engine,
     _pg_url,
@@ -211,10 +212,16 @@ def fresh_fund(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fund]
 
 
 @pytest.fixture
-def pg_fund(pg_fund_url: str, pg_fund_template: FundTemplate) -> Iterator[tuple[Flask, Fund]]:
-    """PostgreSQL only: an app on a fresh copy of the fund, and the fund."""
-    application = make_app(pg_fund_url)
+def pg_fund(request: pytest.FixtureRequest) -> Iterator[tuple[Flask, Fund]]:
+    """PostgreSQL only (like ``pg_app``): an app on a fresh copy of the fund, and the fund.
+    Skipped where PostgreSQL is not configured, failed where it is required."""
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL is required here")
+        pytest.skip("PostgreSQL not configured (set RDF_TEST_POSTGRES_URL)")
+    template: FundTemplate = request.getfixturevalue("pg_fund_template")
+    application = make_app(request.getfixturevalue("pg_fund_url"))
     try:
-        yield application, fund_on(application, pg_fund_template)
+        yield application, fund_on(application, template)
     finally:
         application.extensions["rdf_db"].dispose()
