@@ -166,9 +166,21 @@ class OneClaim(MethodView):
     @access("finance", "auditor")
     @blp.response(200)
     def get(self, claim_id: str) -> dict[str, Any]:
-        """A subsidy claim with its lines."""
+        """A subsidy claim with its lines (JSON, or CSV/XLSX by Accept)."""
+        from reports.tabular import Col, Report, Section, respond
+
         s = db_session()
-        return claim_json(s, get_claim(s, claim_id).id)
+        out = claim_json(s, get_claim(s, claim_id).id)
+        return respond(lambda: Report(f"Subsidy claim {out['id']}", [
+            Section("Lines", [Col("date", "date"), Col("pharmacy"), Col("member_code"),
+                              Col("medicine"), Col("quantity", "quantity"),
+                              Col("subsidy", "money")],
+                    [[ln["date"], ln["pharmacy"], ln["member_code"], ln["medicine"],
+                      ln["quantity"], ln["subsidy"]] for ln in out["lines"]]),
+            Section("Total", [Col("total", "money"), Col("paid", "money"),
+                              Col("outstanding", "money")],
+                    [[out["total"], out["paid"], out["outstanding"]]]),
+        ]), out, filename=f"subsidy-claim-{out['id']}")
 
 
 # --------------------------------------------------------------------------- documents

@@ -10,7 +10,6 @@ from typing import Any
 from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from reports.books import statement_report, trial_balance_report
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -59,6 +58,7 @@ from ledger.web import (
     run_write,
     write_view,
 )
+from reports.books import statement_report, trial_balance_report
 from reports.tabular import respond, wants_json
 
 blp = Blueprint("ledger", __name__, url_prefix="/api/v1", description="The journal")

@@ -83,6 +83,29 @@ def register(app: Flask) -> None:
             s.commit()
         click.echo(f"revoked the token of {name}")
 
+    @app.cli.command("seal")
+    def seal_cmd() -> None:
+        """Seal every committed entry not sealed yet (waits for a running sealer)."""
+        from ledger.sealing import ChainBroken, seal_pending
+
+        try:
+            n = seal_pending(_db().sessionmaker, blocking=True)
+        except ChainBroken as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"sealed {n} entries")
+
+    @app.cli.command("verify")
+    def verify_cmd() -> None:
+        """Recompute the hash chain; prints the report as JSON, exits 1 when not ok."""
+        import json
+
+        from ledger.sealing import verify
+
+        report = verify(_db().sessionmaker)
+        click.echo(json.dumps(report.as_json(), indent=2))
+        if not report.ok:
+            raise SystemExit(1)
+
     @app.cli.command("export-beancount")
     @click.option(
         "--to",
@@ -121,29 +144,6 @@ def register(app: Flask) -> None:
             )
         if path != "-":
             click.echo(f"wrote {path}", err=True)
-
-    @app.cli.command("seal")
-    def seal_cmd() -> None:
-        """Seal every committed entry not sealed yet (waits for a running sealer)."""
-        from ledger.sealing import ChainBroken, seal_pending
-
-        try:
-            n = seal_pending(_db().sessionmaker, blocking=True)
-        except ChainBroken as exc:
-            raise click.ClickException(str(exc)) from exc
-        click.echo(f"sealed {n} entries")
-
-    @app.cli.command("verify")
-    def verify_cmd() -> None:
-        """Recompute the hash chain; prints the report as JSON, exits 1 when not ok."""
-        import json
-
-        from ledger.sealing import verify
-
-        report = verify(_db().sessionmaker)
-        click.echo(json.dumps(report.as_json(), indent=2))
-        if not report.ok:
-            raise SystemExit(1)
 
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="do nothing if the books have entries")

@@ -27,6 +27,7 @@ from ledger.web import (
     visible_pharmacy,
     write_view,
 )
+from reports.tabular import Col, Report, Section, respond
 from stock import service
 from stock.errors import ReferenceNotFound
 from stock.schemas import (
@@ -337,7 +338,14 @@ class OnHand(MethodView):
             as_of=args["as_of"],
         )
         exp = service.fund_exponent(s)
-        return [_row(r, exp) for r in rows]
+        out = [_row(r, exp) for r in rows]
+        return respond(  # type: ignore[no-any-return]
+            lambda: Report("Stock on hand", [Section("On hand", [
+                Col("location"), Col("medicine"), Col("lot"), Col("expiry", "date"),
+                Col("quantity", "quantity"), Col("value", "money", exponent=exp)],
+                [[r["location"], r["medicine"], r["lot"], r["expiry"], r["quantity"],
+                  r["value"]] for r in out])]),
+            out, filename="stock-on-hand")
 
 
 @blp.route("/stock/expiring")

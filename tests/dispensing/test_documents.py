@@ -85,3 +85,25 @@ def test_settlement_and_claim_pdfs_carry_the_api_figures(fund: Fund, december: N
                            headers=fund.other_pharmacist).status_code == 404
     assert fund.client.get(f"/api/v1/subsidy-claims/{cl['id']}.pdf",
                            headers=fund.pharmacist).status_code == 403
+
+
+def test_stock_on_hand_and_a_claim_open_in_a_spreadsheet_with_numbers_as_numbers(
+        fund: Fund, december: None) -> None:
+    from openpyxl import load_workbook
+
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    on_hand = fund.get("/stock/on-hand?location=P1")
+    r = fund.client.get("/api/v1/stock/on-hand?location=P1", headers={**fund.finance,
+                                                                        "Accept": xlsx})
+    assert r.status_code == 200
+    ws = load_workbook(io.BytesIO(r.data)).worksheets[0]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert sum(row[4] for row in rows) == sum(x["quantity"] for x in on_hand)
+    assert sum(row[5] for row in rows) == sum(int(x["value"]) for x in on_hand)
+    fund.dispense([("MET500", 60)], ref="a")
+    cl = fund.post("/subsidy-claims", {"scheme": "HEF", "period": "2026-10"})
+    r = fund.client.get(f"/api/v1/subsidy-claims/{cl['id']}", headers={**fund.auditor,
+                                                                         "Accept": "text/csv"})
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    sections = parse_csv_sections(r.get_data(as_text=True))
+    assert sections["Total"][1][0] == cl["total"]

@@ -78,7 +78,8 @@ def test_refuses_three_decimals_for_usd(text: str) -> None:
 @pytest.mark.parametrize(
     "value",
     ["1e3", "1E3", "1e-2", "Infinity", "NaN", "inf", "", " ", " 12", "12 ", "+12", "1,000",
-     "0x10", "١٢", "１２", "12\n", "--1", "1_000", "12.", 12.5, 1.0, True, False, None, [], {}, b"12"],
+     "0x10", "١٢", "１２", "12\n", "--1", "1_000", "12.", 12.5, 1.0, True, False, None, [], {},
+     b"12"],
 )
 def test_refuses_exponents_floats_booleans_and_blanks(value: object) -> None:
     with pytest.raises(AmountError):
