@@ -353,7 +353,7 @@ def test_random_dispensings_retries_returns_and_receipts_keep_the_books_equal_to
     DispensingMachine.app = application
     try:
         run = DispensingMachine.TestCase
-        run.settings = settings(max_examples=20, stateful_step_count=15, deadline=None,
+        run.settings = settings(max_examples=15, stateful_step_count=15, deadline=None,
                                 suppress_health_check=[HealthCheck.too_slow])
         run().runTest()
     finally:
