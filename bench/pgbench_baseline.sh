@@ -4,6 +4,7 @@
 # Env: PGHOST (127.0.0.1), PGUSER (postgres), PGPORT (5432), BENCH_PGBENCH_DB (rdf_bench_pgbench)
 set -euo pipefail
 export PGHOST="${PGHOST:-127.0.0.1}" PGUSER="${PGUSER:-postgres}" PGPORT="${PGPORT:-5432}"
+export PGOPTIONS="-c client_min_messages=warning"
 DB="${BENCH_PGBENCH_DB:-rdf_bench_pgbench}"
 T16="${1:-30}"; T14="${2:-15}"
 
