@@ -35,7 +35,7 @@ KNOWN_PRICES = {
     "ENA10": "55",  # 35
     "ATO20": "150",  # 90
     "ASP100": "25",  # 15
-    "INSNPH": "320.5",  # 200 a ml
+    "INSNPH": "2400.5",  # 24,005 a 10 ml vial: above its 2,000 a ml cost
 }
 
 #: the wholesale price (purchase model) is this share of last month's retail price: above the

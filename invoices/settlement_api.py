@@ -275,3 +275,31 @@ class ClaimPdf(MethodView):
         c = get_claim(s, claim_id)
         return pdf_response(claim_document, claim_json(s, c.id), month_bounds(c.period)[1],
                             f"subsidy-claim-{c.id}")
+
+
+class RangeArgs(Strict):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+
+
+@blp.route("/reports/fund-health.pdf")
+class FundHealthPdf(MethodView):
+    @access("finance", "auditor")
+    @blp.arguments(RangeArgs, location="query")
+    @blp.response(200)
+    def get(self, args: dict[str, Any]) -> Response:
+        """Fund health as a PDF, with cost recovery by month as a chart."""
+        from invoices.reports import fund_health
+        from invoices.statements import cost_recovery_by_month, fund_health_document
+
+        start, end = args["from_"], args["to"]
+        if end < start:
+            raise InvalidRequest("'to' is before 'from'",
+                                 errors={"to": ["must not be before from"]})
+        if (end - start).days > 3660:
+            raise InvalidRequest("at most ten years at a time", errors={"to": ["range too long"]})
+        s = db_session()
+        out = fund_health(s, start, end)
+        by_month = cost_recovery_by_month(s, start, end)
+        return pdf_response(lambda o, **kw: fund_health_document(o, by_month, **kw), out, end,
+                            f"fund-health-{start}-{end}")

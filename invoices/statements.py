@@ -12,6 +12,7 @@ account (``1400-P``).
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
@@ -147,7 +148,9 @@ def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str
 
     settlement = session.scalars(select(Settlement).where(
         Settlement.pharmacy == pharmacy, Settlement.period == period)).first()
-    name = session.scalar(select(Account.name).where(Account.code == inv))
+    from stock.tables import Pharmacy
+
+    name = session.scalar(select(Pharmacy.name).where(Pharmacy.code == pharmacy))
     return {
         "pharmacy": pharmacy, "name": name, "period": period, "currency": cur,
         "from": start.isoformat(), "to": end.isoformat(),
@@ -328,3 +331,55 @@ def claim_document(out: dict[str, Any], *, fund_name: str, made_at: datetime,
                                            ("Paid", s(out["paid"])),
                                            ("Outstanding", s(out["outstanding"]))]),
         ])
+
+
+def cost_recovery_by_month(session: Session, start: date, end: date) -> list[tuple[str, Any]]:
+    """Cost recovery (in %) of each calendar month of the range, by the same rule as the
+    fund-health report; ``None`` for a month without costs."""
+    from invoices.reports import fund_figures, fund_ratios
+    from ledger.model import first_day_after, month_of
+
+    out: list[tuple[str, Any]] = []
+    month = month_of(start)
+    while month <= month_of(end):
+        m_start, m_end = month_bounds(month)
+        ratio = fund_ratios(fund_figures(session, max(start, m_start), min(end, m_end)))
+        value = ratio["cost_recovery"]
+        out.append((month, None if value is None else Decimal(value) * 100))
+        month = month_of(first_day_after(month))
+    return out
+
+
+def fund_health_document(out: dict[str, Any], by_month: list[tuple[str, Any]], *,
+                         fund_name: str, made_at: datetime, seal: str | None) -> Document:
+    from invoices.pdf import BarChartSection
+
+    s = lambda v: _shown(v, 0)  # noqa: E731
+    ratio_names = {"cost_recovery": "Cost recovery", "capital_preservation":
+                   "Capital preservation", "months_of_stock": "Months of stock",
+                   "expiry_loss_share": "Expiry losses / cost",
+                   "count_loss_share": "Count differences / cost"}
+    ratios = [(ratio_names.get(k, k), v if v is not None else "n/a")
+              for k, v in out["ratios"].items()]
+    figures = [(k.replace("_", " ").capitalize(), s(v)) for k, v in out["figures"].items()]
+    shown_months = [(m, v) for m, v in by_month if v is not None]
+    prices = out["price_vs_replacement_cost"]
+    sections: list[Any] = [
+        KeyValueSection("Ratios", ratios),
+        KeyValueSection(f"Figures ({out['currency']})", figures),
+    ]
+    if shown_months:
+        sections.append(BarChartSection(
+            "Cost recovery by month (%)", [m for m, _ in shown_months],
+            [v.quantize(Decimal("0.01")) for _, v in shown_months],
+            reference_line=Decimal(100)))
+    sections.append(TableSection(
+        "Prices against replacement cost", [
+            Column("Price list"), Column("Medicine"), Column("Price", "right"),
+            Column("Replacement cost", "right"), Column("Price / cost", "right"),
+            Column("Below cost", width=0.8)],
+        [[p["price_list"], p["medicine"], p["unit_price"], p["replacement_cost"] or "n/a",
+          p["price_to_cost"] or "n/a", "BELOW" if p["below_cost"] else ""] for p in prices]))
+    return Document(fund_name=fund_name, title="Fund health",
+                    period=f"{out['from_']} to {out['to']}", made_at=made_at, seal=seal,
+                    subtitle=[f"Currency {out['currency']}"], sections=sections)

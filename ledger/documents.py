@@ -26,11 +26,26 @@ from ledger.tables import Entry
 
 
 def last_seal(session: Session, end: date | None) -> str | None:
-    """The seal of the last sealed entry booked on or before ``end`` (any date if None)."""
+    """The seal of the last sealed entry booked on or before ``end`` (any date if None).
+
+    What is committed is sealed first, so a document names the newest entries' seal; if the
+    chain was tampered with, sealing stops and the document names the last good seal.
+    """
+    from sqlalchemy.orm import sessionmaker
+
+    from ledger.sealing import ChainBroken, seal_pending
+
+    factory = sessionmaker(bind=session.get_bind())
+    try:
+        seal_pending(factory, blocking=True)
+    except ChainBroken:
+        pass
     q = select(Entry.seal).where(Entry.seal.is_not(None))
     if end is not None:
         q = q.where(Entry.accounting_date <= end)
-    return session.scalar(q.order_by(Entry.seal_seq.desc()).limit(1))
+    # A fresh transaction: the caller's may hold a snapshot taken before the sealing.
+    with factory() as fresh:
+        return fresh.scalar(q.order_by(Entry.seal_seq.desc()).limit(1))
 
 
 def shown(amount: str, exponent: int) -> str:

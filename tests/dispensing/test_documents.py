@@ -62,7 +62,8 @@ def test_the_pharmacy_statement_adds_up_in_json_csv_and_pdf(fund: Fund, december
     for figure in out["dispensing_totals"].values():
         assert shown(figure) in text
     assert "Pharmacy monthly statement" in text and "2026-10" in text and "Page 1 of" in text
-    assert "Seal" in text
+    last = fund.get("/audit/verify")["last_seal"]
+    assert last and last in text.replace("\n", "")  # the seal of the newest entry covered
 
     r = fund.client.get("/api/v1/statements/pharmacies/P1?period=2026-10",
                         headers=fund.other_pharmacist)
@@ -107,3 +108,18 @@ def test_stock_on_hand_and_a_claim_open_in_a_spreadsheet_with_numbers_as_numbers
     assert r.status_code == 200 and r.mimetype == "text/csv"
     sections = parse_csv_sections(r.get_data(as_text=True))
     assert sections["Total"][1][0] == cl["total"]
+
+
+def test_the_fund_health_pdf_shows_the_api_ratios_and_a_monthly_chart(
+        fund: Fund, december: None) -> None:
+    fund.dispense([("MET500", 60)], ref="a")
+    out = fund.get("/reports/fund-health?from=2026-10-01&to=2026-11-30")
+    r = fund.client.get("/api/v1/reports/fund-health.pdf?from=2026-10-01&to=2026-11-30",
+                        headers=fund.auditor)
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    text = pdf_text(r.data)
+    assert "Fund health" in text and "Cost recovery by month" in text
+    assert out["ratios"]["cost_recovery"] in text
+    assert "2026-10" in text
+    assert fund.client.get("/api/v1/reports/fund-health.pdf?from=2026-10-01&to=2026-11-30",
+                           headers=fund.pharmacist).status_code == 403
