@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dispensing.schemas import (
     BatchIn,
@@ -39,6 +39,7 @@ from dispensing.service import (
 )
 from dispensing.tables import Dispensing
 from ledger import clock
+from ledger.db import is_retryable
 from ledger.errors import Forbidden, IdempotencyConflict, NotFound, RdfError
 from ledger.posting import request_hash
 from ledger.tables import IdempotencyKey
@@ -49,6 +50,7 @@ from ledger.web import (
     encode_cursor,
     flatten_messages,
     principal,
+    replay_or_conflict,
     run_write,
     visible_pharmacy,
 )
@@ -170,7 +172,13 @@ def _problem_body(exc: RdfError) -> dict[str, Any]:
 
 
 def _one_record(index: int, raw: Any, by: str) -> dict[str, Any]:
-    """Process one record of a batch inside a savepoint; never raises an RdfError."""
+    """Process one record of a batch in a transaction of its own; never raises an RdfError.
+
+    One transaction per record: locks are held for one dispensing only (a batch of 1,000 in
+    one transaction held them for minutes and deadlocked against another pharmacy's batch),
+    a record the books refuse sinks nothing else, and a batch cut off half-way has kept
+    what it committed — the phone sends it again and the client_refs replay.
+    """
     s = db_session()
     result: dict[str, Any] = {"index": index, "client_ref": None, "dispensing": None,
                               "problem": None}
@@ -185,7 +193,7 @@ def _one_record(index: int, raw: Any, by: str) -> dict[str, Any]:
         return result
     result["client_ref"] = data["client_ref"]
     scope, key, h = _scope(data["pharmacy"]), data["client_ref"], _hash(raw)
-    for _attempt in range(3):
+    for _attempt in range(8):
         try:
             _check_own(data["pharmacy"])
             if key is not None:
@@ -195,31 +203,36 @@ def _one_record(index: int, raw: Any, by: str) -> dict[str, Any]:
                     if row.request_hash != h:
                         raise IdempotencyConflict(
                             f"client_ref {key!r} was already used with a different record")
+                    s.rollback()
                     result.update(status=row.status_code, replayed=True,
                                   dispensing=json.loads(row.response_body))
                     return result
-            with s.begin_nested():
-                claim = None
-                if key is not None:
-                    claim = IdempotencyKey(scope=scope, key=key, request_hash=h, status_code=0,
-                                           response_body="", created_at=clock.now())
-                    s.add(claim)
-                    s.flush()
-                dispensing_id = dispense(s, _request(data), by=by)
-                body = dispensing_json(s, dispensing_id)
-                if claim is not None:
-                    claim.status_code = 201
-                    claim.response_body = json.dumps(DispensingOut().dump(body), default=str)
-            result.update(status=201, dispensing=DispensingOut().dump(body))
+                claim = IdempotencyKey(scope=scope, key=key, request_hash=h, status_code=0,
+                                       response_body="", created_at=clock.now())
+                s.add(claim)
+                s.flush()
+            dispensing_id = dispense(s, _request(data), by=by)
+            body = dispensing_json(s, dispensing_id)
+            text = json.dumps(body, default=str)
+            if key is not None:
+                claim.status_code = 201
+                claim.response_body = text
+            s.commit()
+            result.update(status=201, dispensing=json.loads(text))
             return result
         except RdfError as exc:
+            s.rollback()
             result.update(status=exc.status, problem=_problem_body(exc))
             return result
         except IntegrityError:
-            continue  # a concurrent request took this client_ref: look again, replay it
+            s.rollback()  # a concurrent request took this client_ref: look again, replay it
+        except DBAPIError as exc:
+            s.rollback()
+            if not is_retryable(exc):
+                raise
     result.update(status=409, problem={"type": "/problems/conflict", "title": "Conflict",
                                        "status": 409, "detail": "the record could not be "
-                                       "stored because of a concurrent change; send it again"})
+                                       "stored because of concurrent changes; send it again"})
     return result
 
 
@@ -232,15 +245,35 @@ class Batch(MethodView):
         """Up to 1,000 dispensings from an offline phone, each answered in order."""
         by = principal().name
         records = data["dispensings"]
-
-        def work() -> dict[str, Any]:
-            results = [_one_record(i, raw, by) for i, raw in enumerate(records)]
-            return {
-                "results": results,
-                "created": sum(1 for r in results if r["status"] == 201 and not r.get("replayed")),
-                "replayed": sum(1 for r in results if r.get("replayed")),
-                "failed": sum(1 for r in results if r["status"] >= 400),
-            }
-
-        return run_write(work, BatchOut().dump, status=200,
-                         key=request.headers.get("Idempotency-Key"))
+        s = db_session()
+        key = request.headers.get("Idempotency-Key")
+        batch_scope = f"dispensings-batch:{principal().pharmacy or principal().user_id}"
+        body_hash = request_hash({"path": request.path, "body": request.get_json(silent=True)})
+        if key is not None:
+            replay = replay_or_conflict(s, batch_scope, key, body_hash)
+            s.rollback()
+            if replay is not None:
+                return replay
+        results = [_one_record(i, raw, by) for i, raw in enumerate(records)]
+        out = BatchOut().dump({
+            "results": results,
+            "created": sum(1 for r in results if r["status"] == 201 and not r.get("replayed")),
+            "replayed": sum(1 for r in results if r.get("replayed")),
+            "failed": sum(1 for r in results if r["status"] >= 400),
+        })
+        text = json.dumps(out, default=str)
+        if key is not None:
+            try:
+                s.add(IdempotencyKey(scope=batch_scope, key=key, request_hash=body_hash,
+                                     status_code=200, response_body=text,
+                                     created_at=clock.now()))
+                s.commit()
+            except IntegrityError:
+                s.rollback()  # the same batch, sent twice at once: answer the first's reply
+                replay = replay_or_conflict(s, batch_scope, key, body_hash)
+                if replay is not None:
+                    return replay
+        after = current_app.extensions.get("rdf_after_commit")
+        if after is not None:
+            after()  # seal once for the whole batch
+        return Response(text, status=200, mimetype="application/json")
