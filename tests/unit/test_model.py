@@ -98,3 +98,11 @@ def test_month_helpers() -> None:
     assert first_day_after("2026-01") == date(2026, 2, 1)
     assert month_bounds("2024-02") == (date(2024, 2, 1), date(2024, 2, 29))
     assert month_bounds("2026-12") == (date(2026, 12, 1), date(2026, 12, 31))
+
+
+def test_a_memo_no_database_can_store_is_refused() -> None:
+    postings = (PostingDraft("1010", "KHR", 5), PostingDraft("3000", "KHR", -5))
+    for memo in ("a\x00b", "lone \ud800 surrogate"):
+        with pytest.raises(InvalidRequest):
+            validate_entry(EntryDraft(service_date=date(2026, 10, 1), memo=memo,
+                                      postings=postings))
