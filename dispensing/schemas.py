@@ -6,23 +6,9 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ledger.money import MAX_QUANTITY_UNITS
-from ledger.schemas import PagingArgs, Strict
+from ledger.schemas import PagingArgs, Quantity, Strict
 
 MAX_BATCH = 1000
-
-
-class Quantity(fields.Field):
-    """A whole, positive number of base units: a JSON integer, never a float or a boolean."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError("must be a whole number of base units (a JSON integer)")
-        if value <= 0:
-            raise ValidationError("must be greater than zero")
-        if value > MAX_QUANTITY_UNITS:
-            raise ValidationError(f"must be at most {MAX_QUANTITY_UNITS}")
-        return value
 
 
 class ItemIn(Strict):

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
-from ledger.money import MAX_AMOUNT_MINOR
+from ledger.money import MAX_AMOUNT_MINOR, MAX_QUANTITY_UNITS
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -53,6 +53,20 @@ class DecimalText(fields.Field):
         if not text or len(text) > 40:
             raise ValidationError('must be a decimal string such as "3000" or "12.50"')
         return text
+
+
+class Quantity(fields.Integer):
+    """A whole number of base units: JSON integers only (no "12", no 12.5, no true)."""
+
+    def __init__(self, *, minimum: int = 1, **kw: Any) -> None:
+        kw.setdefault("validate", validate.Range(min=minimum, max=MAX_QUANTITY_UNITS))
+        super().__init__(strict=True, **kw)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("must be a whole number of units (a JSON integer)")
+        out: int = super()._deserialize(value, attr, data, **kwargs)
+        return out
 
 
 class PagingArgs(Strict):

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 
 from ledger.clock import iso_utc
-from ledger.money import MAX_QUANTITY_UNITS
-from ledger.schemas import DecimalText, PagingArgs, Strict
+from ledger.schemas import DecimalText, PagingArgs, Quantity, Strict
 
 Name = lambda n: fields.String(required=True, validate=validate.Length(min=1, max=n))  # noqa: E731
 
@@ -19,20 +18,6 @@ class UtcDateTime(fields.DateTime):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return iso_utc(value)
-
-
-class Quantity(fields.Integer):
-    """A whole number of base units: JSON integers only (no "12", no 12.5, no true)."""
-
-    def __init__(self, *, minimum: int = 1, **kw: Any) -> None:
-        kw.setdefault("validate", validate.Range(min=minimum, max=MAX_QUANTITY_UNITS))
-        super().__init__(strict=True, **kw)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError("must be a whole number of units (a JSON integer)")
-        out: int = super()._deserialize(value, attr, data, **kwargs)
-        return out
 
 
 class Code(fields.String):
