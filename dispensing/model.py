@@ -15,6 +15,9 @@ own units as a memo, without value, and reimburses the subsidy):
     9000 +q MED[lot]        1400-P −q MED[lot]          memo of P's own stock
     1300-S +subsidy (or 5300 +subsidy)                  2100-P −subsidy
     5100 +fee               2100-P −fee
+  Stock the fund still owns at P (moved there before P's contract became a purchase one)
+  carries value: that value leaves with its units to 5000, so no lot keeps value without
+  units (invariant 4).
 
 A return posts the exact opposite of the part returned. Zero amounts are left out (a
 posting is never zero).
@@ -87,10 +90,9 @@ def dispensing_postings(parties: Parties, lines: Sequence[LineAmounts], fee: int
             else:
                 _add(out, "5000", line.medicine, sign * mv.quantity, mv.lot_id)
             _add(out, inv, line.medicine, -sign * mv.quantity, mv.lot_id)
-            if parties.model != "purchase":
-                _add(out, inv, cur, -sign * mv.value, mv.lot_id)
+            _add(out, inv, cur, -sign * mv.value, mv.lot_id)
+        _add(out, "5000", cur, sign * sum(mv.value for mv in line.lots))
         if parties.model != "purchase":
-            _add(out, "5000", cur, sign * sum(mv.value for mv in line.lots))
             _add(out, f"1200-{parties.pharmacy}", cur, sign * line.copayment)
             _add(out, "4000", cur, -sign * line.price)
     if total_subsidy:

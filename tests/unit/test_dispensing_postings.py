@@ -45,7 +45,8 @@ def test_a_walk_in_posts_no_subsidy_and_the_full_price_as_copayment() -> None:
 
 def test_the_purchase_model_posts_the_subsidy_owed_to_the_pharmacy_and_a_unit_memo() -> None:
     parties = Parties("P2", "purchase", "external", "HEF", "KHR")
-    got = as_set(dispensing_postings(parties, [WORKED], fee=0))
+    bought = LineAmounts("MET500", (LotMove(1, 60, 0),), 3000, 1500, 1500)  # P's own: no value
+    got = as_set(dispensing_postings(parties, [bought], fee=0))
     assert got == Counter({
         ("9000", "MET500", 60, 1): 1, ("1400-P2", "MET500", -60, 1): 1,
         ("1300-HEF", "KHR", 1500, None): 1, ("2100-P2", "KHR", -1500, None): 1,
@@ -69,3 +70,10 @@ def test_every_dispensing_balances_per_commodity_and_has_no_zero_posting() -> No
     assert set(commodity_sums(postings).values()) == {0}
     validate_entry(EntryDraft(service_date=date(2026, 10, 14), memo="x",
                               postings=tuple(postings)))
+
+
+def test_fund_owned_stock_at_a_purchase_pharmacy_leaves_with_its_value() -> None:
+    parties = Parties("P2", "purchase", "external", "HEF", "KHR")
+    got = as_set(dispensing_postings(parties, [WORKED], fee=0))
+    assert got[("1400-P2", "KHR", -2100, 1)] == 1 and got[("5000", "KHR", 2100, None)] == 1
+    assert got[("9000", "MET500", 60, 1)] == 1 and got[("2100-P2", "KHR", -1500, None)] == 1
