@@ -18,7 +18,45 @@ from ledger.tables import Account, Balance, Commodity, Entry, Lot, Posting
 
 
 def exponents(session: Session) -> dict[str, int]:
-    return {c: e for c, e in session.execute(select(Commodity.code, Commodity.exponent))}
+    """Commodity -> decimal exponent, read once per transaction (a commodity's exponent
+    never changes; one created later in the same transaction is picked up on a miss)."""
+    cached: dict[str, int] | None = session.info.get("rdf_exponents")
+    if cached is None:
+        cached = {c: e for c, e in session.execute(select(Commodity.code, Commodity.exponent))}
+        session.info["rdf_exponents"] = cached
+    return _Exponents(session, cached)
+
+
+class _Exponents(dict[str, int]):
+    """The cached exponents; a code not cached yet is looked up before it is called unknown."""
+
+    def __init__(self, session: Session, known: dict[str, int]) -> None:
+        super().__init__(known)
+        self._session = session
+        self._known = known
+
+    def _lookup(self, code: str) -> int | None:
+        exp = self._session.scalar(select(Commodity.exponent).where(Commodity.code == code))
+        if exp is not None:
+            self._known[code] = exp
+            self[code] = exp
+        return exp
+
+    def __missing__(self, code: str) -> int:
+        exp = self._lookup(code)
+        if exp is None:
+            raise KeyError(code)
+        return exp
+
+    def get(self, code: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        if code in self:
+            return self[code]
+        exp = self._lookup(code)
+        return default if exp is None else exp
+
+    def __contains__(self, code: object) -> bool:
+        return dict.__contains__(self, code) or (
+            isinstance(code, str) and self._lookup(code) is not None)
 
 
 def get_account(session: Session, code: str) -> Account:
