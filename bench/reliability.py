@@ -230,6 +230,7 @@ def close_race(fund: dict[str, Any], port: int, seconds: float) -> None:
     threads = [threading.Thread(target=run, args=(i,)) for i in range(16)]
     for t in threads:
         t.start()
+    started = time.time()
     time.sleep(seconds / 2)
     closer = Client(port, finance)
     s, payload = closer.request("POST", f"/api/v1/periods/{period}/close",
@@ -241,7 +242,7 @@ def close_race(fund: dict[str, Any], port: int, seconds: float) -> None:
     for t in threads:
         t.join()
     _, tb_after = closer.request("GET", f"/api/v1/reports/trial-balance?as_of={last_end}")
-    print(f"  close answered {s} at +{closed_at:.0f}; posts {dict(statuses)}")
+    print(f"  close answered {s} {closed_at - started:.1f} s in; posts {dict(statuses)}")
     check("month closed", s == 200, payload.decode()[:200])
     dates = Counter(e["accounting_date"] for e in acknowledged)
     good = all(d.startswith(period) or d == this_month.isoformat() for d in dates)
