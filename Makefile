@@ -26,10 +26,12 @@ run: $(STAMP)
 ## make test: set up and run the whole suite (add RDF_TEST_POSTGRES_URL for PostgreSQL)
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	@echo "see bench/README.md"

@@ -26,7 +26,7 @@ class RefCode(fields.String):
         super().__init__(**kw)
 
 
-class UnitPriceText(fields.Field):
+class UnitPriceText(fields.Field[str]):
     """A unit price as a JSON string such as "50" or "0.125" (up to 6 decimals), or an
     integer. Checked exactly by ``ledger.money.parse_unit_price`` in the service."""
 

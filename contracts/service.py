@@ -532,7 +532,7 @@ def scheme_on(session: Session, patient: Patient, on: date) -> SubsidyScheme | N
 def fee_rule(contract: Contract, exponent: int) -> FeeRule:
     if contract.fee_kind == "percent":
         return FeeRule("percent", Fraction(Decimal(contract.fee_value)))
-    return FeeRule(contract.fee_kind, int(contract.fee_value))
+    return FeeRule(contract.fee_kind, Fraction(int(contract.fee_value)))
 
 
 def _parse_fee(fee: dict[str, Any], exponent: int) -> str:

@@ -351,6 +351,7 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
                         Payment.currency == p.currency,
                     )
                 )
+                or 0
             )
             outstanding = amount_due - paid
             applies.update(

@@ -355,6 +355,7 @@ def fund_figures(session: Session, start: date, end: date) -> FundFigures:
                 Posting.accounting_date <= end,
             )
         )
+        or 0
     )
     inventory = [
         code

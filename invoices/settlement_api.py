@@ -165,7 +165,7 @@ class Claims(MethodView):
 class OneClaim(MethodView):
     @access("finance", "auditor")
     @blp.response(200)
-    def get(self, claim_id: str) -> dict[str, Any]:
+    def get(self, claim_id: str) -> Any:
         """A subsidy claim with its lines (JSON, or CSV/XLSX by Accept)."""
         from reports.tabular import Col, Report, Section, respond
 

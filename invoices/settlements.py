@@ -139,7 +139,7 @@ def settle(session: Session, pharmacy: str, period: str, *, by: str) -> int:
     missing = {r.dispensing_id for r in rs} - set(model_of)
     if missing:
         model_of.update(dict(session.execute(select(Dispensing.id, Dispensing.model).where(
-            Dispensing.id.in_(missing))).all()))  # type: ignore[arg-type]
+            Dispensing.id.in_(missing))).all()))
     fig = settlement_figures(ds, rs, model_of)
     s = Settlement(pharmacy=pharmacy, period=period, status="draft", currency=FUND_CURRENCY,
                    copayments_held=fig.copayments_held, fees_owed=fig.fees_owed,

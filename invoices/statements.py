@@ -137,7 +137,7 @@ def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str
     units = []
     for med in sorted(set(flows) | set(opening_units) | set(closing_units)):
         f = flows.get(med, {})
-        row = {"medicine": med, "opening": opening_units.get(med, 0),
+        row: dict[str, Any] = {"medicine": med, "opening": opening_units.get(med, 0),
                "received": f.get("received", 0), "dispensed": -f.get("dispensed", 0),
                "returned": f.get("returned", 0), "lost": -f.get("lost", 0),
                "transferred_out": -f.get("transferred_out", 0),

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger import clock
 from ledger.auth import hash_token
-from ledger.db import sqlite_read_only
-from ledger.tables import Base, BigId
+from ledger.db import Base, sqlite_read_only
+from ledger.tables import BigId
 
 log = logging.getLogger("rdf.audit")
 

@@ -139,8 +139,13 @@ def register(app: Flask) -> None:
             raise click.BadParameter("must not be before --from", param_hint="--to-date")
         sqlite_read_only.set(True)
         with click.open_file(path, "w", encoding="utf-8") as out, _db().session() as s:
+
+            def write(text: str) -> None:
+                out.write(text)
+
             export_beancount(
-                s, out.write, start=first, end=last, title=current_app.config["FUND_NAME"]
+                s, write, start=first, end=last,
+                title=current_app.config["FUND_NAME"],
             )
         if path != "-":
             click.echo(f"wrote {path}", err=True)

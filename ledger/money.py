@@ -52,7 +52,7 @@ def parse_amount(text: object, exponent: int, *, allow_negative: bool = True) ->
         raise AmountError(f"{text!r} is larger than this service accepts")
     if minor < 0 and not allow_negative:
         raise AmountError(f"{text!r} must not be negative")
-    return minor
+    return int(minor)
 
 
 def format_amount(minor: int, exponent: int) -> str:
@@ -85,7 +85,7 @@ def parse_unit_price(text: object, exponent: int, max_extra_decimals: int = 6) -
         raise AmountError(f"{s!r} is not a number") from exc
     if value > MAX_AMOUNT_MINOR:
         raise AmountError(f"{s!r} is larger than this service accepts")
-    return value
+    return Fraction(value)
 
 
 def format_unit_price(value: Fraction, exponent: int) -> str:

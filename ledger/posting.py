@@ -183,7 +183,7 @@ def _create_missing_balances(
         # Its connection comes from outside the pool: a request already holds one pooled
         # connection, so waiting for a second from the same pool starves it (every
         # connection held by a request that waits for another) under concurrency.
-        with _side_engine(session.get_bind().engine).begin() as conn:  # type: ignore[union-attr]
+        with _side_engine(session.get_bind().engine).begin() as conn:
             conn.execute(pg_insert(Balance).on_conflict_do_nothing(), rows)
     else:
         session.execute(insert(Balance).prefix_with("OR IGNORE"), rows)

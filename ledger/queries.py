@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from ledger.errors import NotFound
@@ -90,12 +90,15 @@ def _after(
     # SELECT and GROUP BY (two bound parameters would be two different expressions).
     lot_key = func.coalesce(Posting.lot_id, literal_column("0"))
     cols = [Posting.commodity, lot_key if by_lot else None]
-    q: Select[tuple[str, int, int]] = select(
-        Posting.commodity,
-        lot_key if by_lot else func.min(literal_column("0")),
-        func.sum(Posting.amount),
-    ).where(Posting.account_code.in_(codes), Posting.accounting_date > as_of)
-    q = q.group_by(*[c for c in cols if c is not None])
+    q = (
+        select(
+            Posting.commodity,
+            lot_key if by_lot else func.min(literal_column("0")),
+            func.sum(Posting.amount),
+        )
+        .where(Posting.account_code.in_(codes), Posting.accounting_date > as_of)
+        .group_by(*[c for c in cols if c is not None])
+    )
     return {(c, int(lk)): int(s) for c, lk, s in session.execute(q)}
 
 

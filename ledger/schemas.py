@@ -35,7 +35,7 @@ class Strict(Schema):
         return data
 
 
-class DecimalText(fields.Field):
+class DecimalText(fields.Field[str]):
     """A decimal amount as a JSON string ("3000", "12.50") or a JSON integer; never a float.
 
     The number of decimals allowed depends on the commodity, so it is checked where the

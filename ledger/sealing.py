@@ -23,7 +23,7 @@ it refuses to seal further, so the evidence stays as the tamperer left it for
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -44,11 +44,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger import clock
-from ledger.db import is_postgres, sqlite_read_only
+from ledger.db import Base, is_postgres, sqlite_read_only
 from ledger.errors import Conflict
 from ledger.model import month_bounds
 from ledger.seal import GENESIS, SealEntry, SealPosting, entry_seal, period_root, verify_chain
-from ledger.tables import Base, Entry, Lot, Period, Posting
+from ledger.tables import Entry, Lot, Period, Posting
 
 log = logging.getLogger("rdf.sealing")
 
@@ -160,7 +160,7 @@ def _check_head(session: Session, count: int, last_seal: str) -> None:
         .limit(1)
         .where(Entry.seal_seq.is_not(None))
     ).first()
-    head_seq, head_seal = (int(head[0]), head[1]) if head else (0, GENESIS)
+    head_seq, head_seal = (int(head[0] or 0), head[1]) if head else (0, GENESIS)
     if head_seq != count or head_seal != last_seal:
         raise ChainBroken(
             f"the chain ends at seal_seq {head_seq} but the checkpoint says {count}: "
@@ -186,7 +186,7 @@ def seal_batch(session: Session, limit: int = BATCH_SIZE) -> int:
         previous = entry_seal(previous, se)
         params.append({"eid": se.entry_id, "seq": count, "sl": previous})
     session.execute(
-        update(Entry.__table__)
+        update(Entry.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
         .where(Entry.__table__.c.id == bindparam("eid"), Entry.__table__.c.seal.is_(None))
         .values(seal_seq=bindparam("seq"), seal=bindparam("sl")),
         params,
@@ -274,7 +274,7 @@ def last_seal(
     return session.scalar(q.order_by(Entry.seal_seq.desc()).limit(1))
 
 
-def _stream_entries(session: Session, where: Any, order: Any) -> Iterator[SealedRow]:
+def _stream_entries(session: Session, where: Any, order: Any) -> Generator[SealedRow]:
     """Entries matching ``where`` in ``order`` with their postings, as plain rows streamed
     in constant memory (one joined query, grouped as it is read)."""
     stmt = (
@@ -339,7 +339,7 @@ def _sealed_row(head: Any, postings: list[SealPosting]) -> SealedRow:
     return SealedRow(int(head[6]) if head[6] is not None else None, head[7], entry)
 
 
-def verify_period_roots(session: Session) -> tuple[str, str] | None:
+def verify_period_roots(session: Session) -> tuple[str, str | None] | None:
     """The first closed month whose stored Merkle root no longer matches its entries."""
     rows = session.execute(
         select(Period.period, Period.merkle_root)
@@ -421,7 +421,7 @@ def _verify_in(s: Session) -> VerifyReport:
     count, cp_seal = read_checkpoint(s)
     head: list[str | None] = [None]
 
-    def rows() -> Iterator[tuple[int, str | None, SealEntry]]:
+    def rows() -> Generator[tuple[int, str | None, SealEntry]]:
         with closing(_stream_entries(s, Entry.seal_seq.is_not(None), Entry.seal_seq)) as stream:
             for r in stream:
                 head[0] = r.seal

@@ -123,7 +123,7 @@ def negotiated_format() -> Format | None:
     """``?format=`` if given (``None`` if it names no format), else the best of ``Accept``."""
     asked = request.args.get("format")
     if asked is not None:
-        return asked if asked in MIMES else None  # type: ignore[return-value]
+        return asked if asked in MIMES else None
     accept = request.accept_mimetypes
     if not accept:
         return "json"

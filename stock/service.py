@@ -203,15 +203,15 @@ def take_stock(
         takes = pick_lots(left, quantity, on, lot_code=lot_code, allow_expired=allow_expired)
     except Shortage as short:
         if short.expired_lot is not None:
-            lot = short.expired_lot
+            expired = short.expired_lot
             raise LotExpired(
-                f"lot {lot.lot_code} of {medicine} at {location} expired on "
-                f"{lot.expiry_on.isoformat()}, before {on.isoformat()}: expired stock is "
+                f"lot {expired.lot_code} of {medicine} at {location} expired on "
+                f"{expired.expiry_on.isoformat()}, before {on.isoformat()}: expired stock is "
                 f"never moved or dispensed; write it off",
                 medicine=medicine,
                 location=location,
-                lot=lot.lot_code,
-                expiry=lot.expiry_on.isoformat(),
+                lot=expired.lot_code,
+                expiry=expired.expiry_on.isoformat(),
                 requested=quantity,
                 available=0,
             ) from None
@@ -439,7 +439,7 @@ def list_reference(
         q = q.where(table.code > after)
     if only is not None:
         q = q.where(table.code == only)
-    rows = list(session.scalars(q))
+    rows: list[Any] = list(session.scalars(q))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].code if more and rows else None)
@@ -1139,16 +1139,17 @@ def stock_card(
         .order_by(Posting.accounting_date, Posting.entry_id, Posting.lot_id)
     )
     if after is not None:
-        d, eid, lid = date.fromisoformat(after[0]), after[1], after[2]
+        d, after_entry, after_lot = date.fromisoformat(after[0]), after[1], after[2]
         q = q.where(
             (Posting.accounting_date > d)
-            | ((Posting.accounting_date == d) & (Posting.entry_id > eid))
-            | ((Posting.accounting_date == d) & (Posting.entry_id == eid) & (Posting.lot_id > lid))
+            | ((Posting.accounting_date == d) & (Posting.entry_id > after_entry))
+            | ((Posting.accounting_date == d) & (Posting.entry_id == after_entry)
+               & (Posting.lot_id > after_lot))
         )
     # Group units and value of one (entry, lot) together; fetch one group more than asked.
     groups: dict[tuple[date, int, int], list[int]] = {}
     for ad, eid, lid, commodity, amount in session.execute(q):
-        key = (ad, int(eid), int(lid))
+        key = (ad, int(eid), int(lid or 0))  # lot_id is never NULL here (filtered)
         if key not in groups and len(groups) > limit:
             break
         slot = groups.setdefault(key, [0, 0])

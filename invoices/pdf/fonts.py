@@ -138,9 +138,9 @@ def _runs(text: str, size: float, bold: bool) -> list[_Run]:
 
 def text_width(text: str, size: float, bold: bool = False, mono: bool = False) -> float:
     if mono:
-        return pdfmetrics.stringWidth(text, MONO, size)
+        return float(pdfmetrics.stringWidth(text, MONO, size))
     if is_winansi(text) or not khmer_font_available():
-        return pdfmetrics.stringWidth(text, BOLD if bold else REGULAR, size)
+        return float(pdfmetrics.stringWidth(text, BOLD if bold else REGULAR, size))
     return sum(run.width for run in _runs(text, size, bold))
 
 
@@ -165,7 +165,7 @@ def draw_text(
     width = pdfmetrics.stringWidth(text, font, size)
     canvas.setFont(font, size)
     canvas.drawString(x - width if align == "right" else x, y, text)
-    return width
+    return float(width)
 
 
 def _draw_khmer(
