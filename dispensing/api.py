@@ -33,6 +33,7 @@ from dispensing.service import (
     DispenseRequest,
     dispense,
     dispensing_json,
+    dispensings_json,
     get_dispensing,
     return_items,
     return_json,
@@ -46,9 +47,8 @@ from ledger.tables import IdempotencyKey
 from ledger.web import (
     access,
     db_session,
-    decode_cursor,
-    encode_cursor,
     flatten_messages,
+    id_page,
     principal,
     replay_or_conflict,
     run_write,
@@ -112,7 +112,7 @@ class Dispensings(MethodView):
             if pharmacy is not None and pharmacy != own:
                 raise NotFound(f"no pharmacy {pharmacy!r}")
             pharmacy = own
-        q = select(Dispensing.id).order_by(Dispensing.id).limit(args["limit"] + 1)
+        q = select(Dispensing.id)
         if pharmacy:
             q = q.where(Dispensing.pharmacy == pharmacy)
         if args["patient"]:
@@ -121,14 +121,8 @@ class Dispensings(MethodView):
             q = q.where(Dispensing.service_date >= args["from_"])
         if args["to"]:
             q = q.where(Dispensing.service_date <= args["to"])
-        after = decode_cursor(args["cursor"])
-        if after is not None:
-            q = q.where(Dispensing.id > int(after))
-        ids = list(s.scalars(q))
-        more = len(ids) > args["limit"]
-        ids = ids[: args["limit"]]
-        return {"items": [dispensing_json(s, i) for i in ids],
-                "next_cursor": encode_cursor(ids[-1]) if more else None}
+        ids, next_cursor = id_page(s, q, Dispensing.id, args["limit"], args["cursor"])
+        return {"items": dispensings_json(s, ids), "next_cursor": next_cursor}
 
 
 @blp.route("/dispensings/<string:dispensing_id>")

@@ -171,59 +171,79 @@ def get_dispensing(session: Session, dispensing_id: str | int,
     return d
 
 
-def _lines_of(session: Session, d: Dispensing) -> list[tuple[DispensingLine, list[DispensingLot]]]:
+LineWithLots = tuple[DispensingLine, list[DispensingLot]]
+
+
+def _lines_by_dispensing(session: Session, ids: Sequence[int]) -> dict[int, list[LineWithLots]]:
+    """The lines of several dispensings with their lots, in two queries."""
     lines = list(session.scalars(select(DispensingLine).where(
-        DispensingLine.dispensing_id == d.id).order_by(DispensingLine.line_no)))
+        DispensingLine.dispensing_id.in_(ids)).order_by(DispensingLine.line_no)))
     lots = list(session.scalars(select(DispensingLot).where(
         DispensingLot.line_id.in_([ln.id for ln in lines])).order_by(DispensingLot.seq)))
     by_line: dict[int, list[DispensingLot]] = {}
     for lot in lots:
         by_line.setdefault(lot.line_id, []).append(lot)
-    return [(ln, by_line.get(ln.id, [])) for ln in lines]
+    out: dict[int, list[LineWithLots]] = {i: [] for i in ids}
+    for ln in lines:
+        out[ln.dispensing_id].append((ln, by_line.get(ln.id, [])))
+    return out
+
+
+def _lines_of(session: Session, d: Dispensing) -> list[LineWithLots]:
+    return _lines_by_dispensing(session, [d.id])[d.id]
+
+
+def dispensings_json(session: Session, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The API's view of several dispensings, in the order of ``ids`` (no query per row)."""
+    found = {d.id: d for d in session.scalars(select(Dispensing).where(Dispensing.id.in_(ids)))}
+    lines = _lines_by_dispensing(session, ids)
+    exps = exponents(session)
+    out = []
+    for i in ids:
+        d = found[i]
+        exp = exps[d.currency]
+        fmt = lambda v, exp=exp: format_amount(v, exp)  # noqa: E731
+        out.append({
+            "id": str(d.id), "pharmacy": d.pharmacy, "patient": d.patient,
+            "service_date": d.service_date.isoformat(),
+            "accounting_date": d.accounting_date.isoformat(), "currency": d.currency,
+            "client_ref": d.client_ref, "model": d.model, "scheme": d.scheme,
+            "lines": [
+                {"medicine": ln.medicine, "quantity": ln.quantity, "unit_price": ln.unit_price,
+                 "price": fmt(ln.price), "subsidy": fmt(ln.subsidy),
+                 "copayment": fmt(ln.copayment), "cost": fmt(ln.cost),
+                 "lots": [{"lot": lot.lot_code, "quantity": lot.quantity,
+                           "value": fmt(lot.value)} for lot in lots]}
+                for ln, lots in lines[i]
+            ],
+            "total_price": fmt(d.total_price), "total_subsidy": fmt(d.total_subsidy),
+            "total_copayment": fmt(d.total_copayment), "fee": fmt(d.fee),
+            "entry_id": str(d.entry_id),
+        })
+    return out
 
 
 def dispensing_json(session: Session, dispensing_id: int, *, with_returns: bool = False
                     ) -> dict[str, Any]:
-    d = session.get(Dispensing, dispensing_id)
-    assert d is not None
-    exp = exponents(session)[d.currency]
-    fmt = lambda v: format_amount(v, exp)  # noqa: E731
-    out: dict[str, Any] = {
-        "id": str(d.id), "pharmacy": d.pharmacy, "patient": d.patient,
-        "service_date": d.service_date.isoformat(),
-        "accounting_date": d.accounting_date.isoformat(), "currency": d.currency,
-        "client_ref": d.client_ref, "model": d.model, "scheme": d.scheme,
-        "lines": [
-            {"medicine": ln.medicine, "quantity": ln.quantity, "unit_price": ln.unit_price,
-             "price": fmt(ln.price), "subsidy": fmt(ln.subsidy),
-             "copayment": fmt(ln.copayment), "cost": fmt(ln.cost),
-             "lots": [{"lot": lot.lot_code, "quantity": lot.quantity, "value": fmt(lot.value)}
-                      for lot in lots]}
-            for ln, lots in _lines_of(session, d)
-        ],
-        "total_price": fmt(d.total_price), "total_subsidy": fmt(d.total_subsidy),
-        "total_copayment": fmt(d.total_copayment), "fee": fmt(d.fee),
-        "entry_id": str(d.entry_id),
-    }
+    (out,) = dispensings_json(session, [dispensing_id])
     if with_returns:
-        rets = list(session.scalars(select(DispensingReturn).where(
-            DispensingReturn.dispensing_id == d.id).order_by(DispensingReturn.id)))
-        out["returns"] = [return_json(session, r.id) for r in rets]
+        rets = list(session.scalars(select(DispensingReturn.id).where(
+            DispensingReturn.dispensing_id == dispensing_id).order_by(DispensingReturn.id)))
+        out["returns"] = [return_json(session, r) for r in rets]
     return out
 
 
 # --------------------------------------------------------------------------- returns
 
 
-def _returned_so_far(session: Session, line_ids: list[int]
-                     ) -> tuple[dict[int, int], dict[int, int], int]:
-    """Units already returned per line, per lot (lot_id, summed over the line) and fee."""
+def _returned_so_far(session: Session, line_ids: list[int]) -> dict[int, int]:
+    """Units already returned per line."""
     per_line: dict[int, int] = {}
     rows = session.execute(select(ReturnLine.line_id, func.sum(ReturnLine.quantity)).where(
         ReturnLine.line_id.in_(line_ids)).group_by(ReturnLine.line_id))
     for lid, q in rows:
         per_line[int(lid)] = int(q)
-    return per_line, {}, 0
+    return per_line
 
 
 def return_items(session: Session, d: Dispensing, items: Sequence[tuple[str, int]],
@@ -240,7 +260,7 @@ def return_items(session: Session, d: Dispensing, items: Sequence[tuple[str, int
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(8, :k)"),
                         {"k": d.id % 2**31})
-    returned, _, _ = _returned_so_far(session, [ln.id for ln, _ in lines])
+    returned = _returned_so_far(session, [ln.id for ln, _ in lines])
     fee_before = int(session.scalar(select(func.coalesce(func.sum(DispensingReturn.fee), 0))
                                     .where(DispensingReturn.dispensing_id == d.id)) or 0)
     # Allocate requested units to lines of that medicine, last line first.

@@ -26,9 +26,8 @@ from ledger.schemas import PagingArgs, Strict
 from ledger.web import (
     access,
     db_session,
-    decode_cursor,
-    encode_cursor,
     ensure_pharmacy,
+    id_page,
     principal,
     problem,
     run_write,
@@ -83,7 +82,7 @@ class Settlements(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Settlements, filtered by pharmacy and period."""
         s = db_session()
-        q = select(Settlement.id).order_by(Settlement.id).limit(args["limit"] + 1)
+        q = select(Settlement.id)
         own = visible_pharmacy()
         if own is not None:
             q = q.where(Settlement.pharmacy == own)
@@ -91,14 +90,8 @@ class Settlements(MethodView):
             q = q.where(Settlement.pharmacy == args["pharmacy"])
         if args["period"]:
             q = q.where(Settlement.period == args["period"])
-        after = decode_cursor(args["cursor"])
-        if after is not None:
-            q = q.where(Settlement.id > int(after))
-        ids = list(s.scalars(q))
-        more = len(ids) > args["limit"]
-        ids = ids[: args["limit"]]
-        return {"items": [settlement_json(s, i) for i in ids],
-                "next_cursor": encode_cursor(ids[-1]) if more else None}
+        ids, next_cursor = id_page(s, q, Settlement.id, args["limit"], args["cursor"])
+        return {"items": [settlement_json(s, i) for i in ids], "next_cursor": next_cursor}
 
 
 @blp.route("/settlements/<string:settlement_id>")
@@ -146,19 +139,13 @@ class Claims(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Subsidy claims, filtered by scheme and period."""
         s = db_session()
-        q = select(SubsidyClaim.id).order_by(SubsidyClaim.id).limit(args["limit"] + 1)
+        q = select(SubsidyClaim.id)
         if args["scheme"]:
             q = q.where(SubsidyClaim.scheme == args["scheme"])
         if args["period"]:
             q = q.where(SubsidyClaim.period == args["period"])
-        after = decode_cursor(args["cursor"])
-        if after is not None:
-            q = q.where(SubsidyClaim.id > int(after))
-        ids = list(s.scalars(q))
-        more = len(ids) > args["limit"]
-        ids = ids[: args["limit"]]
-        return {"items": [claim_json(s, i) for i in ids],
-                "next_cursor": encode_cursor(ids[-1]) if more else None}
+        ids, next_cursor = id_page(s, q, SubsidyClaim.id, args["limit"], args["cursor"])
+        return {"items": [claim_json(s, i) for i in ids], "next_cursor": next_cursor}
 
 
 @blp.route("/subsidy-claims/<string:claim_id>")

@@ -33,6 +33,15 @@ RUN_ID = uuid.uuid4().hex[:10]
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 
+def require_postgres() -> None:
+    """Skip where PostgreSQL is not configured; fail where CI requires it. The one place a
+    database test may skip (and under CI, ``pytest_configure`` refuses to start without it)."""
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL is required here (RDF_TEST_REQUIRE_POSTGRES=1)")
+        pytest.skip("PostgreSQL not configured (set RDF_TEST_POSTGRES_URL)")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if REQUIRE_PG and not PG_URL:
         raise pytest.UsageError("RDF_TEST_REQUIRE_POSTGRES=1 but RDF_TEST_POSTGRES_URL is unset")
@@ -123,8 +132,7 @@ class _PgCopies:
 
 @pytest.fixture(scope="session")
 def pg_template(worker_id: str) -> Iterator[str]:
-    if not PG_URL:
-        pytest.skip("PostgreSQL not configured (set RDF_TEST_POSTGRES_URL)")
+    require_postgres()
     name = f"rdf_t_{RUN_ID}_{worker_id}_tmpl"
     eng = _admin_engine()
     with eng.connect() as c:
@@ -176,10 +184,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def postgres_url(request: pytest.FixtureRequest) -> str:
     """A fresh PostgreSQL database; the test is skipped where PostgreSQL is not configured
     (never under CI, which sets RDF_TEST_REQUIRE_POSTGRES and fails instead)."""
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("PostgreSQL is required here")
-        pytest.skip("PostgreSQL not configured (set RDF_TEST_POSTGRES_URL)")
+    require_postgres()
     url: str = request.getfixturevalue("pg_database")
     return url
 

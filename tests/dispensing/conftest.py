@@ -20,13 +20,12 @@ from sqlalchemy import text
 from ledger.auth import create_user
 from tests.conftest import (
     BACKENDS,
-    PG_URL,
-    REQUIRE_PG,
     RUN_ID,
     _admin_engine,
     _pg_url,
     bearer,
     make_app,
+    require_postgres,
 )
 
 
@@ -176,8 +175,7 @@ def sqlite_fund_copy(template: FundTemplate, directory: Path) -> str:
 
 @pytest.fixture
 def pg_fund_url(pg_fund_template: FundTemplate) -> Iterator[str]:
-    if not PG_URL:  # pragma: no cover - pg_fund_template skips first
-        pytest.skip("PostgreSQL not configured")
+    require_postgres()
     name = f"rdf_t_{RUN_ID}_{uuid.uuid4().hex[:8]}"
     eng = _admin_engine()
     with eng.connect() as c:
@@ -215,10 +213,7 @@ def fresh_fund(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fund]
 def pg_fund(request: pytest.FixtureRequest) -> Iterator[tuple[Flask, Fund]]:
     """PostgreSQL only (like ``pg_app``): an app on a fresh copy of the fund, and the fund.
     Skipped where PostgreSQL is not configured, failed where it is required."""
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("PostgreSQL is required here")
-        pytest.skip("PostgreSQL not configured (set RDF_TEST_POSTGRES_URL)")
+    require_postgres()
     template: FundTemplate = request.getfixturevalue("pg_fund_template")
     application = make_app(request.getfixturevalue("pg_fund_url"))
     try:

@@ -149,3 +149,20 @@ def test_bad_input_on_every_field_is_a_4xx_that_changes_nothing(fund: Fund) -> N
         assert 400 <= r.status_code < 500, (body, r.status_code, r.get_json())
         assert r.content_type == "application/problem+json", body
     assert fund.get("/reports/trial-balance") == before
+
+
+def test_the_dispensing_list_pages_through_everything_and_refuses_a_foreign_cursor(
+        fund: Fund) -> None:
+    made = [fund.dispense([("MET500", 1)], ref=f"page-{i}")["id"] for i in range(3)]
+    seen, cursor = [], None
+    while True:
+        page = fund.get("/dispensings?limit=2" + (f"&cursor={cursor}" if cursor else ""))
+        seen += [d["id"] for d in page["items"]]
+        assert all(len(d["lines"]) == 1 for d in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == made
+    foreign = fund.get("/accounts?limit=1")["next_cursor"]
+    r = fund.client.get(f"/api/v1/dispensings?cursor={foreign}", headers=fund.finance)
+    assert r.status_code == 422 and r.content_type == "application/problem+json"
