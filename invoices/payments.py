@@ -176,7 +176,7 @@ def receipt_entry(session: Session, ident: str) -> Entry | None:
         found = session.scalars(select(Entry).where(Entry.source == source)).first()
         if found is not None:
             return found
-    if ident.isdigit() and len(ident) < 18:
+    if ident.isascii() and ident.isdigit() and len(ident) < 18:
         e = session.get(Entry, int(ident))
         if e is not None and (e.source or "").split(":")[0] in ("stock-receipt", "receipt"):
             return e
@@ -317,7 +317,7 @@ def utc_iso(when: datetime) -> str:
 
 def get_payment(session: Session, payment_id: str | int) -> Payment:
     text = str(payment_id)
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise NotFound(f"no payment {text!r}")
     p = session.get(Payment, int(text))
     if p is None:

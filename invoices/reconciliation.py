@@ -156,7 +156,7 @@ def _unmatched_payments(
 
 
 def get_statement(session: Session, statement_id: str) -> BankStatement:
-    if not statement_id.isdigit() or len(statement_id) > 18:
+    if not (statement_id.isascii() and statement_id.isdigit()) or len(statement_id) > 18:
         raise NotFound(f"no bank statement {statement_id!r}")
     st = session.get(BankStatement, int(statement_id))
     if st is None:
@@ -165,7 +165,7 @@ def get_statement(session: Session, statement_id: str) -> BankStatement:
 
 
 def get_line(session: Session, line_id: str) -> BankStatementLine:
-    if not line_id.isdigit() or len(line_id) > 18:
+    if not (line_id.isascii() and line_id.isdigit()) or len(line_id) > 18:
         raise NotFound(f"no bank statement line {line_id!r}")
     line = session.get(BankStatementLine, int(line_id))
     if line is None:

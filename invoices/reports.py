@@ -285,10 +285,10 @@ def balance_sheet(session: Session, as_of: date | None) -> dict[str, Any]:
 def _movement_by_balances(session: Session, start: date, end: date) -> dict[tuple[str, str], int]:
     """The same figures from kept balances: balance at ``end`` less balance before ``start``."""
     after = {(r.account, r.commodity): r.balance for r in trial_balance(session, end)}
-    before = {
+    before = {  # nothing is booked before the first day a date can name (0001-01-01)
         (r.account, r.commodity): r.balance
         for r in trial_balance(session, start - timedelta(days=1))
-    }
+    } if start > date.min else {}
     keys = set(after) | set(before)
     return {
         k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) != before.get(k, 0)

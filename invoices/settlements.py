@@ -165,9 +165,15 @@ def settle(session: Session, pharmacy: str, period: str, *, by: str) -> int:
     return s.id
 
 
+def _is_id(ident: str) -> bool:
+    """A row id as the API spells it: ASCII digits only ("³" is a digit to ``isdigit()``
+    but not to ``int()``)."""
+    return ident.isascii() and ident.isdigit() and len(ident) < 18
+
+
 def get_settlement(session: Session, ident: str, pharmacy_scope: str | None = None
                    ) -> Settlement:
-    s = session.get(Settlement, int(ident)) if ident.isdigit() and len(ident) < 18 else None
+    s = session.get(Settlement, int(ident)) if _is_id(ident) else None
     if s is None or (pharmacy_scope is not None and s.pharmacy != pharmacy_scope):
         raise NotFound(f"no settlement {ident!r}")
     return s
@@ -302,7 +308,7 @@ def claim(session: Session, scheme: str, period: str, *, by: str) -> int:
 
 
 def get_claim(session: Session, ident: str) -> SubsidyClaim:
-    c = session.get(SubsidyClaim, int(ident)) if ident.isdigit() and len(ident) < 18 else None
+    c = session.get(SubsidyClaim, int(ident)) if _is_id(ident) else None
     if c is None:
         raise NotFound(f"no subsidy claim {ident!r}")
     return c

@@ -11,6 +11,7 @@ account (``1400-P``).
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -337,16 +338,15 @@ def cost_recovery_by_month(session: Session, start: date, end: date) -> list[tup
     """Cost recovery (in %) of each calendar month of the range, by the same rule as the
     fund-health report; ``None`` for a month without costs."""
     from invoices.reports import fund_figures, fund_ratios
-    from ledger.model import first_day_after, month_of
 
     out: list[tuple[str, Any]] = []
-    month = month_of(start)
-    while month <= month_of(end):
-        m_start, m_end = month_bounds(month)
+    y, m = start.year, start.month
+    while (y, m) <= (end.year, end.month):  # by (year, month): 9999-12 has no month after it
+        m_start, m_end = date(y, m, 1), date(y, m, monthrange(y, m)[1])
         ratio = fund_ratios(fund_figures(session, max(start, m_start), min(end, m_end)))
         value = ratio["cost_recovery"]
-        out.append((month, None if value is None else Decimal(value) * 100))
-        month = month_of(first_day_after(month))
+        out.append((f"{y:04d}-{m:02d}", None if value is None else Decimal(value) * 100))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return out
 
 
