@@ -1,20 +1,25 @@
 """Reading the books: balances, statements and the trial balance.
 
 Balances are answered from the kept balances (a few rows per account), never by summing
-all history: a balance as of a past date is the kept balance less what was booked after
-that date, read through the ``(account, commodity, accounting_date)`` index.
+all history. A balance as of a past date is the kept balance less the kept month totals
+(``month_totals``) of the months after the date's month, corrected by the postings of the
+date's own month on one side of the date (read through the ``(account, commodity,
+accounting_date)`` index): work bounded by one month of the account plus its month totals,
+whatever the size of the journal.
 """
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from ledger.errors import NotFound
-from ledger.tables import Account, Balance, Commodity, Entry, Lot, Posting
+from ledger.tables import Account, Balance, Commodity, Entry, Lot, MonthTotal, Posting
 
 
 def exponents(session: Session) -> dict[str, int]:
@@ -83,40 +88,99 @@ class BalanceLine:
     amount: int
 
 
-def _after(
-    session: Session, codes: list[str], as_of: date, by_lot: bool
-) -> dict[tuple[str, int], int]:
-    # One expression object, its 0 a literal: PostgreSQL must see the same expression in
-    # SELECT and GROUP BY (two bound parameters would be two different expressions).
-    lot_key = func.coalesce(Posting.lot_id, literal_column("0"))
-    cols = [Posting.commodity, lot_key if by_lot else None]
-    q = (
-        select(
-            Posting.commodity,
-            lot_key if by_lot else func.min(literal_column("0")),
-            func.sum(Posting.amount),
-        )
-        .where(Posting.account_code.in_(codes), Posting.accounting_date > as_of)
-        .group_by(*[c for c in cols if c is not None])
-    )
-    return {(c, int(lk)): int(s) for c, lk, s in session.execute(q)}
+#: One part of a balance read: (commodity or account, commodity or lot key, amount) rows.
+_Part = Select[str, Any, int]
+
+
+@dataclass(frozen=True)
+class _AsOf:
+    """How a balance as of ``as_of`` is read in bounded work: the kept balance less the
+    month totals from a month on, then the postings of the date's own month on one side of
+    the date:
+
+    * ``sign`` −1: the balance at the month's end (kept − the months after this one) less
+      the postings after the date within the month;
+    * ``sign`` +1: the balance at the previous month's end (kept − this month and the ones
+      after) plus the postings of the month up to the date.
+
+    Whichever side of the date has fewer days; a month end (every statement's boundary)
+    reads no posting at all."""
+
+    as_of: date
+    first: date
+    last: date
+    sign: int
+
+    @property
+    def has_postings(self) -> bool:
+        return self.sign > 0 or self.as_of < self.last
+
+    def later_months(self) -> ColumnElement[bool]:
+        """The month totals taken away from the kept balance."""
+        if self.sign < 0:
+            return MonthTotal.month > self.first
+        return MonthTotal.month >= self.first
+
+    def postings(self) -> list[ColumnElement[bool]]:
+        """The postings of the month on the chosen side of the date."""
+        if self.sign < 0:
+            return [Posting.accounting_date > self.as_of, Posting.accounting_date <= self.last]
+        return [Posting.accounting_date >= self.first, Posting.accounting_date <= self.as_of]
+
+
+def _as_of_plan(as_of: date) -> _AsOf:
+    first = as_of.replace(day=1)
+    last = as_of.replace(day=monthrange(as_of.year, as_of.month)[1])
+    return _AsOf(as_of, first, last, -1 if (last - as_of).days <= as_of.day else 1)
 
 
 def balances(
-    session: Session, codes: list[str], as_of: date | None = None, *, by_lot: bool = True
+    session: Session,
+    codes: list[str],
+    as_of: date | None = None,
+    *,
+    by_lot: bool = True,
+    commodity: str | None = None,
 ) -> list[BalanceLine]:
-    """Balances of ``codes`` (summed) per commodity and lot, as of a date (default: now)."""
-    q = select(
-        Balance.commodity, Balance.lot_key if by_lot else func.min(0), func.sum(Balance.amount)
+    """Balances of ``codes`` (summed) per commodity and lot, as of a date (default: now);
+    only ``commodity``'s when given.
+
+    As of a date: the kept balances less the kept month totals of later months, corrected
+    by the postings of the date's own month on the nearer side of the date (``_as_of_plan``)
+    — a bounded number of rows whatever the size of the journal, in one statement (two when
+    no commodity is named and the date is not a month end)."""
+    kept = select(
+        Balance.commodity.label("commodity"),
+        Balance.lot_key.label("lot_key"),
+        Balance.amount.label("amount"),
     ).where(Balance.account_code.in_(codes))
-    q = q.group_by(Balance.commodity, Balance.lot_key) if by_lot else q.group_by(Balance.commodity)
-    totals = {(c, int(lk)): int(s) for c, lk, s in session.execute(q)}
-    if as_of is not None:
-        for k, s in _after(session, codes, as_of, by_lot).items():
-            totals[k] = totals.get(k, 0) - s
+    if commodity is not None:
+        kept = kept.where(Balance.commodity == commodity)
+    parts: list[_Part] = [kept]
+    plan = _as_of_plan(as_of) if as_of is not None else None
+    if plan is not None:
+        months = select(
+            MonthTotal.commodity, MonthTotal.lot_key, (-MonthTotal.amount).label("amount")
+        ).where(MonthTotal.account_code.in_(codes), plan.later_months())
+        if commodity is not None:
+            months = months.where(MonthTotal.commodity == commodity)
+        parts.append(months)
+        if plan.has_postings and commodity is not None:
+            parts.append(_postings_part(codes, [commodity], plan))
+    totals = _grouped(session, parts, by_lot)
+    if plan is not None and plan.has_postings and commodity is None and totals:
+        # The posting index is (account, commodity, date): name every commodity the
+        # accounts hold (each posting has a kept balance row) so the date range is tight.
+        more = _grouped(
+            session, [_postings_part(codes, sorted({c for c, _lk in totals}), plan)], by_lot
+        )
+        for k, v in more.items():
+            totals[k] = totals.get(k, 0) + v
     lot_ids = {lk for (_c, lk), v in totals.items() if lk and v}
-    codes_by_id = dict(
-        session.execute(select(Lot.id, Lot.lot_code).where(Lot.id.in_(lot_ids))).all()
+    codes_by_id = (
+        dict(session.execute(select(Lot.id, Lot.lot_code).where(Lot.id.in_(lot_ids))).all())
+        if lot_ids
+        else {}
     )
     out = [
         BalanceLine(c, lk or None, codes_by_id.get(lk) if lk else None, v)
@@ -126,11 +190,37 @@ def balances(
     return out
 
 
+def _postings_part(codes: list[str], commodities: list[str], plan: _AsOf) -> _Part:
+    lot_key = func.coalesce(Posting.lot_id, literal_column("0"))
+    amount = Posting.amount if plan.sign > 0 else -Posting.amount
+    q: _Part = select(
+        Posting.commodity, lot_key.label("lot_key"), amount.label("amount")
+    ).where(Posting.account_code.in_(codes), Posting.commodity.in_(commodities), *plan.postings())
+    return q
+
+
+def _grouped(
+    session: Session, parts: list[_Part], by_lot: bool
+) -> dict[tuple[str, int], int]:
+    """Σ amount of the union of ``parts`` (commodity, lot_key, amount) per commodity (and
+    lot when ``by_lot``; lot 0 otherwise)."""
+    u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    if by_lot:
+        q = select(u.c.commodity, u.c.lot_key, func.sum(u.c.amount)).group_by(
+            u.c.commodity, u.c.lot_key
+        )
+        return {(c, int(lk)): int(s) for c, lk, s in session.execute(q)}
+    q1 = select(u.c.commodity, func.sum(u.c.amount)).group_by(u.c.commodity)
+    return {(c, 0): int(s) for c, s in session.execute(q1)}
+
+
 def balance_of(
     session: Session, codes: list[str], commodity: str, as_of: date | None = None
 ) -> int:
     return sum(
-        b.amount for b in balances(session, codes, as_of, by_lot=False) if b.commodity == commodity
+        b.amount
+        for b in balances(session, codes, as_of, by_lot=False, commodity=commodity)
+        if b.commodity == commodity
     )
 
 
@@ -219,23 +309,40 @@ class TrialBalanceRow:
 def trial_balance(
     session: Session, as_of: date | None = None, commodity: str | None = None
 ) -> list[TrialBalanceRow]:
-    """Every account's balance per commodity from the kept balances (lots summed)."""
-    q = select(Balance.account_code, Balance.commodity, func.sum(Balance.amount)).group_by(
-        Balance.account_code, Balance.commodity
+    """Every account's balance per commodity from the kept balances (lots summed); as of a
+    date, less the kept month totals after it (see ``balances``)."""
+    kept = select(
+        Balance.account_code.label("account_code"),
+        Balance.commodity.label("commodity"),
+        Balance.amount.label("amount"),
     )
     if commodity:
-        q = q.where(Balance.commodity == commodity)
-    totals = {(a, c): int(s) for a, c, s in session.execute(q)}
+        kept = kept.where(Balance.commodity == commodity)
+    parts: list[_Part] = [kept]
     if as_of is not None:
-        qa = (
-            select(Posting.account_code, Posting.commodity, func.sum(Posting.amount))
-            .where(Posting.accounting_date > as_of)
-            .group_by(Posting.account_code, Posting.commodity)
-        )
+        # As balances(): kept − later month totals ∓ one side of the date's month (here
+        # every account's postings of those days, through the accounting_date index).
+        plan = _as_of_plan(as_of)
+        months = select(
+            MonthTotal.account_code, MonthTotal.commodity, (-MonthTotal.amount).label("amount")
+        ).where(plan.later_months())
         if commodity:
-            qa = qa.where(Posting.commodity == commodity)
-        for a, c, s in session.execute(qa):
-            totals[(a, c)] = totals.get((a, c), 0) - int(s)
+            months = months.where(MonthTotal.commodity == commodity)
+        parts.append(months)
+        if plan.has_postings:
+            moved = select(
+                Posting.account_code,
+                Posting.commodity,
+                (Posting.amount if plan.sign > 0 else -Posting.amount).label("amount"),
+            ).where(*plan.postings())
+            if commodity:
+                moved = moved.where(Posting.commodity == commodity)
+            parts.append(moved)
+    u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    q = select(u.c.account_code, u.c.commodity, func.sum(u.c.amount)).group_by(
+        u.c.account_code, u.c.commodity
+    )
+    totals = {(a, c): int(s) for a, c, s in session.execute(q)}
     accounts = {a.code: a for a in session.scalars(select(Account))}
     return [
         TrialBalanceRow(a, accounts[a].name, accounts[a].type, c, v)

@@ -6,7 +6,8 @@ Invariants the database keeps by itself (see ``migrations/versions/0001_ledger_c
 * postings and entries cannot be updated or deleted (an entry may only receive its seal once);
 * every entry balances per commodity (PostgreSQL: a deferred constraint trigger at commit);
 * kept balances are maintained by a trigger on every posting insert, so a kept balance is
-  the sum of its postings by construction;
+  the sum of its postings by construction; so are the kept totals per month
+  (``month_totals``, revision 0008);
 * a lot balance of an inventory account can never be negative (CHECK on ``balances``).
 """
 
@@ -141,6 +142,22 @@ class Balance(Base):
         UniqueConstraint("account_code", "commodity", "lot_key", "stripe", name="uq_balance_key"),
         CheckConstraint("NOT nonneg OR amount >= 0", name="ck_balance_lot_nonnegative"),
     )
+
+
+class MonthTotal(Base):
+    """What a kept balance's postings sum to within one month: one row per (account,
+    commodity, lot, stripe, month); maintained by a trigger next to ``balances``
+    (``migrations/versions/0008_month_totals.py``), so a balance as of any date reads
+    a bounded number of rows."""
+
+    __tablename__ = "month_totals"
+    account_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    commodity: Mapped[str] = mapped_column(String(24), primary_key=True)
+    #: the first day of the month
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    lot_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
 
 
 class Period(Base):
