@@ -24,7 +24,7 @@ from ledger.audit import record_response
 from ledger.db import Database
 from ledger.errors import RdfError
 from ledger.ratelimit import BadTokenLimiter
-from ledger.sealing import seal_after_commit
+from ledger.sealing import DEFAULT_INTERVAL_MS, SEAL_MODES, Sealer, seal_after_commit
 from ledger.web import (
     authorise_request,
     close_session,
@@ -92,12 +92,34 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def attach_database(app: Flask, url: str) -> Database:
     """Point the app at a database: its engine, the sealer that follows commits, and a fresh
-    bad-token limiter (the test suite reuses one app across many databases)."""
+    bad-token limiter (the test suite reuses one app across many databases).
+
+    The sealer (``ledger.sealing.Sealer``) runs as ``RDF_SEAL_MODE`` says (app config, else
+    the environment): ``background`` by default, ``inline`` by default under ``TESTING`` (so
+    a test sees an entry sealed when its write returns); ``RDF_SEAL_INTERVAL_MS`` (200) is
+    how often the background sealer may run. The sealer of a database being replaced is
+    stopped first, so its thread does not outlive its database."""
+    mode = str(
+        app.config.get("RDF_SEAL_MODE")
+        or os.environ.get("RDF_SEAL_MODE")
+        or ("inline" if app.config.get("TESTING") else "background")
+    )
+    interval = app.config.get("RDF_SEAL_INTERVAL_MS")
+    if interval is None:
+        interval = os.environ.get("RDF_SEAL_INTERVAL_MS") or DEFAULT_INTERVAL_MS
+    if mode not in SEAL_MODES or int(interval) < 0:
+        raise ValueError(f"RDF_SEAL_MODE {mode!r} / RDF_SEAL_INTERVAL_MS {interval!r}: "
+                         f"the mode is one of {SEAL_MODES}, the interval >= 0")
+    previous = app.extensions.get("rdf_after_commit")
+    if isinstance(previous, Sealer):
+        previous.stop()
     app.config["DATABASE_URL"] = url
     db = Database(url)
     app.extensions["rdf_db"] = db
     app.extensions["rdf_auth_limiter"] = BadTokenLimiter()
-    app.extensions["rdf_after_commit"] = seal_after_commit(db.sessionmaker)
+    app.extensions["rdf_after_commit"] = seal_after_commit(
+        db.sessionmaker, mode=mode, interval_ms=int(interval)
+    )
     return db
 
 

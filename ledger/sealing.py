@@ -1,17 +1,35 @@
 """The sealer: chains committed journal entries, one at a time, in commit order.
 
 Posting an entry does not seal it (DESIGN.md invariant 7: no write may wait on one hot
-row). After every committed write, ``seal_pending`` runs in its own transactions: it takes
-the unsealed entries in id order, gives each the next ``seal_seq`` and
-``seal = entry_seal(previous, entry)`` (:mod:`ledger.seal`), and moves the checkpoint
-(``seal_checkpoints``: count and last seal) forward in the same transaction.
+row). ``seal_pending`` runs in its own transactions: it takes the unsealed entries in id
+order, gives each the next ``seal_seq`` and ``seal = entry_seal(previous, entry)``
+(:mod:`ledger.seal`), and moves the checkpoint (``seal_checkpoints``: count and last seal)
+forward in the same transaction.
+
+When it runs after a write (:class:`Sealer`, the app's ``rdf_after_commit`` hook, chosen
+by ``RDF_SEAL_MODE``):
+
+* ``background`` (the default): the hook only wakes a per-process daemon thread (O(1), no
+  SQL on the request). The thread seals everything pending, at most once every
+  ``RDF_SEAL_INTERVAL_MS`` (default 200 ms), so one sealing transaction covers every entry
+  committed meanwhile instead of one per write. An entry is sealed within about one
+  interval of its commit while its process lives; if the process dies first, the next
+  sealer (any process's next write, a verify, a document, a month close, ``flask seal``)
+  picks it up, since sealing always takes *every* unsealed entry in id order.
+* ``inline`` (the default under ``TESTING``): seal right after each commit, on the
+  request's thread.
+
+Whatever the mode, verify, month close, documents and ``flask seal`` seal synchronously
+(:func:`seal_pending` with ``blocking=True``) before they read a seal, so nothing
+committed before them is left unsealed; and no sealing failure ever fails a write.
 
 One sealer at a time:
 
 * PostgreSQL: a transaction-scoped advisory lock. The after-commit path only *tries* it
-  (``pg_try_advisory_xact_lock``): if another sealer holds it, that one is already
-  sealing, and the writer returns at once. Verify, month close and the ``seal`` command
-  wait for it (``pg_advisory_xact_lock``) so nothing is left behind when they read.
+  (``pg_try_advisory_xact_lock``): if another sealer holds it, the background thread looks
+  again one interval later (that sealer may have read the unsealed entries before ours
+  were committed). Verify, month close and the ``seal`` command wait for it
+  (``pg_advisory_xact_lock``) so nothing is left behind when they read.
 * SQLite: the database's single write lock (every write transaction is ``BEGIN IMMEDIATE``).
 
 The sealer chains from the checkpoint, never from whatever the entries table holds: if the
@@ -22,7 +40,12 @@ it refuses to seal further, so the evidence stays as the tamperer left it for
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
+import time
+import weakref
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
@@ -171,7 +194,6 @@ def _check_head(session: Session, count: int, last_seal: str) -> None:
 def seal_batch(session: Session, limit: int = BATCH_SIZE) -> int:
     """Seal up to ``limit`` unsealed entries in ``session`` (the caller holds the lock and
     commits). Returns how many were sealed."""
-    count, previous = read_checkpoint(session)
     entries = list(
         session.scalars(
             select(Entry).where(Entry.seal_seq.is_(None)).order_by(Entry.id).limit(limit)
@@ -179,6 +201,7 @@ def seal_batch(session: Session, limit: int = BATCH_SIZE) -> int:
     )
     if not entries:
         return 0
+    count, previous = read_checkpoint(session)
     _check_head(session, count, previous)
     params = []
     for se in _seal_entries(session, entries):
@@ -224,39 +247,223 @@ def seal_pending(
 ) -> int:
     """Seal every committed unsealed entry, ``batch`` per transaction; returns how many.
 
-    ``blocking=False`` (after a write): give up at once if another sealer is at work (it
-    will pick these entries up: it loops until it finds none). ``blocking=True`` (verify,
-    close, PDF, the ``seal`` command): wait for it, so nothing committed before the call
-    is left unsealed. Raises :class:`ChainBroken` when the chain was tampered with.
+    ``blocking=False`` (after a write): give up at once if another sealer is at work.
+    ``blocking=True`` (verify, close, PDF, the ``seal`` command, :meth:`Sealer.flush`):
+    wait for it, so nothing committed before the call is left unsealed. Raises
+    :class:`ChainBroken` when the chain was tampered with.
     """
+    return _seal_pending(session_factory, blocking=blocking, batch=batch)[0]
+
+
+def _seal_pending(
+    session_factory: SessionFactory, *, blocking: bool, batch: int = BATCH_SIZE
+) -> tuple[int, bool]:
+    """:func:`seal_pending`, and whether it gave up because another sealer held the lock."""
     token = sqlite_read_only.set(False)  # a write: SQLite must start BEGIN IMMEDIATE
     total = 0
     try:
         while True:
             with session_factory() as s:
                 if not take_lock(s, blocking=blocking):
-                    return total
+                    return total, True
                 n = seal_batch(s, batch)
                 s.commit()
             total += n
             if n < batch:
-                return total
+                return total, False
     finally:
         sqlite_read_only.reset(token)
 
 
-def seal_after_commit(session_factory: SessionFactory) -> Callable[[], None]:
-    """The ``rdf_after_commit`` hook: seal what was just committed; never fails the write."""
+# --------------------------------------------------------------------------- after a write
 
-    def hook() -> None:
+SEAL_MODES = ("background", "inline")
+
+#: Default of ``RDF_SEAL_INTERVAL_MS``: the background sealer runs at most this often.
+DEFAULT_INTERVAL_MS = 200
+
+#: After a failed run (database down...), the background sealer waits this long, doubling.
+RETRY_MAX_S = 30.0
+
+#: How often the background sealer logs a broken chain (it meets it again on every run
+#: until an auditor has looked).
+BROKEN_LOG_EVERY_S = 60.0
+
+
+class Sealer:
+    """The ``rdf_after_commit`` hook: ``sealer()`` after every committed write.
+
+    ``mode="inline"`` seals at once on the caller's thread. ``mode="background"`` sets an
+    event for this process's sealer thread, started on first use in each process (gunicorn
+    forks its workers and a thread of the parent does not exist in the child, hence the pid
+    check). The thread is a daemon (it never keeps a process alive), holds a connection
+    only while it seals, and is stopped by :meth:`stop` (``attach_database`` stops the
+    sealer of the database it replaces) and at interpreter exit, after a last try.
+
+    Calling the hook never raises: the write is committed whatever happens here.
+    """
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        *,
+        mode: str = "background",
+        interval_ms: int = DEFAULT_INTERVAL_MS,
+    ) -> None:
+        if mode not in SEAL_MODES:
+            raise ValueError(f"RDF_SEAL_MODE must be one of {SEAL_MODES}, not {mode!r}")
+        if interval_ms < 0:
+            raise ValueError("RDF_SEAL_INTERVAL_MS must be >= 0")
+        self.session_factory = session_factory
+        self.mode = mode
+        self.interval = interval_ms / 1000
+        #: Runs of the background thread that sealed, and entries they sealed.
+        self.runs = 0
+        self.sealed = 0
+        self._fresh_state()
+        _live.add(self)
+
+    def _fresh_state(self) -> None:
+        """Locks, events and thread of this process (a forked child starts again here)."""
+        self._pid = os.getpid()
+        self._start_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._next_run = 0.0
+        self._backoff = 0.0
+        self._broken_logged_at: float | None = None
+
+    # ------------------------------------------------------------------ the hook
+
+    def __call__(self) -> None:
         try:
-            seal_pending(session_factory, blocking=False)
+            if self.mode == "inline":
+                self._seal_inline()
+                return
+            if self._pid != os.getpid():
+                self._fresh_state()  # a forked child: the parent's thread is not here
+            if self._thread is None or not self._thread.is_alive():
+                self._start()
+            self._wake.set()
+        except Exception:  # noqa: BLE001 - the write is committed; sealing catches up later
+            log.exception("the sealer could not be woken; the next seal run will catch up")
+
+    def _seal_inline(self) -> None:
+        try:
+            seal_pending(self.session_factory, blocking=False)
         except ChainBroken as exc:
             log.error("sealer stopped: %s", exc)
         except Exception:  # noqa: BLE001 - the write is committed; sealing is retried later
             log.exception("sealing after commit failed; the next seal run will catch up")
 
-    return hook
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._stopped or (self._thread is not None and self._thread.is_alive()):
+                return
+            self._thread = threading.Thread(
+                target=self._run, name=f"rdf-sealer-{self._pid}", daemon=True
+            )
+            self._thread.start()
+
+    # ------------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            if self._stopping.is_set():
+                return
+            rest = self._next_run - time.monotonic()
+            if rest > 0 and self._stopping.wait(rest):
+                return
+            self._wake.clear()  # a commit from here on wakes the next run
+            again = self._run_once()
+            self._next_run = time.monotonic() + max(self.interval, self._backoff)
+            if again:
+                self._wake.set()
+
+    def _run_once(self) -> bool:
+        """One sealing run; True when it must be tried again (lock busy, error)."""
+        try:
+            n, busy = _seal_pending(self.session_factory, blocking=False)
+        except ChainBroken as exc:
+            now = time.monotonic()
+            last = self._broken_logged_at
+            if last is None or now - last > BROKEN_LOG_EVERY_S:
+                self._broken_logged_at = now
+                log.error("sealer stopped: %s", exc)
+            return False  # met again on the next write's run, and reported by verify
+        except Exception:  # noqa: BLE001 - a background thread must not die of a bad run
+            self._backoff = min(max(2 * self._backoff, 0.5), RETRY_MAX_S)
+            log.exception("background sealing failed; trying again in %.1f s", self._backoff)
+            return True
+        self._backoff = 0.0
+        self._broken_logged_at = None
+        self.runs += 1
+        self.sealed += n
+        return busy  # another sealer held the lock and may have read before our commit
+
+    # ------------------------------------------------------------------ control
+
+    def flush(self) -> int:
+        """Seal everything committed so far, now, on the caller's thread (waiting for a
+        running sealer). Returns how many entries this call sealed; raises
+        :class:`ChainBroken` when the chain was tampered with."""
+        return seal_pending(self.session_factory, blocking=True)
+
+    @property
+    def running(self) -> bool:
+        """This process's sealer thread is alive."""
+        thread = self._thread
+        return self._pid == os.getpid() and thread is not None and thread.is_alive()
+
+    def stop(self, timeout: float = 10.0, *, last_try: bool = False) -> None:
+        """Stop this process's sealer thread for good (a later write does not restart it).
+        ``last_try``: then seal what it was woken for (unless another sealer is at work)."""
+        if self._pid != os.getpid():
+            self._fresh_state()
+        with self._start_lock:
+            self._stopped = True
+            thread, pending = self._thread, self._wake.is_set()
+        self._stopping.set()
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout)
+            if last_try and pending:
+                self._seal_inline()
+
+
+#: Every sealer of this process, to reset in a forked child and to stop at exit.
+_live: weakref.WeakSet[Sealer] = weakref.WeakSet()
+
+
+def seal_after_commit(
+    session_factory: SessionFactory,
+    *,
+    mode: str = "inline",
+    interval_ms: int = DEFAULT_INTERVAL_MS,
+) -> Sealer:
+    """The ``rdf_after_commit`` hook of a database (see :class:`Sealer`)."""
+    return Sealer(session_factory, mode=mode, interval_ms=interval_ms)
+
+
+def _after_fork_in_child() -> None:
+    for sealer in list(_live):
+        sealer._fresh_state()
+
+
+def _stop_all_at_exit() -> None:
+    for sealer in list(_live):
+        if sealer.running:
+            try:
+                sealer.stop(timeout=5.0, last_try=True)
+            except Exception:  # noqa: BLE001 - exiting anyway
+                log.exception("stopping the sealer at exit failed")
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_stop_all_at_exit)
 
 
 # --------------------------------------------------------------------------- reading seals

@@ -59,14 +59,20 @@ def post_capital(client: FlaskClient, token: str, amount: int, memo: str, day: d
 
 
 @pytest.fixture
-def books(client: FlaskClient, tokens: dict[str, str]) -> list[int]:
-    """Six entries of different amounts and memos, in the current month."""
+def books(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> list[int]:
+    """Six sealed entries of different amounts and memos, in the current month.
+
+    Sealed before the test tampers with them: the sealer is flushed (a no-op when it seals
+    inline, the test suite's default; with ``RDF_SEAL_MODE=background`` the entries would
+    otherwise be sealed up to an interval later, over whatever the test changed)."""
     today = clock.today()
     day = date(today.year, today.month, 1)
-    return [
+    ids = [
         int(post_capital(client, tokens["finance"], 1000 * (i + 1), f"capital #{i + 1}", day))
         for i in range(6)
     ]
+    app.extensions["rdf_after_commit"].flush()
+    return ids
 
 
 def create_pharmacy(app: Flask, client: FlaskClient, finance: str, code: str) -> None:

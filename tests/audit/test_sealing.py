@@ -1,25 +1,30 @@
-"""The sealer: entries are sealed right after their commit, in a gapless chain, and a
-month close stores the month's Merkle root and the seal of its last entry."""
+"""The sealer: entries are sealed in a gapless chain (right after their commit when it
+seals inline; the background sealer, production's default, is tested in
+test_background_sealer.py), and a month close stores the month's Merkle root and the seal
+of its last entry."""
 
 from __future__ import annotations
 
 import threading
 from datetime import date
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from ledger.seal import GENESIS, entry_seal
-from ledger.sealing import _stream_entries, month_root, seal_pending
+from ledger.sealing import Sealer, _stream_entries, month_root, seal_pending
 from ledger.tables import Entry
 from tests.audit.conftest import post_capital, tamper
 from tests.conftest import bearer
 
 
-def test_an_entry_is_sealed_as_soon_as_its_write_commits(
-    client: FlaskClient, tokens: dict[str, str]
+def test_an_entry_is_sealed_as_soon_as_its_write_commits_when_sealing_inline(
+    app: Flask, client: FlaskClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    inline = Sealer(app.extensions["rdf_db"].sessionmaker, mode="inline")
+    monkeypatch.setitem(app.extensions, "rdf_after_commit", inline)
     entry_id = post_capital(client, tokens["finance"], 1234, "donor", date(2026, 11, 3))
     r = client.get(f"/api/v1/journal-entries/{entry_id}", headers=bearer(tokens["auditor"]))
     assert r.get_json()["seal"] is not None
