@@ -2,10 +2,18 @@
 
 Every write request (POST, PUT, PATCH, DELETE, whatever its answer) and every document
 download (a PDF, a CSV or spreadsheet, by path, ``Accept`` or ``?format=``; anything under
-``/statements/`` or ``/exports/``) leaves one row in ``audit_events``. The row is written
-in its own short transaction after the answer is decided (an ``after_request`` hook), so
-it records refusals too, and a failure to write it is logged, never turned into a failed
-request. The table is append-only: the database refuses UPDATE and DELETE (migration 0004).
+``/statements/`` or ``/exports/``) leaves one row in ``audit_events``:
+
+* a write that succeeds through ``ledger.web.run_write`` inserts its row in its own
+  transaction, just before the commit (:func:`stage_event`): one commit, and the row
+  exists exactly when the write was committed;
+* everything else (refusals, failed or rolled-back writes, replays of an idempotent write,
+  the per-record batch, document downloads) is written in its own short transaction after
+  the answer is decided (:func:`record_response`, an ``after_request`` hook); a failure to
+  write it is logged, never turned into a failed request.
+
+Both rows are built by :func:`event_of` from the request and its answer, so they read the
+same. The table is append-only: the database refuses UPDATE and DELETE (migration 0004).
 
 Only the first 8 hex digits of the token's SHA-256 are kept: enough to tell two tokens of
 one user apart (before and after a rotation), useless to anyone who reads the table.
@@ -110,32 +118,83 @@ def object_ref(request: Request, response: Response) -> str | None:
     return None
 
 
-def record_response(app: Flask, request: Request, response: Response) -> Response:
-    """``after_request``: write the audit event of an audited request; never fails it."""
+def event_of(request: Request, response: Response) -> dict[str, Any]:
+    """The audit event of ``request`` answered by ``response`` (the columns' values)."""
+    who = g.get("rdf_principal")
+    query = request.query_string.decode("utf-8", "replace")
+    path = request.path + (f"?{query}" if query else "")
+    return dict(
+        at=clock.now(),
+        user_id=who.user_id if who else None,
+        user_name=who.name if who else None,
+        role=who.role if who else None,
+        token_hash_prefix=token_prefix(request.headers.get("Authorization", "")),
+        method=request.method[:10],
+        path=path[:1000],
+        status=response.status_code,
+        remote_addr=(request.remote_addr or "")[:64] or None,
+        object_ref=object_ref(request, response),
+    )
+
+
+def _audited(request: Request, response: Response) -> bool:
+    return should_audit(
+        request.method,
+        request.path,
+        request.headers.get("Accept", ""),
+        response.mimetype,
+        request.args.get("format"),
+    )
+
+
+def _storable(event: dict[str, Any]) -> bool:
+    """No text a database may refuse (NUL, lone surrogates): such an event is written apart,
+    where its failure is only logged, never inside the write it would then fail."""
+    for value in event.values():
+        if isinstance(value, str):
+            if "\x00" in value:
+                return False
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
+#: ``g`` flag: this request's event went into its write's transaction, which committed.
+_RECORDED = "rdf_audit_recorded"
+
+
+def stage_event(session: Session, request: Request, response: Response) -> bool:
+    """Add the audit event of a write answered by ``response`` to ``session``, to commit
+    with the write. True if added (then call :func:`event_committed` once the commit
+    succeeded); False when it is to be written apart after the request, as for a refusal.
+    Never raises: a write is never failed by building its audit event."""
     try:
-        if not should_audit(
-            request.method,
-            request.path,
-            request.headers.get("Accept", ""),
-            response.mimetype,
-            request.args.get("format"),
-        ):
+        if not _audited(request, response):
+            return False
+        event = event_of(request, response)
+        if not _storable(event):
+            return False
+        session.add(AuditEvent(**event))
+        return True
+    except Exception:  # noqa: BLE001 - written apart by record_response instead
+        log.exception("could not stage the audit event of %s %s", request.method, request.path)
+        return False
+
+
+def event_committed() -> None:
+    """The write that carried this request's audit event committed: none is written after."""
+    setattr(g, _RECORDED, True)
+
+
+def record_response(app: Flask, request: Request, response: Response) -> Response:
+    """``after_request``: write the audit event of an audited request (unless it was
+    committed with the request's write); never fails the request."""
+    try:
+        if g.get(_RECORDED) or not _audited(request, response):
             return response
-        who = g.get("rdf_principal")
-        query = request.query_string.decode("utf-8", "replace")
-        path = request.path + (f"?{query}" if query else "")
-        event = dict(
-            at=clock.now(),
-            user_id=who.user_id if who else None,
-            user_name=who.name if who else None,
-            role=who.role if who else None,
-            token_hash_prefix=token_prefix(request.headers.get("Authorization", "")),
-            method=request.method[:10],
-            path=path[:1000],
-            status=response.status_code,
-            remote_addr=(request.remote_addr or "")[:64] or None,
-            object_ref=object_ref(request, response),
-        )
+        event = event_of(request, response)
         _release_request_transaction(request)
         write_event(app, event)
     except Exception:  # noqa: BLE001 - the audit trail must never fail the request

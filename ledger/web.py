@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger import clock
+from ledger.audit import event_committed, stage_event
 from ledger.auth import Principal, authenticate
 from ledger.db import Database, is_retryable, sqlite_read_only
 from ledger.errors import Forbidden, IdempotencyConflict, InvalidRequest, NotFound, RdfError
@@ -259,7 +260,8 @@ def run_write(
     """Run a write in one transaction, idempotently under ``key``, retrying on deadlock.
 
     The key is claimed first (a row with a unique index), so two requests with one key
-    queue on it: the second gets the first's stored answer, byte for byte.
+    queue on it: the second gets the first's stored answer, byte for byte. The request's
+    audit event is inserted just before the commit (``ledger.audit.stage_event``).
     """
     session = db_session()
     if body_hash is None:
@@ -292,11 +294,15 @@ def run_write(
             if key is not None:
                 claim.status_code = status
                 claim.response_body = text
+            response = Response(text, status=status, mimetype="application/json")
+            audited = stage_event(session, request, response)  # committed with the write
             session.commit()
+            if audited:
+                event_committed()
             after = current_app.extensions.get("rdf_after_commit")
             if after is not None:
                 after()
-            return Response(text, status=status, mimetype="application/json")
+            return response
         except IntegrityError:
             session.rollback()
             if key is None or attempt == attempts:
