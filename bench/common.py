@@ -19,8 +19,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-PG_ENV = {"PGHOST": "127.0.0.1", "PGUSER": "postgres", "PGPORT": "5432",
-          "PGOPTIONS": "-c client_min_messages=warning"}
+
+
+def pg_env(url: str = PG) -> dict[str, str]:
+    """libpq environment (psql, pgbench) for a ``postgresql://user@host:port`` URL."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    return {"PGHOST": u.hostname or "127.0.0.1", "PGUSER": u.username or "postgres",
+            "PGPORT": str(u.port or 5432), "PGOPTIONS": "-c client_min_messages=warning"}
+
+
+PG_ENV = pg_env()
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -130,6 +140,8 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log: Path = Path("/tmp/rdf_bench_gunicorn.log")
+    #: append to ``log`` instead of starting it afresh (a server restarted in one run)
+    append: bool = False
 
     def start(self) -> None:
         env = {**os.environ, "DATABASE_URL": self.database_url,
@@ -138,7 +150,8 @@ class Server:
         self.proc = subprocess.Popen(
             [gunicorn, "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
              "--backlog", "256", "--timeout", "900", "app:create_app()"],
-            cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+            cwd=ROOT, env=env, stdout=self.log.open("ab" if self.append else "wb"),
+            stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
