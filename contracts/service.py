@@ -21,14 +21,14 @@ Design note
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import column, or_, select, table
+from sqlalchemy import bindparam, column, select, table
 from sqlalchemy.orm import Session
 
 from contracts.pricing import (
@@ -39,6 +39,7 @@ from contracts.pricing import (
     SchemeTerms,
     price_dispensing,
 )
+from contracts.refdata import contracts_ref
 from contracts.tables import (
     Contract,
     Enrolment,
@@ -52,6 +53,8 @@ from contracts.tables import (
 from ledger import clock
 from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.money import AmountError, format_unit_price, parse_amount, parse_unit_price
+from ledger.refcache import Snapshot, reference
+from ledger.refdata import ledger_ref
 from ledger.tables import Account, Commodity
 
 #: The fund's currency: scheme caps and cash rounding are in it, contracts price in it.
@@ -270,12 +273,15 @@ def add_price_list_version(
 
 def version_in_force(session: Session, price_list: str, on: date) -> PriceListVersion | None:
     """The version with the latest ``effective_from`` on or before ``on``."""
-    return session.scalars(
-        select(PriceListVersion)
-        .where(PriceListVersion.price_list == price_list, PriceListVersion.effective_from <= on)
-        .order_by(PriceListVersion.effective_from.desc())
-        .limit(1)
-    ).first()
+    return _version_on(contracts_ref(reference(session)).versions.get(price_list, ()), on)
+
+
+def _version_on(versions: Sequence[PriceListVersion], on: date) -> PriceListVersion | None:
+    found = None
+    for v in versions:  # by effective date
+        if v.effective_from <= on:
+            found = v
+    return found
 
 
 def version_items(
@@ -390,13 +396,17 @@ def scheme_medicines(session: Session, code: str) -> list[str] | None:
 
 def scheme_terms(session: Session, scheme: SubsidyScheme) -> SchemeTerms:
     eligible = scheme_medicines(session, scheme.code)
+    return _terms(scheme, None if eligible is None else frozenset(eligible))
+
+
+def _terms(scheme: SubsidyScheme, eligible: frozenset[str] | None) -> SchemeTerms:
     return SchemeTerms(
         code=scheme.code,
         payer=scheme.payer,
         percent=Fraction(scheme.percent_bp, 100),
         cap_per_dispensing=scheme.cap_per_dispensing,
         cap_per_patient_month=scheme.cap_per_patient_month,
-        eligible_medicines=None if eligible is None else frozenset(eligible),
+        eligible_medicines=eligible,
         cash_rounding=scheme.cash_rounding,
     )
 
@@ -510,20 +520,28 @@ def add_enrolment(session: Session, member_code: str, data: dict[str, Any]) -> P
 
 def scheme_on(session: Session, patient: Patient, on: date) -> SubsidyScheme | None:
     """The scheme a patient is enrolled in on ``on``: highest percent, then scheme code."""
-    rows = list(
-        session.scalars(
-            select(SubsidyScheme)
-            .join(Enrolment, Enrolment.scheme == SubsidyScheme.code)
-            .where(
-                Enrolment.patient_id == patient.id,
-                Enrolment.valid_from <= on,
-                or_(Enrolment.valid_to.is_(None), Enrolment.valid_to >= on),
-            )
+    rows = session.execute(
+        select(Enrolment.scheme, Enrolment.valid_from, Enrolment.valid_to).where(
+            Enrolment.patient_id == patient.id
         )
-    )
-    if not rows:
+    ).all()
+    return _best_scheme(contracts_ref(reference(session)).schemes, rows, on)
+
+
+def _best_scheme(
+    schemes: Mapping[str, SubsidyScheme],
+    enrolments: Sequence[tuple[str | None, date | None, date | None]],
+    on: date,
+) -> SubsidyScheme | None:
+    """Of the schemes enrolled in on ``on`` (scheme, from, to), the highest percent, then code."""
+    valid = [
+        schemes[code]
+        for code, start, end in enrolments
+        if code is not None and start is not None and start <= on and (end is None or end >= on)
+    ]
+    if not valid:
         return None
-    return sorted(rows, key=lambda s: (-s.percent_bp, s.code))[0]
+    return sorted(valid, key=lambda s: (-s.percent_bp, s.code))[0]
 
 
 # --------------------------------------------------------------------------- contracts
@@ -649,24 +667,22 @@ def contracts_of(session: Session, pharmacy: str) -> list[Contract]:
 
 
 def contract_on(session: Session, pharmacy: str, on: date) -> Contract | None:
-    return session.scalars(
-        select(Contract).where(
-            Contract.pharmacy == pharmacy,
-            Contract.valid_from <= on,
-            or_(Contract.valid_to.is_(None), Contract.valid_to >= on),
-        )
-    ).first()
+    return _contract_on(contracts_ref(reference(session)).contracts.get(pharmacy, ()), on)
 
 
-def _contract_in_force(session: Session, pharmacy: str, on: date) -> Contract:
-    c = contract_on(session, pharmacy, on)
+def _contract_on(contracts: Sequence[Contract], on: date) -> Contract | None:
+    """The contract covering ``on`` (contracts of one pharmacy never overlap)."""
+    for c in contracts:
+        if c.valid_from <= on and (c.valid_to is None or c.valid_to >= on):
+            return c
+    return None
+
+
+def _contract_in_force(contracts: Sequence[Contract], pharmacy: str, on: date) -> Contract:
+    c = _contract_on(contracts, on)
     if c is None:
-        last = session.scalars(
-            select(Contract)
-            .where(Contract.pharmacy == pharmacy, Contract.valid_to < on)
-            .order_by(Contract.valid_to.desc())
-            .limit(1)
-        ).first()
+        ended = [x for x in contracts if x.valid_to is not None and x.valid_to < on]
+        last = max(ended, key=lambda x: x.valid_to or on) if ended else None
         if last is not None and last.status == "ended":
             raise NoContractInForce(
                 f"no contract in force: contract {last.id} of pharmacy {pharmacy} was ended"
@@ -736,8 +752,12 @@ def quote_dispensing(
     patient: str | None,
     service_date: date,
     items: Sequence[tuple[str, int]],
+    ref: Snapshot | None = None,
 ) -> Quote:
     """Price a dispensing by the facts in force on ``service_date``.
+
+    Contracts, price lists and schemes come from the reference snapshot (``ref``, or the
+    one this transaction sees); the patient and the subsidy used are read.
 
     Raises ``NoContractInForce`` (409) without a usable contract, ``InvalidRequest`` (422)
     for an unknown patient, an empty dispensing, a bad quantity, or a medicine the price-list
@@ -745,17 +765,18 @@ def quote_dispensing(
     """
     if not items:
         raise _invalid("items", "a dispensing needs at least one line")
-    contract = _contract_in_force(session, pharmacy, service_date)
-    pl = session.get(PriceList, contract.price_list)
-    assert pl is not None
-    exp = _exponent(session, pl.currency)
-    version = version_in_force(session, pl.code, service_date)
+    snapshot = reference(session) if ref is None else ref
+    cref = contracts_ref(snapshot)
+    contract = _contract_in_force(cref.contracts.get(pharmacy, ()), pharmacy, service_date)
+    pl = cref.price_lists[contract.price_list]
+    exp = ledger_ref(snapshot).exponents[pl.currency]
+    version = _version_on(cref.versions.get(pl.code, ()), service_date)
     if version is None:
         raise NoContractInForce(
             f"price list {pl.code} of contract {contract.id} has no version in force on"
             f" {service_date}"
         )
-    prices = version_items(session, version.id, [m for m, _q in items])
+    prices = cref.items.get(version.id, {})
     errors: dict[str, list[str]] = {}
     lines: list[LineRequest] = []
     for i, (medicine, quantity) in enumerate(items):
@@ -776,14 +797,10 @@ def quote_dispensing(
     terms: SchemeTerms | None = None
     member: str | None = None
     if patient is not None:
-        try:
-            p = get_patient(session, patient)
-        except NotFound:
-            raise _invalid("patient", f"unknown patient {patient!r}") from None
-        member = p.member_code
-        scheme = scheme_on(session, p, service_date)
+        member, enrolments = _patient_enrolments(session, patient)
+        scheme = _best_scheme(cref.schemes, enrolments, service_date)
         if scheme is not None:
-            terms = scheme_terms(session, scheme)
+            terms = _terms(scheme, cref.scheme_medicines.get(scheme.code))
     used = 0
     if terms is not None and member is not None and terms.cap_per_patient_month is not None:
         used = subsidy_used_in_month(session, member, terms.code, service_date.strftime("%Y-%m"))
@@ -800,6 +817,29 @@ def quote_dispensing(
         priced=priced,
         fee_rule=rule,
     )
+
+
+_PATIENT_ENROLMENTS = (
+    select(Enrolment.scheme, Enrolment.valid_from, Enrolment.valid_to)
+    .select_from(Patient)
+    .outerjoin(Enrolment, Enrolment.patient_id == Patient.id)
+    .where(Patient.member_code == bindparam("code"))
+)
+
+
+def _patient_enrolments(
+    session: Session, patient: str
+) -> tuple[str, list[tuple[str | None, date | None, date | None]]]:
+    """The patient's member code and enrolments (scheme, from, to), in one query; an unknown
+    patient is a 422."""
+    try:
+        code = normalise_member_code(patient)
+    except InvalidRequest:
+        raise _invalid("patient", f"unknown patient {patient!r}") from None
+    rows = session.execute(_PATIENT_ENROLMENTS, {"code": code}).all()
+    if not rows:
+        raise _invalid("patient", f"unknown patient {patient!r}")
+    return code, [(s, f, t) for s, f, t in rows]
 
 
 def wholesale_price(session: Session, pharmacy: str, medicine: str, on: date) -> Fraction | None:

@@ -74,7 +74,21 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        from ledger.refcache import CACHE_KEY, RefCache
+
+        side: Callable[[], Session] | None = None
+        if ":memory:" not in url:
+            # Reference snapshots are read on connections of their own, outside the pool (a
+            # request already holds a pooled connection; see ledger.posting._side_engine).
+            side_engine = make_engine(url) if url.startswith("sqlite") else create_engine(
+                url, poolclass=NullPool, isolation_level="REPEATABLE READ")
+            self.side_engine: Engine | None = side_engine
+            side = sessionmaker(side_engine, expire_on_commit=False)
+        else:
+            self.side_engine = None
+        self.refcache = RefCache(side)
+        self.sessionmaker = sessionmaker(
+            self.engine, expire_on_commit=False, info={CACHE_KEY: self.refcache})
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -87,6 +101,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.side_engine is not None:
+            self.side_engine.dispose()
 
 
 #: PostgreSQL SQLSTATEs that mean "try the whole transaction again": serialization

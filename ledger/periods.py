@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from ledger import clock
 from ledger.db import is_postgres
 from ledger.errors import Conflict, InvalidRequest, NotFound, PeriodCloseRefused
 from ledger.model import first_day_after, month_bounds, month_of
+from ledger.refdata import LedgerRef
 from ledger.tables import Balance, Entry, Period, PeriodBalance, Posting
 
 #: ASCII digits, years 2000-2999 (dates before 2000 are refused anyway; 9999-12 would
@@ -65,9 +66,22 @@ def last_closed_period(session: Session) -> str | None:
     return session.scalar(select(func.max(Period.period)).where(Period.status == "closed"))
 
 
-def booking_date(session: Session, service_date: date, requested: date | None = None) -> date:
-    """The accounting date of a new entry, locking its month against a concurrent close."""
+def booking_date(
+    session: Session, service_date: date, requested: date | None = None,
+    ref: LedgerRef | None = None,
+) -> date:
+    """The accounting date of a new entry, locking its month against a concurrent close.
+
+    With a reference snapshot (``ledger.refdata``) that knows the month open, only the lock
+    is taken; if the month turns out closed meanwhile, the full search below runs.
+    """
     wanted = requested or service_date
+    if ref is not None:
+        target = wanted
+        if ref.last_closed is not None and month_of(target) <= ref.last_closed:
+            target = first_day_after(ref.last_closed)
+        if ref.periods.get(month_of(target)) == "open" and _lock_open(session, month_of(target)):
+            return target
     for _ in range(100):
         last = last_closed_period(session)
         target = wanted
@@ -75,12 +89,19 @@ def booking_date(session: Session, service_date: date, requested: date | None = 
             target = first_day_after(last)
         period = month_of(target)
         _ensure_period_row(session, period)
-        q = select(Period.status).where(Period.period == period)
-        if is_postgres(session):
-            q = q.with_for_update(read=True, key_share=True)  # FOR KEY SHARE
-        if session.scalar(q) == "open":
+        if _lock_open(session, period):
             return target
     raise Conflict("could not find an open month to book into")  # pragma: no cover
+
+
+_STATUS = select(Period.__table__.c.status).where(Period.__table__.c.period == bindparam("p"))
+_STATUS_LOCKED = _STATUS.with_for_update(read=True, key_share=True)  # FOR KEY SHARE
+
+
+def _lock_open(session: Session, period: str) -> bool:
+    """Take ``FOR KEY SHARE`` on the month's row (PostgreSQL); True if it is open."""
+    q = _STATUS_LOCKED if is_postgres(session) else _STATUS
+    return session.execute(q, {"p": period}).scalar() == "open"
 
 
 def first_period(session: Session) -> str | None:

@@ -1,0 +1,112 @@
+"""Reference data cached per process, checked against one version number per use.
+
+A dispensing reads a dozen small tables that change a few times a month (accounts,
+commodities, lots, periods, contracts, price lists, schemes). Reading them on every request
+was a third of its statements. Here they are read once per process into an immutable
+:class:`Snapshot`, and each use costs one ``SELECT version FROM ref_version``: database
+triggers bump that number on every insert, update or delete of those tables (migration
+0009), so a snapshot whose version equals what the request's transaction sees is exactly
+what the transaction would have read.
+
+How a snapshot is found (``reference(session)``):
+
+1. the transaction's version ``v`` (it sees committed changes and its own);
+2. the process's snapshot, if its version is ``v``;
+3. else a fresh snapshot read on a connection of its own (committed data only, one
+   consistent read) and kept for the process; used if its version is ``v``;
+4. else (the transaction changed reference data itself and has not committed, or another
+   commit landed in between) a snapshot read through the transaction's own session, kept
+   for that transaction only.
+
+Packages register what they keep with :func:`register`; a loader reads its tables through
+the session it is given and returns plain immutable data (detached rows are fine as long as
+nobody changes them).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, SessionTransaction
+
+from ledger.db import sqlite_read_only
+
+Loader = Callable[[Session], Any]
+_loaders: dict[str, Loader] = {}
+
+_VERSION_SQL = text("SELECT version FROM ref_version WHERE id = 1")
+
+#: ``session.info`` key of the process cache (set by ``ledger.db.Database``'s sessionmaker).
+CACHE_KEY = "rdf_refcache"
+_LOCAL_KEY = "rdf_refcache_local"
+
+
+def register(name: str, loader: Loader) -> None:
+    """Add a part to every snapshot (idempotent per name)."""
+    _loaders[name] = loader
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    parts: Mapping[str, Any] = field(repr=False)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.parts[name]
+
+
+class RefCache:
+    """The process's snapshot for one database (one per ``ledger.db.Database``)."""
+
+    def __init__(self, side_session: Callable[[], Session] | None) -> None:
+        self._side_session = side_session
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+        self.loads = 0  # how many snapshots this process read (bench and tests)
+
+    def current(self) -> Snapshot | None:
+        return self._snapshot
+
+    def refresh(self) -> Snapshot | None:
+        """Read a snapshot of committed data on a connection of its own and keep it."""
+        if self._side_session is None:
+            return None
+        with self._lock:
+            token = sqlite_read_only.set(True)
+            try:
+                with self._side_session() as s:  # closing detaches the rows, still loaded
+                    snap = _load(s)
+            finally:
+                sqlite_read_only.reset(token)
+            self._snapshot = snap
+            self.loads += 1
+            return snap
+
+
+def _load(session: Session) -> Snapshot:
+    version = int(session.execute(_VERSION_SQL).scalar_one())
+    return Snapshot(version, {name: load(session) for name, load in _loaders.items()})
+
+
+def reference(session: Session) -> Snapshot:
+    """The reference data as ``session``'s transaction sees it now (see the module doc)."""
+    version = int(session.execute(_VERSION_SQL).scalar_one())
+    cache: RefCache | None = session.info.get(CACHE_KEY)
+    if cache is not None:
+        snap = cache.current()
+        if snap is not None and snap.version == version:
+            return snap
+        snap = cache.refresh()
+        if snap is not None and snap.version == version:
+            return snap
+    txn: SessionTransaction | None = session.get_transaction()
+    local: tuple[SessionTransaction | None, Snapshot] | None = session.info.get(_LOCAL_KEY)
+    if local is not None and local[0] is txn and local[1].version == version:
+        return local[1]
+    snap = _load(session)
+    session.info[_LOCAL_KEY] = (txn, snap)
+    return snap

@@ -1,0 +1,53 @@
+"""The ledger's part of the reference snapshot (``ledger.refcache``): chart of accounts,
+commodities, lots and periods, as the transaction sees them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import refcache
+from ledger.tables import Account, Commodity, Lot, Period
+
+
+@dataclass(frozen=True)
+class LedgerRef:
+    accounts: Mapping[str, Account]
+    commodities: Mapping[str, Commodity]
+    exponents: Mapping[str, int]
+    lots: Mapping[int, Lot]
+    #: medicine -> its lots, by id
+    lots_of: Mapping[str, tuple[Lot, ...]]
+    #: period ("YYYY-MM") -> "open" | "closed", for the periods that have a row
+    periods: Mapping[str, str]
+    last_closed: str | None
+
+
+def load(session: Session) -> LedgerRef:
+    commodities = {c.code: c for c in session.scalars(select(Commodity))}
+    lots = {lot.id: lot for lot in session.scalars(select(Lot).order_by(Lot.id))}
+    lots_of: dict[str, list[Lot]] = {}
+    for lot in lots.values():
+        lots_of.setdefault(lot.commodity, []).append(lot)
+    periods = {p.period: p.status for p in session.scalars(select(Period))}
+    closed = [p for p, st in periods.items() if st == "closed"]
+    return LedgerRef(
+        accounts={a.code: a for a in session.scalars(select(Account))},
+        commodities=commodities,
+        exponents={c: m.exponent for c, m in commodities.items()},
+        lots=lots,
+        lots_of={m: tuple(ls) for m, ls in lots_of.items()},
+        periods=periods,
+        last_closed=max(closed) if closed else None,
+    )
+
+
+def ledger_ref(snapshot: refcache.Snapshot) -> LedgerRef:
+    part: LedgerRef = snapshot["ledger"]
+    return part
+
+
+refcache.register("ledger", load)
