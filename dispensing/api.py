@@ -31,7 +31,7 @@ from dispensing.schemas import (
 )
 from dispensing.service import (
     DispenseRequest,
-    dispense,
+    dispense_answer,
     dispensing_json,
     dispensings_json,
     get_dispensing,
@@ -93,10 +93,10 @@ class Dispensings(MethodView):
         key = data["client_ref"] or request.headers.get("Idempotency-Key")
         by = principal().name
 
-        def work() -> int:
-            return dispense(db_session(), _request(data), by=by)
+        def work() -> dict[str, Any]:
+            return dispense_answer(db_session(), _request(data), by=by)
 
-        return run_write(work, lambda i: dispensing_json(db_session(), i), status=201,
+        return run_write(work, lambda answer: answer, status=201,
                          key=key, scope=_scope(data["pharmacy"]),
                          body_hash=_hash(request.get_json(silent=True)))
 
@@ -205,8 +205,7 @@ def _one_record(index: int, raw: Any, by: str) -> dict[str, Any]:
                                        response_body="", created_at=clock.now())
                 s.add(claim)
                 s.flush()
-            dispensing_id = dispense(s, _request(data), by=by)
-            body = dispensing_json(s, dispensing_id)
+            body = dispense_answer(s, _request(data), by=by)
             text = json.dumps(body, default=str)
             if key is not None:
                 claim.status_code = 201

@@ -10,7 +10,7 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from contracts.pricing import LotTaken, PricedDispensing, PricedLine, price_return
@@ -24,14 +24,15 @@ from dispensing.tables import (
     ReturnLot,
 )
 from ledger import clock
-from ledger.db import is_postgres
+from ledger.db import Base, is_postgres
 from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.journal import check_event_date
 from ledger.model import EntryDraft, month_bounds, month_of
 from ledger.money import format_amount, format_unit_price
 from ledger.posting import post_entry
 from ledger.queries import exponents
-from ledger.tables import Account
+from ledger.refcache import reference
+from ledger.refdata import ledger_ref
 
 
 class UnknownPharmacy(NotFound):
@@ -70,6 +71,29 @@ def _lock_patient(session: Session, patient: str | None) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(7, :k)"), {"k": key - 2**31})
 
 
+_DISPENSINGS = Base.metadata.tables[Dispensing.__tablename__]
+_LINES = Base.metadata.tables[DispensingLine.__tablename__]
+_INSERT_DISPENSING = insert(_DISPENSINGS).returning(_DISPENSINGS.c.id)
+_SET_ENTRY = (
+    update(_DISPENSINGS)
+    .where(_DISPENSINGS.c.id == bindparam("d_id"))
+    .values(entry_id=bindparam("e_id"), accounting_date=bindparam("acc"))
+)
+_INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
+_INSERT_LOTS = insert(Base.metadata.tables[DispensingLot.__tablename__])
+_CLIENT_REF_USED = select(_DISPENSINGS.c.id).where(
+    _DISPENSINGS.c.pharmacy == bindparam("pharmacy"),
+    _DISPENSINGS.c.client_ref == bindparam("client_ref"),
+)
+
+
+def _capped_usage(session: Session, patient: str, scheme: str, month: str) -> int:
+    """The pricing hook: lock the patient, then read the subsidy used in the month. Only a
+    scheme with a monthly cap asks, so only those dispensings queue per patient."""
+    _lock_patient(session, patient)
+    return subsidy_used_in_month(session, patient, scheme, month)
+
+
 def subsidy_used_in_month(session: Session, patient: str, scheme: str, month: str) -> int:
     """Subsidy already given to ``patient`` under ``scheme`` in ``month`` (service dates),
     net of returns (a return counts in the month of the dispensing it returns)."""
@@ -88,41 +112,63 @@ def subsidy_used_in_month(session: Session, patient: str, scheme: str, month: st
     return int(given or 0) - int(returned or 0)
 
 
+LineWithLots = tuple[DispensingLine, list[DispensingLot]]
+
+
 def dispense(session: Session, req: DispenseRequest, *, by: str) -> int:
     """Price, pick lots, post one entry and record the dispensing. Returns its id."""
-    from contracts.service import quote_dispensing
-    from stock.service import take_stock
+    return _record(session, req, by=by)[0].id
 
-    if session.get(Account, f"1400-{req.pharmacy}") is None or req.pharmacy == "CENTRAL":
+
+def dispense_answer(session: Session, req: DispenseRequest, *, by: str) -> dict[str, Any]:
+    """``dispense``, answered as the API shows a dispensing, from what was just written."""
+    d, lines, exp = _record(session, req, by=by)
+    return _dispensing_dict(d, lines, exp)
+
+
+def _record(
+    session: Session, req: DispenseRequest, *, by: str
+) -> tuple[Dispensing, list[LineWithLots], int]:
+    """Price, pick lots, post one entry and record the dispensing, its lines and lots (and
+    the currency's exponent, for the answer).
+
+    Reference data (accounts, lots, periods, contracts, price lists, schemes) comes from one
+    snapshot (``ledger.refcache``): the statements left are the client_ref check, the
+    patient's enrolments (and, under a monthly cap, the patient lock and the subsidy used),
+    the lot balance lock, the period lock, and the inserts.
+    """
+    from contracts.service import quote_dispensing
+    from stock.service import take_stock_lines
+
+    snapshot = reference(session)
+    ref = ledger_ref(snapshot)
+    if req.pharmacy == "CENTRAL" or f"1400-{req.pharmacy}" not in ref.accounts:
         raise UnknownPharmacy(f"no pharmacy {req.pharmacy!r}",
                               errors={"pharmacy": ["unknown pharmacy"]})
     check_event_date(req.service_date, "service_date")
-    if req.client_ref is not None and session.scalar(
-        select(Dispensing.id).where(Dispensing.pharmacy == req.pharmacy,
-                                    Dispensing.client_ref == req.client_ref)
-    ) is not None:
+    if req.client_ref is not None and session.execute(
+        _CLIENT_REF_USED, {"pharmacy": req.pharmacy, "client_ref": req.client_ref}
+    ).first() is not None:
         raise ClientRefReused(
             f"client_ref {req.client_ref!r} was already used for another dispensing at "
             f"{req.pharmacy}")
-    _lock_patient(session, req.patient)
     quote = quote_dispensing(session, pharmacy=req.pharmacy, patient=req.patient,
-                             service_date=req.service_date, items=list(req.items))
+                             service_date=req.service_date, items=list(req.items),
+                             ref=snapshot)
     priced: PricedDispensing = quote.priced
-    pending: dict[int, tuple[int, int]] = {}
-    lines: list[LineAmounts] = []
-    takes_per_line = []
-    for pl in priced.lines:
-        takes = take_stock(session, location=req.pharmacy, medicine=pl.medicine,
-                           quantity=pl.quantity, on=req.service_date, currency=quote.currency,
-                           pending=pending)
-        takes_per_line.append(takes)
-        lines.append(LineAmounts(
-            pl.medicine, tuple(LotMove(t.lot_id, t.quantity, t.value) for t in takes),
-            pl.price, pl.subsidy, pl.copayment))
+    takes_per_line = take_stock_lines(
+        session, ref, location=req.pharmacy,
+        lines=[(pl.medicine, pl.quantity) for pl in priced.lines], on=req.service_date,
+        currency=quote.currency)
+    lines = [
+        LineAmounts(pl.medicine, tuple(LotMove(t.lot_id, t.quantity, t.value) for t in takes),
+                    pl.price, pl.subsidy, pl.copayment)
+        for pl, takes in zip(priced.lines, takes_per_line, strict=True)
+    ]
     scheme = quote.scheme
     parties = Parties(req.pharmacy, quote.model, scheme.payer if scheme else None,
                       scheme.code if scheme else None, quote.currency)
-    d = Dispensing(
+    values: dict[str, Any] = dict(
         pharmacy=req.pharmacy, patient=req.patient, service_date=req.service_date,
         accounting_date=req.service_date, client_ref=req.client_ref, currency=quote.currency,
         model=quote.model, contract_id=quote.contract_id,
@@ -130,34 +176,43 @@ def dispense(session: Session, req: DispenseRequest, *, by: str) -> int:
         payer=scheme.payer if scheme else None, fee_kind=quote.fee_rule.kind,
         total_price=priced.total_price, total_subsidy=priced.total_subsidy,
         total_copayment=priced.total_copayment, fee=priced.fee, created_at=clock.now(),
-        created_by=by,
+        created_by=by, entry_id=None,
     )
-    session.add(d)
-    session.flush()
+    d_id = session.execute(_INSERT_DISPENSING, values).scalar_one()
     postings = dispensing_postings(parties, lines, priced.fee)
     posted = post_entry(session, EntryDraft(
         service_date=req.service_date,
-        memo=f"Dispensing {d.id} at {req.pharmacy}"
+        memo=f"Dispensing {d_id} at {req.pharmacy}"
              + (f" to {req.patient}" if req.patient else " (walk-in)"),
-        postings=tuple(postings), source=f"dispensing:{d.id}", partition=req.pharmacy,
-    ), created_by=by)
-    d.entry_id = posted.id
-    d.accounting_date = posted.accounting_date
-    for i, (pl, takes) in enumerate(zip(priced.lines, takes_per_line, strict=True)):
-        line = DispensingLine(
-            dispensing_id=d.id, line_no=i, medicine=pl.medicine, quantity=pl.quantity,
-            unit_price=format_unit_price(pl.unit_price, exponents(session)[quote.currency]),
-            price=pl.price, subsidy=pl.subsidy, copayment=pl.copayment,
-            cost=sum(t.value for t in takes))
-        session.add(line)
-        session.flush()
-        session.add_all([
-            DispensingLot(line_id=line.id, seq=j, lot_id=t.lot_id, lot_code=t.lot_code,
-                          quantity=t.quantity, value=t.value)
-            for j, t in enumerate(takes)
-        ])
-    session.flush()
-    return d.id
+        postings=tuple(postings), source=f"dispensing:{d_id}", partition=req.pharmacy,
+    ), created_by=by, ref=ref)
+    session.execute(_SET_ENTRY, {"d_id": d_id, "e_id": posted.id,
+                                 "acc": posted.accounting_date})
+    values.update(id=d_id, entry_id=posted.id, accounting_date=posted.accounting_date)
+    exp = ref.exponents[quote.currency]
+    line_rows = [
+        dict(dispensing_id=d_id, line_no=i, medicine=pl.medicine, quantity=pl.quantity,
+             unit_price=format_unit_price(pl.unit_price, exp),
+             price=pl.price, subsidy=pl.subsidy, copayment=pl.copayment,
+             cost=sum(t.value for t in takes))
+        for i, (pl, takes) in enumerate(zip(priced.lines, takes_per_line, strict=True))
+    ]
+    line_ids = list(session.execute(_INSERT_LINES, line_rows).scalars())
+    lot_rows = [
+        dict(line_id=line_id, seq=j, lot_id=t.lot_id, lot_code=t.lot_code,
+             quantity=t.quantity, value=t.value)
+        for line_id, takes in zip(line_ids, takes_per_line, strict=True)
+        for j, t in enumerate(takes)
+    ]
+    session.execute(_INSERT_LOTS, lot_rows)
+    # The answer is built from what was written (no read back): transient rows.
+    d = Dispensing(**values)
+    lots_by_line: dict[int, list[DispensingLot]] = {}
+    for row in lot_rows:
+        lots_by_line.setdefault(row["line_id"], []).append(DispensingLot(**row))
+    written = [(DispensingLine(id=line_id, **row), lots_by_line.get(line_id, []))
+               for line_id, row in zip(line_ids, line_rows, strict=True)]
+    return d, written, exp
 
 
 def get_dispensing(session: Session, dispensing_id: str | int,
@@ -169,9 +224,6 @@ def get_dispensing(session: Session, dispensing_id: str | int,
     if d is None or (pharmacy_scope is not None and d.pharmacy != pharmacy_scope):
         raise NotFound(f"no dispensing {dispensing_id!r}")
     return d
-
-
-LineWithLots = tuple[DispensingLine, list[DispensingLot]]
 
 
 def _lines_by_dispensing(session: Session, ids: Sequence[int]) -> dict[int, list[LineWithLots]]:
@@ -198,29 +250,31 @@ def dispensings_json(session: Session, ids: Sequence[int]) -> list[dict[str, Any
     found = {d.id: d for d in session.scalars(select(Dispensing).where(Dispensing.id.in_(ids)))}
     lines = _lines_by_dispensing(session, ids)
     exps = exponents(session)
-    out = []
-    for i in ids:
-        d = found[i]
-        exp = exps[d.currency]
-        fmt = lambda v, exp=exp: format_amount(v, exp)  # noqa: E731
-        out.append({
-            "id": str(d.id), "pharmacy": d.pharmacy, "patient": d.patient,
-            "service_date": d.service_date.isoformat(),
-            "accounting_date": d.accounting_date.isoformat(), "currency": d.currency,
-            "client_ref": d.client_ref, "model": d.model, "scheme": d.scheme,
-            "lines": [
-                {"medicine": ln.medicine, "quantity": ln.quantity, "unit_price": ln.unit_price,
-                 "price": fmt(ln.price), "subsidy": fmt(ln.subsidy),
-                 "copayment": fmt(ln.copayment), "cost": fmt(ln.cost),
-                 "lots": [{"lot": lot.lot_code, "quantity": lot.quantity,
-                           "value": fmt(lot.value)} for lot in lots]}
-                for ln, lots in lines[i]
-            ],
-            "total_price": fmt(d.total_price), "total_subsidy": fmt(d.total_subsidy),
-            "total_copayment": fmt(d.total_copayment), "fee": fmt(d.fee),
-            "entry_id": str(d.entry_id),
-        })
-    return out
+    return [_dispensing_dict(found[i], lines[i], exps[found[i].currency]) for i in ids]
+
+
+def _dispensing_dict(d: Dispensing, lines: list[LineWithLots], exp: int) -> dict[str, Any]:
+    """The API's view of one dispensing."""
+    def fmt(v: int) -> str:
+        return format_amount(v, exp)
+
+    return {
+        "id": str(d.id), "pharmacy": d.pharmacy, "patient": d.patient,
+        "service_date": d.service_date.isoformat(),
+        "accounting_date": d.accounting_date.isoformat(), "currency": d.currency,
+        "client_ref": d.client_ref, "model": d.model, "scheme": d.scheme,
+        "lines": [
+            {"medicine": ln.medicine, "quantity": ln.quantity, "unit_price": ln.unit_price,
+             "price": fmt(ln.price), "subsidy": fmt(ln.subsidy),
+             "copayment": fmt(ln.copayment), "cost": fmt(ln.cost),
+             "lots": [{"lot": lot.lot_code, "quantity": lot.quantity,
+                       "value": fmt(lot.value)} for lot in lots]}
+            for ln, lots in lines
+        ],
+        "total_price": fmt(d.total_price), "total_subsidy": fmt(d.total_subsidy),
+        "total_copayment": fmt(d.total_copayment), "fee": fmt(d.fee),
+        "entry_id": str(d.entry_id),
+    }
 
 
 def dispensing_json(session: Session, dispensing_id: int, *, with_returns: bool = False
@@ -371,7 +425,7 @@ def month_key(d: date) -> str:
 def _register() -> None:
     from contracts.service import register_subsidy_usage
 
-    register_subsidy_usage(subsidy_used_in_month)
+    register_subsidy_usage(_capped_usage)
 
 
 _register()

@@ -98,10 +98,13 @@ def stripe_for(partition: str | None, *, lot_key: int, nonneg: bool) -> int:
     """The stripe of a kept balance a posting updates.
 
     Lot balances that must never go negative live in one row (stripe 0) so one lock guards
-    them. Other balances are spread by the entry's partition (its pharmacy), so the hot
-    accounts every dispensing touches are not one row that serialises every writer.
+    them. Other balances, with or without a lot (e.g. the cost of medicines sold, 5000, per
+    lot: one lot is shared by every pharmacy it was transferred to), are spread by the
+    entry's partition (its pharmacy), so the hot accounts every dispensing touches are not
+    one row that serialises every writer.
     """
-    if nonneg or lot_key or not partition:
+    del lot_key  # a lot alone does not need one row: only the non-negative rule does
+    if nonneg or not partition:
         return 0
     # A stable hash (Python's hash() is salted per process).
     h = 0

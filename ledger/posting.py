@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert, select, tuple_
+from sqlalchemy import Engine, bindparam, create_engine, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from ledger import clock
-from ledger.db import is_postgres
+from ledger.db import Base, is_postgres
 from ledger.errors import (
     IdempotencyConflict,
     InsufficientStock,
@@ -38,6 +39,7 @@ from ledger.errors import (
 from ledger.model import EntryDraft, PostingDraft, stripe_for, validate_entry
 from ledger.money import format_amount
 from ledger.periods import booking_date
+from ledger.refdata import LedgerRef
 from ledger.tables import Account, Balance, Commodity, Entry, Lot, Posting
 
 
@@ -58,17 +60,28 @@ def request_hash(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _check_references(
-    session: Session, draft: EntryDraft
-) -> tuple[dict[str, Account], dict[str, Commodity]]:
+def _references(
+    session: Session, draft: EntryDraft, ref: LedgerRef | None
+) -> tuple[Mapping[str, Account], Mapping[str, Commodity], Mapping[int, Lot]]:
+    """The accounts, commodities and lots the draft names: from the reference snapshot
+    when the caller has one (it is what this transaction sees), else read."""
     codes = {p.account for p in draft.postings}
-    accounts = {a.code: a for a in session.scalars(select(Account).where(Account.code.in_(codes)))}
     comms = {p.commodity for p in draft.postings}
+    lot_ids = {p.lot_id for p in draft.postings if p.lot_id is not None}
+    if ref is not None:
+        return ref.accounts, ref.commodities, ref.lots
+    accounts = {a.code: a for a in session.scalars(select(Account).where(Account.code.in_(codes)))}
     commodities = {
         c.code: c for c in session.scalars(select(Commodity).where(Commodity.code.in_(comms)))
     }
-    lot_ids = {p.lot_id for p in draft.postings if p.lot_id is not None}
     lots = {lot.id: lot for lot in session.scalars(select(Lot).where(Lot.id.in_(lot_ids)))}
+    return accounts, commodities, lots
+
+
+def _check_references(
+    session: Session, draft: EntryDraft, ref: LedgerRef | None
+) -> tuple[Mapping[str, Account], Mapping[str, Commodity]]:
+    accounts, commodities, lots = _references(session, draft, ref)
     errors: dict[str, list[str]] = {}
     unknown_account = unknown_commodity = False
     for i, p in enumerate(draft.postings):
@@ -123,7 +136,7 @@ def _check_references(
 
 
 def _balance_keys(
-    draft: EntryDraft, accounts: dict[str, Account]
+    draft: EntryDraft, accounts: Mapping[str, Account]
 ) -> tuple[dict[BalanceKey, int], dict[BalanceKey, bool], list[tuple[PostingDraft, int]]]:
     deltas: dict[BalanceKey, int] = {}
     nonneg: dict[BalanceKey, bool] = {}
@@ -150,9 +163,23 @@ def _side_engine(engine: Engine) -> Engine:
     return _side_engines[key]
 
 
+#: Kept balance rows known to exist (committed), per database: they are never deleted, so
+#: a key seen once needs no existence check again. PostgreSQL only (there the rows are made
+#: in committed transactions of their own; on SQLite inside the write, which may roll back).
+_known_balances: dict[str, set[BalanceKey]] = {}
+
+
 def _create_missing_balances(
     session: Session, keys: list[BalanceKey], nonneg: dict[BalanceKey, bool]
 ) -> None:
+    postgres = is_postgres(session)
+    known: set[BalanceKey] | None = None
+    if postgres:
+        known = _known_balances.setdefault(
+            session.get_bind().engine.url.render_as_string(hide_password=False), set())
+        keys = [k for k in keys if k not in known]
+        if not keys:
+            return
     existing = set(
         tuple(row)
         for row in session.execute(
@@ -164,6 +191,8 @@ def _create_missing_balances(
         )
     )
     missing = [k for k in keys if k not in existing]
+    if known is not None:
+        known.update(existing)  # type: ignore[arg-type]
     if not missing:
         return
     rows = [
@@ -185,29 +214,35 @@ def _create_missing_balances(
         # connection held by a request that waits for another) under concurrency.
         with _side_engine(session.get_bind().engine).begin() as conn:
             conn.execute(pg_insert(Balance).on_conflict_do_nothing(), rows)
+        if known is not None:
+            known.update(missing)
     else:
         session.execute(insert(Balance).prefix_with("OR IGNORE"), rows)
 
 
+# Statements of the write path, built once (building a statement costs more CPU than
+# running a cached one). Core tables, not ORM entities: no unit of work is involved.
+_BALANCE_KEY = (Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe)
+_LOCK_SQLITE = (
+    select(*_BALANCE_KEY, Balance.amount)
+    .where(tuple_(*_BALANCE_KEY).in_(bindparam("keys", expanding=True)))
+    .order_by(*_BALANCE_KEY)
+)
+_LOCK_PG = _LOCK_SQLITE.with_for_update(key_share=True)  # FOR NO KEY UPDATE
+_ENTRIES = Base.metadata.tables[Entry.__tablename__]
+_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+_INSERT_POSTINGS = insert(Base.metadata.tables[Posting.__tablename__])
+
+
 def _lock_balances(session: Session, keys: list[BalanceKey]) -> dict[BalanceKey, int]:
-    q = (
-        select(
-            Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe, Balance.amount
-        )
-        .where(
-            tuple_(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe).in_(
-                keys
-            )
-        )
-        .order_by(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe)
-    )
-    if is_postgres(session):
-        q = q.with_for_update(key_share=True)  # FOR NO KEY UPDATE
-    return {(a, c, lk, s): int(amt) for a, c, lk, s, amt in session.execute(q)}
+    q = _LOCK_PG if is_postgres(session) else _LOCK_SQLITE
+    return {(a, c, lk, s): int(amt) for a, c, lk, s, amt in session.execute(q, {"keys": keys})}
 
 
 def _raise_short(
-    session: Session, shorts: list[tuple[BalanceKey, int, int]], commodities: dict[str, Commodity]
+    session: Session,
+    shorts: list[tuple[BalanceKey, int, int]],
+    commodities: Mapping[str, Commodity],
 ) -> None:
     details = []
     for (account, commodity, lot_key, _s), have, delta in shorts:
@@ -237,12 +272,14 @@ def post_entry(
     created_by: str,
     idempotency_key: str | None = None,
     body_hash: str | None = None,
+    ref: LedgerRef | None = None,
 ) -> PostedEntry:
     """Validate, book, lock and write one journal entry. The caller commits.
 
     With ``idempotency_key``, a second call with the same key and ``body_hash`` returns
     the first entry and writes nothing; the same key with another hash raises
-    ``IdempotencyConflict``.
+    ``IdempotencyConflict``. ``ref``: the reference snapshot the caller already holds
+    (``ledger.refcache``), which saves reading accounts, commodities, lots and periods.
     """
     if idempotency_key is not None:
         prior = session.scalars(
@@ -254,9 +291,10 @@ def post_entry(
                     f"idempotency key {idempotency_key!r} was used for another entry"
                 )
             return PostedEntry(prior.id, prior.service_date, prior.accounting_date, True)
-    accounts, commodities = _check_references(session, draft)
-    validate_entry(draft, {c: m.exponent for c, m in commodities.items()})
-    accounting_date = booking_date(session, draft.service_date, draft.accounting_date)
+    accounts, commodities = _check_references(session, draft, ref)
+    validate_entry(draft, ref.exponents if ref is not None
+                   else {c: m.exponent for c, m in commodities.items()})
+    accounting_date = booking_date(session, draft.service_date, draft.accounting_date, ref=ref)
 
     deltas, nonneg, with_stripe = _balance_keys(draft, accounts)
     keys = sorted(deltas)
@@ -271,8 +309,8 @@ def post_entry(
         _raise_short(session, shorts, commodities)
 
     entry_id = session.execute(
-        insert(Entry)
-        .values(
+        _INSERT_ENTRY,
+        dict(
             service_date=draft.service_date,
             accounting_date=accounting_date,
             memo=draft.memo,
@@ -283,8 +321,7 @@ def post_entry(
             request_hash=body_hash,
             created_at=clock.now(),
             created_by=created_by,
-        )
-        .returning(Entry.id)
+        ),
     ).scalar_one()
     # Postings go in key order so the trigger updates the (already locked) balances in
     # the same order everywhere.
@@ -292,7 +329,7 @@ def post_entry(
         with_stripe, key=lambda ps: (ps[0].account, ps[0].commodity, ps[0].lot_id or 0, ps[1])
     )
     session.execute(
-        insert(Posting),
+        _INSERT_POSTINGS,
         [
             dict(
                 entry_id=entry_id,

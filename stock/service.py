@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ledger import clock
@@ -27,6 +27,7 @@ from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, format_amount, parse_amount
 from ledger.posting import PostedEntry, post_entry
 from ledger.queries import balances
+from ledger.refdata import LedgerRef
 from ledger.tables import Account, Balance, Commodity, Entry, Lot, Posting
 from stock.errors import (
     DuplicateReference,
@@ -196,8 +197,91 @@ def take_stock(
             )
         lot_ids = [lot.id]
     positions = lot_positions(session, account, medicine, currency, lock=True, lot_ids=lot_ids)
-    if pending is None:
-        pending = {}
+    return _take(positions, pending if pending is not None else {}, location=location,
+                 medicine=medicine, quantity=quantity, on=on, lot_code=lot_code,
+                 allow_expired=allow_expired)
+
+
+_LOT_BALANCES = (
+    select(Balance.commodity, Balance.lot_key, Balance.amount)
+    .where(
+        Balance.account_code == bindparam("account"),
+        Balance.commodity.in_(bindparam("commodities", expanding=True)),
+        Balance.lot_key.in_(bindparam("lots", expanding=True)),
+        Balance.stripe == 0,
+    )
+    .order_by(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe)
+)
+_LOT_BALANCES_LOCKED = _LOT_BALANCES.with_for_update(key_share=True)  # FOR NO KEY UPDATE
+
+
+def take_stock_lines(
+    session: Session,
+    ref: LedgerRef,
+    *,
+    location: str,
+    lines: Sequence[tuple[str, int]],
+    on: date,
+    currency: str = FUND_CURRENCY,
+) -> list[list[LotTake]]:
+    """``take_stock`` for every (medicine, quantity) line of one entry, FEFO, with the
+    place's lot balances of all those medicines locked in one statement (sorted, as
+    ``lot_positions``) and lots known from the reference snapshot ``ref``."""
+    account = inventory_account(location)
+    acc = ref.accounts.get(account)
+    if acc is None or not acc.is_inventory or acc.is_header:
+        raise UnknownLocation(
+            f"no location {location!r}: name CENTRAL or a pharmacy code",
+            errors={"location": [f"no location {location!r}"]},
+        )
+    for medicine, quantity in lines:
+        com = ref.commodities.get(medicine)
+        if com is None or com.kind != "medicine":
+            raise UnknownReference(
+                f"no medicine {medicine!r}", errors={"medicine": [f"no medicine {medicine!r}"]}
+            )
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            raise InvalidRequest(
+                f"the quantity must be a positive whole number of units, not {quantity!r}",
+                errors={"quantity": ["must be a positive integer"]},
+            )
+    medicines = sorted({m for m, _q in lines})
+    lot_ids = [lot.id for m in medicines for lot in ref.lots_of.get(m, ())]
+    units: dict[int, int] = {}
+    value: dict[int, int] = {}
+    if lot_ids:
+        q = _LOT_BALANCES_LOCKED if is_postgres(session) else _LOT_BALANCES
+        params = {"account": account, "commodities": [*medicines, currency], "lots": lot_ids}
+        for commodity, lot_key, amount in session.execute(q, params):
+            (value if commodity == currency else units)[int(lot_key)] = int(amount)
+    positions: dict[str, list[LotPosition]] = {m: [] for m in medicines}
+    for lk in sorted(units):
+        if units.get(lk, 0) == 0 and value.get(lk, 0) == 0:
+            continue
+        lot = ref.lots[lk]
+        positions[lot.commodity].append(LotPosition(
+            lk, lot.lot_code, lot.expiry_on, lot.received_on, units.get(lk, 0), value.get(lk, 0)))
+    pending: dict[int, tuple[int, int]] = {}
+    return [
+        _take(positions[medicine], pending, location=location, medicine=medicine,
+              quantity=quantity, on=on)
+        for medicine, quantity in lines
+    ]
+
+
+def _take(
+    positions: list[LotPosition],
+    pending: dict[int, tuple[int, int]],
+    *,
+    location: str,
+    medicine: str,
+    quantity: int,
+    on: date,
+    lot_code: str | None = None,
+    allow_expired: bool = False,
+) -> list[LotTake]:
+    """Pick ``quantity`` units from ``positions`` after what ``pending`` took already, and
+    add the takes to ``pending``; the shortage errors of ``take_stock``."""
     left = after_pending(positions, pending)
     try:
         takes = pick_lots(left, quantity, on, lot_code=lot_code, allow_expired=allow_expired)

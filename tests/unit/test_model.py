@@ -85,9 +85,14 @@ def test_stripe_is_stable_and_within_range() -> None:
     assert len({stripe_for(f"P{i}", lot_key=0, nonneg=False) for i in range(64)}) > 1
 
 
-def test_lot_and_non_negative_balances_live_in_stripe_zero() -> None:
-    assert stripe_for("P1", lot_key=3, nonneg=False) == 0
+def test_non_negative_and_unpartitioned_balances_live_in_stripe_zero() -> None:
+    # A lot balance that must not go negative is one row, so one lock guards it.
+    assert stripe_for("P1", lot_key=3, nonneg=True) == 0
     assert stripe_for("P1", lot_key=0, nonneg=True) == 0
+    # A lot balance without that rule (5000 per lot: one lot sold at many pharmacies) is
+    # spread like any other, so pharmacies dispensing one lot do not queue on one row.
+    assert stripe_for("P1", lot_key=3, nonneg=False) == stripe_for("P1", lot_key=0, nonneg=False)
+    assert stripe_for("P1", lot_key=3, nonneg=False) != 0
     assert stripe_for(None, lot_key=0, nonneg=False) == 0
     assert stripe_for("", lot_key=0, nonneg=False) == 0
 
