@@ -129,3 +129,33 @@ def test_two_pharmacies_dispensing_at_once_both_end_with_exact_books(
     counted: Callable[[str], int] = lambda p: len(  # noqa: E731
         f.get(f"/dispensings?pharmacy={p}&limit=1000")["items"])
     assert (counted("P1"), counted("P2")) == (50, 50)
+
+
+def test_8_batches_sending_the_same_client_refs_at_once_make_one_dispensing_each(
+        pg_fund: tuple[Flask, Fund]) -> None:
+    """A phone that re-sends its batch while the first send is still running: the records'
+    answers are stored with the work, so the losers of each client_ref replay the winner's."""
+    app, f = pg_fund
+    records = [body("P1", f"phone-{i}", 3) for i in range(6)]
+    barrier = threading.Barrier(8)
+
+    def send(_: int) -> tuple[int, Any]:
+        c = app.test_client()
+        barrier.wait(timeout=60)
+        r = c.post("/api/v1/dispensings/batch", json={"dispensings": records},
+                   headers=f.pharmacist)
+        return r.status_code, r.get_json()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(send, range(8)))
+    assert [status for status, _ in answers] == [200] * 8
+    per_ref: dict[str, set[str]] = {}
+    for _status, out in answers:
+        for res in out["results"]:
+            assert res["status"] == 201, res.get("problem")
+            per_ref.setdefault(res["client_ref"], set()).add(repr(res["dispensing"]))
+    assert all(len(v) == 1 for v in per_ref.values()), "a client_ref was answered two ways"
+    assert sum(out["created"] for _s, out in answers) == 6
+    items = f.get("/dispensings?pharmacy=P1&limit=100")["items"]
+    assert Counter(d["client_ref"] for d in items) == Counter(f"phone-{i}" for i in range(6))
+    assert f.balance("1400-P1", "MET500") == 400 - 6 * 3
