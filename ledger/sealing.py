@@ -201,7 +201,9 @@ def seal_batch(session: Session, limit: int = BATCH_SIZE) -> int:
     )
     if not entries:
         return 0
-    count, previous = read_checkpoint(session)
+    # held here: the session's identity map keeps an object only while it is referenced
+    cp = session.get(SealCheckpoint, 1)
+    count, previous = (int(cp.seal_count), cp.last_seal) if cp is not None else (0, GENESIS)
     _check_head(session, count, previous)
     params = []
     for se in _seal_entries(session, entries):
@@ -214,7 +216,6 @@ def seal_batch(session: Session, limit: int = BATCH_SIZE) -> int:
         .values(seal_seq=bindparam("seq"), seal=bindparam("sl")),
         params,
     )
-    cp = session.get(SealCheckpoint, 1)
     if cp is None:
         session.add(
             SealCheckpoint(id=1, seal_count=count, last_seal=previous, updated_at=clock.now())
