@@ -2,7 +2,7 @@
 take too long to generate here).
 
     .venv/bin/python bench/big_books.py [--stages 100000,10000000] [--db rdf_bench_books]
-        [--max-minutes 15] [--trigger-sample 100000] [--keep]
+        [--max-minutes 15] [--trigger-sample 100000] [--keep] [--no-plans] [--profile]
 
 1. Builds a fund in its own database (``bench/setup_fund.py``'s code: migrations, 20
    pharmacies, users).
@@ -16,15 +16,21 @@ take too long to generate here).
      balance row by row and the deferred balance check runs per posting (the real rules);
      used for the first ``--trigger-sample`` postings and to measure that rate;
    * ``bulk``: ``session_replication_role = replica`` (triggers and foreign-key checks
-     off) for the rest, then every kept balance recomputed from the postings with one
-     ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE``, then verified: every kept
-     balance equals the sum of its postings, every generated entry balances, every posting
-     names an existing account. The chain of seals is not extended (generated entries are
+     off) for the rest, then every kept balance and every kept month total (revision
+     0008) recomputed from the postings with one ``INSERT … SELECT … GROUP BY … ON
+     CONFLICT DO UPDATE`` each, then verified: every kept balance and month total equals
+     the sum of its postings, every generated entry balances, every posting names an
+     existing account. The chain of seals is not extended (generated entries are
      unsealed): ``/audit/verify`` is not meaningful on this database.
-3. At each stage, starts ``gunicorn -w 1 'app:create_app()'`` and times (20 requests
-   each, after 3 to warm up; median, p95, max) GET /accounts/{code}/balance (a pharmacy's
-   account, a shared revenue account and a header), /reports/trial-balance, and
-   /accounts/1200-P01/statement for the latest full month and for the earliest month.
+3. At each stage: the SQL underneath timed from psycopg, and ``ledger.queries``' as-of
+   reads timed with their SQL statements and ``EXPLAIN (ANALYZE, BUFFERS)`` (unless
+   ``--no-plans``); then starts ``gunicorn -w 1 'app:create_app()'`` and times (20
+   requests each, after 3 to warm up; median, p95, max) GET /accounts/{code}/balance (a
+   pharmacy's account, a shared revenue account, a header, and as of a mid-month day),
+   /reports/trial-balance (now and as of a month end), /accounts/1200-P01/statement for
+   the latest full month and for the earliest month, and the pharmacy statement JSON of
+   P01 for both months; then each statement in-process: CPU of this process and of
+   PostgreSQL, SQL statements per request (``--profile``: cProfile's top functions).
    Target: <= 50 ms and no slower at 10 M than at 100 k.
 """
 
@@ -114,6 +120,81 @@ def recompute_balances(conn: psycopg.Connection[Any]) -> float:
     return time.perf_counter() - t0
 
 
+MONTH = "date_trunc('month', accounting_date::timestamp)::date"
+
+
+def recompute_month_totals(conn: psycopg.Connection[Any]) -> float:
+    """The kept month totals (revision 0008) recomputed from all postings, as the migration's
+    backfill does (its guard trigger is off under the replica role)."""
+    t0 = time.perf_counter()
+    with conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute(f"""
+            INSERT INTO month_totals (account_code, commodity, lot_key, stripe, month, amount)
+            SELECT account_code, commodity, COALESCE(lot_id, 0), stripe, {MONTH}, SUM(amount)
+              FROM postings
+             GROUP BY account_code, commodity, COALESCE(lot_id, 0), stripe, {MONTH}
+            ON CONFLICT (account_code, commodity, month, lot_key, stripe)
+            DO UPDATE SET amount = EXCLUDED.amount
+        """)
+    return time.perf_counter() - t0
+
+
+def trigger_cost(conn: psycopg.Connection[Any], entries: int, rounds: int, first: date,
+                 days: int, stripes: dict[str, int]) -> None:
+    """What the month-totals trigger adds to a write: entries of 5 postings, one per
+    transaction (as the service writes them), with every trigger on, and with only
+    ``postings_month_totals`` disabled; the arms alternate ``rounds`` times. Prints entries/s
+    and the CPU of this connection's PostgreSQL backend per entry (CLK_TCK resolution,
+    hence many entries). The month totals are recomputed afterwards (the disabled arm
+    left them short)."""
+    from common import proc_cpu_seconds
+
+    pharm = sorted(stripes)
+    pid = conn.info.backend_pid
+    totals = {"all triggers": [0.0, 0.0, 0], "without postings_month_totals": [0.0, 0.0, 0]}
+    k = 0
+    for _ in range(rounds):
+        for arm in totals:
+            off = arm.startswith("without")
+            if off:
+                conn.execute("ALTER TABLE postings DISABLE TRIGGER postings_month_totals")
+            c0, w0 = proc_cpu_seconds(pid), time.perf_counter()
+            for _ in range(entries // rounds):
+                k += 1
+                ph = pharm[k % len(pharm)]
+                d = first + timedelta(days=k % days)
+                with conn.transaction():
+                    eid = conn.execute(
+                        "INSERT INTO entries (service_date, accounting_date, memo, source,"
+                        " partition, created_at, created_by) VALUES (%s, %s, 'bench trigger',"
+                        " 'bench:t', %s, now(), 'bench') RETURNING id", (d, d, ph)
+                    ).fetchone()[0]  # type: ignore[index]
+                    c, f = 100 + k % 500, 10 + k % 50
+                    conn.execute(
+                        "INSERT INTO postings (entry_id, account_code, commodity, amount,"
+                        " accounting_date, stripe) VALUES"
+                        " (%(e)s, %(a1)s, 'KHR', %(c)s, %(d)s, %(s)s),"
+                        " (%(e)s, '1300-HEF', 'KHR', 200, %(d)s, %(s)s),"
+                        " (%(e)s, '4000', 'KHR', %(r)s, %(d)s, %(s)s),"
+                        " (%(e)s, '5100', 'KHR', %(f)s, %(d)s, %(s)s),"
+                        " (%(e)s, %(a2)s, 'KHR', %(nf)s, %(d)s, %(s)s)",
+                        {"e": eid, "a1": f"1200-{ph}", "a2": f"2100-{ph}", "c": c,
+                         "r": -(c + 200), "f": f, "nf": -f, "d": d, "s": stripes[ph]})
+            t = totals[arm]
+            t[0] += time.perf_counter() - w0
+            t[1] += proc_cpu_seconds(pid) - c0
+            t[2] += entries // rounds
+            if off:
+                conn.execute("ALTER TABLE postings ENABLE TRIGGER postings_month_totals")
+    recompute_month_totals(conn)
+    for arm, (wall, cpu, n) in totals.items():
+        print(f"  write path, {arm:<30}: {n:,} entries of 5 postings, one per transaction: "
+              f"{n / wall:,.0f} entries/s, PostgreSQL backend CPU {1000 * cpu / n:.3f} ms "
+              f"per entry")
+    sys.stdout.flush()
+
+
 def verify(conn: psycopg.Connection[Any]) -> tuple[float, dict[str, int]]:
     t0 = time.perf_counter()
     out = {}
@@ -125,6 +206,15 @@ def verify(conn: psycopg.Connection[Any]) -> tuple[float, dict[str, int]]:
           ON (p.account_code, p.commodity, p.lk, p.stripe)
              = (b.account_code, b.commodity, b.lot_key, b.stripe)
         WHERE COALESCE(b.amount, 0) <> COALESCE(p.s, 0)
+    """).fetchone()[0]  # type: ignore[index]
+    out["month_totals_differing_from_postings"] = conn.execute(f"""
+        SELECT count(*) FROM month_totals m
+        FULL JOIN (SELECT account_code, commodity, COALESCE(lot_id, 0) lk, stripe,
+                          {MONTH} mo, SUM(amount) s
+                     FROM postings GROUP BY 1, 2, 3, 4, 5) p
+          ON (p.account_code, p.commodity, p.lk, p.stripe, p.mo)
+             = (m.account_code, m.commodity, m.lot_key, m.stripe, m.month)
+        WHERE m.account_code IS NULL OR p.account_code IS NULL OR m.amount <> p.s
     """).fetchone()[0]  # type: ignore[index]
     out["unbalanced_entries"] = conn.execute("""
         SELECT count(*) FROM (SELECT entry_id FROM postings GROUP BY entry_id, commodity
@@ -170,7 +260,9 @@ def timed_gets(port: int, token: str, paths: list[tuple[str, str]], n: int = 20)
 
 def sql_timings(conn: psycopg.Connection[Any], first: date, first_end: date, last: date,
                 last_end: date) -> None:
-    """The database's own part of each read: its main queries, timed from psycopg."""
+    """The database's own part of each read: its main queries, timed from psycopg. The two
+    "Σ postings … after" rows are what an opening balance cost before the month totals
+    (kept − every posting after the date), kept for comparison."""
     day = timedelta(days=1)
     queries = [
         ("SQL kept balance of 1200-P01",
@@ -178,12 +270,15 @@ def sql_timings(conn: psycopg.Connection[Any], first: date, first_end: date, las
          "GROUP BY 1, 2", {}),
         ("SQL trial balance from kept balances",
          "SELECT account_code, commodity, SUM(amount) FROM balances GROUP BY 1, 2", {}),
-        ("SQL postings of 1200-P01 after the latest month",
+        ("SQL (old) Σ postings of 1200-P01 after the latest month's start",
          "SELECT SUM(amount) FROM postings WHERE account_code = '1200-P01' AND commodity = 'KHR'"
          " AND accounting_date > %(d)s", {"d": last - day}),
-        ("SQL postings of 1200-P01 after the earliest month's start",
+        ("SQL (old) Σ postings of 1200-P01 after the earliest month's start",
          "SELECT SUM(amount) FROM postings WHERE account_code = '1200-P01' AND commodity = 'KHR'"
          " AND accounting_date > %(d)s", {"d": first - day}),
+        ("SQL month totals of 1200-P01 after the earliest month",
+         "SELECT SUM(amount) FROM month_totals WHERE account_code = '1200-P01' "
+         "AND commodity = 'KHR' AND month > %(m)s", {"m": first}),
         ("SQL statement page (101 lines) of the earliest month",
          "SELECT p.id, p.amount, e.memo FROM postings p JOIN entries e ON e.id = p.entry_id "
          "WHERE p.account_code = '1200-P01' AND p.commodity = 'KHR' AND p.accounting_date "
@@ -197,7 +292,110 @@ def sql_timings(conn: psycopg.Connection[Any], first: date, first_end: date, las
             t0 = time.perf_counter()
             conn.execute(sql, params).fetchall()
             ms.append((time.perf_counter() - t0) * 1000)
-        print(f"  {label:<56} median={statistics.median(ms):8.1f} ms  max={max(ms):8.1f}")
+        print(f"  {label:<66} median={statistics.median(ms):8.1f} ms  max={max(ms):8.1f}")
+
+
+def query_timings(url: str, first: date, first_end: date, last: date, last_end: date,
+                  *, plans: bool) -> None:
+    """``ledger.queries`` itself (SQLAlchemy, psycopg) on this database: each as-of read the
+    statements make, its SQL statements, and (``plans``) EXPLAIN ANALYZE of each."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.orm import Session
+
+    from ledger.queries import balance_of, balances, trial_balance
+
+    day = timedelta(days=1)
+    eng = create_engine(url)
+    seen: list[tuple[str, Any]] = []
+
+    @event.listens_for(eng, "before_cursor_execute")
+    def _capture(_c: Any, _cur: Any, statement: str, params: Any, *_a: Any) -> None:
+        seen.append((statement, params))
+
+    p01 = ["1200-P01"]
+    cases: list[tuple[str, Any]] = [
+        (f"opening of {first:%Y-%m} (balance_of as of {first - day})",
+         lambda s: balance_of(s, p01, "KHR", first - day)),
+        (f"closing of {first:%Y-%m} (balance_of as of {first_end})",
+         lambda s: balance_of(s, p01, "KHR", first_end)),
+        (f"opening of {last:%Y-%m} (balance_of as of {last - day})",
+         lambda s: balance_of(s, p01, "KHR", last - day)),
+        (f"balances 1200-P01 as of {first + 13 * day} (postings up to it)",
+         lambda s: balances(s, p01, first + 13 * day)),
+        (f"balances 1200-P01 as of {first + 19 * day} (postings after it)",
+         lambda s: balances(s, p01, first + 19 * day)),
+        (f"trial balance as of {last_end} (a month end)",
+         lambda s: trial_balance(s, last_end)),
+        (f"trial balance as of {last + 19 * day} (every posting after it in its month)",
+         lambda s: trial_balance(s, last + 19 * day)),
+    ]
+    with Session(eng) as s:
+        for label, fn in cases:
+            fn(s)
+            s.rollback()
+            ms = []
+            for _ in range(10):
+                seen.clear()
+                t0 = time.perf_counter()
+                fn(s)
+                ms.append((time.perf_counter() - t0) * 1000)
+                s.rollback()
+            print(f"  queries: {label:<66} median={statistics.median(ms):8.1f} ms  "
+                  f"max={max(ms):8.1f}  SQL statements={len(seen)}")
+            if plans:
+                raw = eng.raw_connection()
+                try:
+                    cur = raw.cursor()
+                    for statement, params in seen:
+                        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
+                        print("    | " + "\n    | ".join(r[0] for r in cur.fetchall()))
+                finally:
+                    raw.close()
+            sys.stdout.flush()
+    eng.dispose()
+
+
+def in_process(url: str, token: str, paths: list[tuple[str, str]], db: str, *, n: int,
+               profile: bool) -> None:
+    """Per request, in-process (Flask test client): this process's CPU, the PostgreSQL
+    backends' CPU, SQL statements; with ``profile``, cProfile's top functions."""
+    import cProfile
+    import pstats
+
+    from common import cpu_delta, postgres_cpu
+    from sqlalchemy import event
+
+    from app import create_app
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-books"})
+    count = [0]
+    event.listen(app.extensions["rdf_db"].engine, "before_cursor_execute",
+                 lambda *_a: count.__setitem__(0, count[0] + 1))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    for label, path in paths:
+        for _ in range(3):
+            assert client.get(path, headers=headers).status_code == 200, path
+        count[0] = 0
+        pg0 = postgres_cpu(db)
+        w0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            client.get(path, headers=headers)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        pgc = cpu_delta(pg0, postgres_cpu(db))
+        print(f"  in-process {label:<44} wall {1000 * wall / n:7.1f} ms  python CPU "
+              f"{1000 * cpu / n:6.1f} ms  PostgreSQL CPU {1000 * pgc / n:6.1f} ms  "
+              f"SQL statements {count[0] / n:4.1f}")
+        if profile:
+            prof = cProfile.Profile()
+            prof.enable()
+            for _ in range(n):
+                client.get(path, headers=headers)
+            prof.disable()
+            st = pstats.Stats(prof)
+            st.sort_stats("cumulative").print_stats(18)
+        sys.stdout.flush()
+    app.extensions["rdf_db"].dispose()
 
 
 def main() -> None:
@@ -212,6 +410,11 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=1_000_000, help="postings per transaction")
     ap.add_argument("--keep", action="store_true", help="keep the database at the end")
     ap.add_argument("--reuse", action="store_true", help="reuse a database built before")
+    ap.add_argument("--no-plans", action="store_true", help="no EXPLAIN ANALYZE output")
+    ap.add_argument("--trigger-ab", type=int, default=4000,
+                    help="entries per arm of the month-totals trigger cost (0: skip)")
+    ap.add_argument("--profile", action="store_true",
+                    help="cProfile of each statement request, in-process")
     args = ap.parse_args()
     header("reads of the books with a big journal")
     import json
@@ -248,7 +451,16 @@ def main() -> None:
          f"/api/v1/accounts/1200-P01/statement?from={first}&to={first_end}"),
         (f"statement 1200-P01 {last_full:%Y-%m}, limit=1000",
          f"/api/v1/accounts/1200-P01/statement?from={last_full}&to={last_full_end}&limit=1000"),
+        (f"pharmacy statement P01 {last_full:%Y-%m} JSON",
+         f"/api/v1/statements/pharmacies/P01?period={last_full:%Y-%m}&format=json"),
+        (f"pharmacy statement P01 {first:%Y-%m} JSON",
+         f"/api/v1/statements/pharmacies/P01?period={first:%Y-%m}&format=json"),
+        (f"balance 1200-P01 as of {first + timedelta(days=13)}",
+         f"/api/v1/accounts/1200-P01/balance?as_of={first + timedelta(days=13)}"),
+        (f"trial balance as of {last_full_end}",
+         f"/api/v1/reports/trial-balance?as_of={last_full_end}"),
     ]
+    statements = [r for r in reads if "statement" in r[0]]
     conn = psycopg.connect(f"{PG}/{args.db}", autocommit=True)
     stages = [int(x) for x in args.stages.split(",")]
     rate_bulk: float | None = None
@@ -263,6 +475,11 @@ def main() -> None:
             need = target - have
         t_stage = time.perf_counter()
         trig = min(max(0, need), max(0, args.trigger_sample - have))
+        ab = args.trigger_ab * 2 * POSTINGS_PER_ENTRY if trig > 0 else 0
+        if ab and trig > 2 * ab:
+            trig -= ab  # the trigger's A/B below makes up the rest of the sample
+        else:
+            ab = 0
         if trig > 0:
             # Transactions of --trigger-chunk postings: 100 k postings in one transaction ran
             # for over 5 minutes here, likely because many updates of one kept balance row
@@ -279,6 +496,9 @@ def main() -> None:
                   f" and the deferred balance check, {args.trigger_chunk} postings per "
                   f"transaction): {secs:.1f}s = {e_all * 5 / secs:,.0f} postings/s")
             need -= e_all * 5
+            if ab:
+                trigger_cost(conn, args.trigger_ab, 4, first, days, stripes)
+                need = target - count_postings(conn)
         done = 0
         bulk_secs = 0.0
         while need - done >= POSTINGS_PER_ENTRY:
@@ -299,25 +519,34 @@ def main() -> None:
         if done:
             secs = recompute_balances(conn)
             print(f"  kept balances recomputed from all postings in {secs:.1f}s")
+            secs = recompute_month_totals(conn)
+            print(f"  kept month totals recomputed from all postings in {secs:.1f}s")
         t_an = time.perf_counter()
         conn.execute("VACUUM ANALYZE postings")
         conn.execute("VACUUM ANALYZE entries")
         conn.execute("VACUUM ANALYZE balances")
+        conn.execute("VACUUM ANALYZE month_totals")
         print(f"  vacuum analyze {time.perf_counter() - t_an:.1f}s")
         vsecs, checks = verify(conn)
         total = count_postings(conn)
         size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))"
                             ).fetchone()[0]  # type: ignore[index]
         nbal = conn.execute("SELECT count(*) FROM balances").fetchone()[0]  # type: ignore[index]
-        print(f"stage: {total:,} postings ({size}, {nbal} kept balance rows), filled in "
+        nmt = conn.execute("SELECT count(*) FROM month_totals").fetchone()[0]  # type: ignore[index]
+        print(f"stage: {total:,} postings ({size}, {nbal} kept balance rows, {nmt} month total "
+              f"rows), filled in "
               f"{time.perf_counter() - t_stage:.0f}s; checks ({vsecs:.0f}s): {checks}")
         sql_timings(conn, first, first_end, last_full, last_full_end)
+        query_timings(info["database_url"], first, first_end, last_full, last_full_end,
+                      plans=not args.no_plans)
         server = Server(info["database_url"], 1)
         server.start()
         try:
             timed_gets(server.port, token, reads)
         finally:
             server.stop()
+        in_process(info["database_url"], token, statements, args.db, n=20,
+                   profile=args.profile)
     conn.close()
     if not args.keep:
         setup_fund.recreate(args.db, create=False)

@@ -26,7 +26,7 @@ from ledger.errors import NotFound
 from ledger.model import month_bounds
 from ledger.money import format_amount, parse_amount
 from ledger.periods import parse_period
-from ledger.queries import balance_of, balances, exponents
+from ledger.queries import account_balances, exponents
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
 from reports.tabular import Col, Report, Section
 
@@ -131,10 +131,13 @@ def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str
         .group_by(Posting.commodity, kind)
     ):
         flows.setdefault(med, {})[k] = int(total)
-    opening_units = {b.commodity: b.amount for b in balances(session, [inv], before, by_lot=False)
-                     if b.commodity in medicines}
-    closing_units = {b.commodity: b.amount for b in balances(session, [inv], end, by_lot=False)
-                     if b.commodity in medicines}
+    # Opening and closing balances of the three accounts, in one statement (bounded reads:
+    # kept balances less the kept month totals after each date, ``ledger.queries``).
+    at = account_balances(session, [due_from, due_to, inv], [before, end])
+    opening_units = {c: v for (d, a, c), v in sorted(at.items())
+                     if d == before and a == inv and c in medicines and v}
+    closing_units = {c: v for (d, a, c), v in sorted(at.items())
+                     if d == end and a == inv and c in medicines and v}
     units = []
     for med in sorted(set(flows) | set(opening_units) | set(closing_units)):
         f = flows.get(med, {})
@@ -155,8 +158,8 @@ def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str
     return {
         "pharmacy": pharmacy, "name": name, "period": period, "currency": cur,
         "from": start.isoformat(), "to": end.isoformat(),
-        "opening": {"due_from_pharmacy": fmt(balance_of(session, [due_from], cur, before)),
-                    "due_to_pharmacy": fmt(-balance_of(session, [due_to], cur, before))},
+        "opening": {"due_from_pharmacy": fmt(at.get((before, due_from, cur), 0)),
+                    "due_to_pharmacy": fmt(-at.get((before, due_to, cur), 0))},
         "dispensings": dispensing_rows,
         "dispensing_totals": {k: fmt(v) for k, v in totals.items()},
         "dispensing_count": len({r["dispensing_id"] for r in dispensing_rows}),
@@ -169,8 +172,8 @@ def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str
             "netted": fmt(settlement.netted), "net_due": fmt(abs(settlement.net_due)),
             "net_due_by": "pharmacy" if settlement.net_due > 0 else (
                 "fund" if settlement.net_due < 0 else None)},
-        "closing": {"due_from_pharmacy": fmt(balance_of(session, [due_from], cur, end)),
-                    "due_to_pharmacy": fmt(-balance_of(session, [due_to], cur, end))},
+        "closing": {"due_from_pharmacy": fmt(at.get((end, due_from, cur), 0)),
+                    "due_to_pharmacy": fmt(-at.get((end, due_to, cur), 0))},
         "units": units,
     }
 

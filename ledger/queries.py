@@ -13,9 +13,20 @@ from __future__ import annotations
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Label,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ledger.errors import NotFound
@@ -90,6 +101,8 @@ class BalanceLine:
 
 #: One part of a balance read: (commodity or account, commodity or lot key, amount) rows.
 _Part = Select[str, Any, int]
+#: A summed read: (commodity or account, lot key or commodity, Σ amount) rows.
+_Sums = Select[str, Any, Any]
 
 
 @dataclass(frozen=True)
@@ -115,23 +128,98 @@ class _AsOf:
     def has_postings(self) -> bool:
         return self.sign > 0 or self.as_of < self.last
 
-    def later_months(self) -> ColumnElement[bool]:
-        """The month totals taken away from the kept balance."""
-        if self.sign < 0:
-            return MonthTotal.month > self.first
-        return MonthTotal.month >= self.first
-
-    def postings(self) -> list[ColumnElement[bool]]:
-        """The postings of the month on the chosen side of the date."""
-        if self.sign < 0:
-            return [Posting.accounting_date > self.as_of, Posting.accounting_date <= self.last]
-        return [Posting.accounting_date >= self.first, Posting.accounting_date <= self.as_of]
+    def params(self, n: str = "") -> dict[str, Any]:
+        return {f"as_of{n}": self.as_of, f"first{n}": self.first, f"last{n}": self.last}
 
 
 def _as_of_plan(as_of: date) -> _AsOf:
     first = as_of.replace(day=1)
     last = as_of.replace(day=monthrange(as_of.year, as_of.month)[1])
     return _AsOf(as_of, first, last, -1 if (last - as_of).days <= as_of.day else 1)
+
+
+# The statements are built once per shape, with bound parameters (``codes``, ``commodity``,
+# ``commodities``, ``as_of``, ``first``, ``last``): building a union of selects costs more
+# Python than running it.
+
+
+def _later_months(sign: int, n: str = "") -> ColumnElement[bool]:
+    """The month totals taken away from the kept balance (see ``_AsOf``); ``n`` suffixes
+    the parameters' names (several dates in one statement)."""
+    if sign < 0:
+        return MonthTotal.month > bindparam(f"first{n}")
+    return MonthTotal.month >= bindparam(f"first{n}")
+
+
+def _month_postings(sign: int, n: str = "") -> list[ColumnElement[bool]]:
+    """The postings of the date's month on the chosen side of the date (see ``_AsOf``)."""
+    if sign < 0:
+        return [
+            Posting.accounting_date > bindparam(f"as_of{n}"),
+            Posting.accounting_date <= bindparam(f"last{n}"),
+        ]
+    return [
+        Posting.accounting_date >= bindparam(f"first{n}"),
+        Posting.accounting_date <= bindparam(f"as_of{n}"),
+    ]
+
+
+def _postings_part(sign: int, one_commodity: bool) -> _Part:
+    lot_key = func.coalesce(Posting.lot_id, literal_column("0"))
+    amount = Posting.amount if sign > 0 else -Posting.amount
+    commodity = (
+        Posting.commodity == bindparam("commodity")
+        if one_commodity
+        else Posting.commodity.in_(bindparam("commodities", expanding=True))
+    )
+    q: _Part = select(Posting.commodity, lot_key.label("lot_key"), amount.label("amount")).where(
+        Posting.account_code.in_(bindparam("codes", expanding=True)),
+        commodity,
+        *_month_postings(sign),
+    )
+    return q
+
+
+def _grouped(parts: list[_Part], by_lot: bool) -> _Sums:
+    """Σ amount of the union of ``parts`` per commodity (and lot when ``by_lot``)."""
+    u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    if by_lot:
+        return select(u.c.commodity, u.c.lot_key, func.sum(u.c.amount)).group_by(
+            u.c.commodity, u.c.lot_key
+        )
+    return select(u.c.commodity, literal_column("0"), func.sum(u.c.amount)).group_by(
+        u.c.commodity
+    )
+
+
+@cache
+def _balances_stmt(by_lot: bool, one_commodity: bool, sign: int, postings: bool) -> _Sums:
+    """Kept balances (``sign`` 0), or as of a date: less later month totals, and with the
+    date's month's postings when ``postings`` and ``one_commodity``."""
+    codes: BindParameter[Any] = bindparam("codes", expanding=True)
+    kept: _Part = select(
+        Balance.commodity.label("commodity"),
+        Balance.lot_key.label("lot_key"),
+        Balance.amount.label("amount"),
+    ).where(Balance.account_code.in_(codes))
+    if one_commodity:
+        kept = kept.where(Balance.commodity == bindparam("commodity"))
+    parts = [kept]
+    if sign:
+        months: _Part = select(
+            MonthTotal.commodity, MonthTotal.lot_key, (-MonthTotal.amount).label("amount")
+        ).where(MonthTotal.account_code.in_(codes), _later_months(sign))
+        if one_commodity:
+            months = months.where(MonthTotal.commodity == bindparam("commodity"))
+        parts.append(months)
+        if postings and one_commodity:
+            parts.append(_postings_part(sign, True))
+    return _grouped(parts, by_lot)
+
+
+@cache
+def _postings_stmt(by_lot: bool, sign: int) -> _Sums:
+    return _grouped([_postings_part(sign, False)], by_lot)
 
 
 def balances(
@@ -146,36 +234,24 @@ def balances(
     only ``commodity``'s when given.
 
     As of a date: the kept balances less the kept month totals of later months, corrected
-    by the postings of the date's own month on the nearer side of the date (``_as_of_plan``)
-    — a bounded number of rows whatever the size of the journal, in one statement (two when
-    no commodity is named and the date is not a month end)."""
-    kept = select(
-        Balance.commodity.label("commodity"),
-        Balance.lot_key.label("lot_key"),
-        Balance.amount.label("amount"),
-    ).where(Balance.account_code.in_(codes))
-    if commodity is not None:
-        kept = kept.where(Balance.commodity == commodity)
-    parts: list[_Part] = [kept]
+    by the postings of the date's own month on the nearer side of the date (``_AsOf``) —
+    a bounded number of rows whatever the size of the journal, in one statement (two when
+    no commodity is named and postings of the month must be read)."""
     plan = _as_of_plan(as_of) if as_of is not None else None
+    one = commodity is not None
+    params: dict[str, Any] = {"codes": codes, "commodity": commodity}
     if plan is not None:
-        months = select(
-            MonthTotal.commodity, MonthTotal.lot_key, (-MonthTotal.amount).label("amount")
-        ).where(MonthTotal.account_code.in_(codes), plan.later_months())
-        if commodity is not None:
-            months = months.where(MonthTotal.commodity == commodity)
-        parts.append(months)
-        if plan.has_postings and commodity is not None:
-            parts.append(_postings_part(codes, [commodity], plan))
-    totals = _grouped(session, parts, by_lot)
-    if plan is not None and plan.has_postings and commodity is None and totals:
+        params |= plan.params()
+    stmt = _balances_stmt(
+        by_lot, one, plan.sign if plan else 0, bool(plan and plan.has_postings)
+    )
+    totals = {(c, int(lk)): int(v) for c, lk, v in session.execute(stmt, params)}
+    if plan is not None and plan.has_postings and not one and totals:
         # The posting index is (account, commodity, date): name every commodity the
         # accounts hold (each posting has a kept balance row) so the date range is tight.
-        more = _grouped(
-            session, [_postings_part(codes, sorted({c for c, _lk in totals}), plan)], by_lot
-        )
-        for k, v in more.items():
-            totals[k] = totals.get(k, 0) + v
+        params["commodities"] = sorted({c for c, _lk in totals})
+        for c, lk, v in session.execute(_postings_stmt(by_lot, plan.sign), params):
+            totals[(c, int(lk))] = totals.get((c, int(lk)), 0) + int(v)
     lot_ids = {lk for (_c, lk), v in totals.items() if lk and v}
     codes_by_id = (
         dict(session.execute(select(Lot.id, Lot.lot_code).where(Lot.id.in_(lot_ids))).all())
@@ -190,30 +266,6 @@ def balances(
     return out
 
 
-def _postings_part(codes: list[str], commodities: list[str], plan: _AsOf) -> _Part:
-    lot_key = func.coalesce(Posting.lot_id, literal_column("0"))
-    amount = Posting.amount if plan.sign > 0 else -Posting.amount
-    q: _Part = select(
-        Posting.commodity, lot_key.label("lot_key"), amount.label("amount")
-    ).where(Posting.account_code.in_(codes), Posting.commodity.in_(commodities), *plan.postings())
-    return q
-
-
-def _grouped(
-    session: Session, parts: list[_Part], by_lot: bool
-) -> dict[tuple[str, int], int]:
-    """Σ amount of the union of ``parts`` (commodity, lot_key, amount) per commodity (and
-    lot when ``by_lot``; lot 0 otherwise)."""
-    u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
-    if by_lot:
-        q = select(u.c.commodity, u.c.lot_key, func.sum(u.c.amount)).group_by(
-            u.c.commodity, u.c.lot_key
-        )
-        return {(c, int(lk)): int(s) for c, lk, s in session.execute(q)}
-    q1 = select(u.c.commodity, func.sum(u.c.amount)).group_by(u.c.commodity)
-    return {(c, 0): int(s) for c, s in session.execute(q1)}
-
-
 def balance_of(
     session: Session, codes: list[str], commodity: str, as_of: date | None = None
 ) -> int:
@@ -222,6 +274,75 @@ def balance_of(
         for b in balances(session, codes, as_of, by_lot=False, commodity=commodity)
         if b.commodity == commodity
     )
+
+
+def account_balances(
+    session: Session, codes: list[str], dates: list[date]
+) -> dict[tuple[date, str, str], int]:
+    """(date, account, commodity) -> balance at the end of that date, for each account of
+    ``codes`` (not summed; lots summed) and each of ``dates``: what ``balance_of`` gives one
+    at a time, in one statement for all (two when a date is not a month end). Zero
+    balances may be left out."""
+    dates = sorted(set(dates))
+    plans = [_as_of_plan(d) for d in dates]
+    params: dict[str, Any] = {"codes": codes}
+    for i, p in enumerate(plans):
+        params |= p.params(f"_{i}")
+    out: dict[tuple[date, str, str], int] = {}
+    for i, a, c, v in session.execute(
+        _account_balances_stmt(tuple(p.sign for p in plans)), params
+    ):
+        out[(dates[int(i)], a, c)] = int(v)
+    with_postings = tuple((i, p.sign) for i, p in enumerate(plans) if p.has_postings)
+    if with_postings and out:
+        params["commodities"] = sorted({c for _d, _a, c in out})
+        for i, a, c, v in session.execute(_account_postings_stmt(with_postings), params):
+            k = (dates[int(i)], a, c)
+            out[k] = out.get(k, 0) + int(v)
+    return out
+
+
+@cache
+def _account_balances_stmt(signs: tuple[int, ...]) -> Select[Any, Any, Any, Any]:
+    codes: BindParameter[Any] = bindparam("codes", expanding=True)
+    parts: list[Select[Any, Any, Any, Any]] = []
+    for i, sign in enumerate(signs):
+        n: Label[Any] = literal_column(str(i)).label("n")
+        parts.append(
+            select(n, Balance.account_code, Balance.commodity, Balance.amount).where(
+                Balance.account_code.in_(codes)
+            )
+        )
+        parts.append(
+            select(
+                n, MonthTotal.account_code, MonthTotal.commodity, -MonthTotal.amount
+            ).where(MonthTotal.account_code.in_(codes), _later_months(sign, f"_{i}"))
+        )
+    u = union_all(*parts).subquery()
+    cols = (u.c[0], u.c[1], u.c[2])
+    return select(*cols, func.sum(u.c[3])).group_by(*cols)
+
+
+@cache
+def _account_postings_stmt(which: tuple[tuple[int, int], ...]) -> Select[Any, Any, Any, Any]:
+    codes: BindParameter[Any] = bindparam("codes", expanding=True)
+    commodities: BindParameter[Any] = bindparam("commodities", expanding=True)
+    parts: list[Select[Any, Any, Any, Any]] = [
+        select(
+            literal_column(str(i)).label("n"),
+            Posting.account_code,
+            Posting.commodity,
+            Posting.amount if sign > 0 else -Posting.amount,
+        ).where(
+            Posting.account_code.in_(codes),
+            Posting.commodity.in_(commodities),
+            *_month_postings(sign, f"_{i}"),
+        )
+        for i, sign in which
+    ]
+    u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    cols = (u.c[0], u.c[1], u.c[2])
+    return select(*cols, func.sum(u.c[3])).group_by(*cols)
 
 
 @dataclass(frozen=True)
@@ -289,6 +410,45 @@ def opening_balance(session: Session, codes: list[str], commodity: str, start: d
     return balance_of(session, codes, commodity, start - timedelta(days=1))
 
 
+@cache
+def _trial_balance_stmt(one_commodity: bool, sign: int, postings: bool) -> _Sums:
+    """As ``_balances_stmt``, for every account (lots summed); the date's month's postings
+    of every account are read through the accounting_date index."""
+    kept: _Part = select(
+        Balance.account_code.label("account_code"),
+        Balance.commodity.label("commodity"),
+        Balance.amount.label("amount"),
+    )
+    parts = [kept]
+    if sign:
+        parts.append(
+            select(
+                MonthTotal.account_code,
+                MonthTotal.commodity,
+                (-MonthTotal.amount).label("amount"),
+            ).where(_later_months(sign))
+        )
+        if postings:
+            parts.append(
+                select(
+                    Posting.account_code,
+                    Posting.commodity,
+                    (Posting.amount if sign > 0 else -Posting.amount).label("amount"),
+                ).where(*_month_postings(sign))
+            )
+    if one_commodity:
+        commodity: BindParameter[Any] = bindparam("commodity")
+        parts[0] = parts[0].where(Balance.commodity == commodity)
+        if sign:
+            parts[1] = parts[1].where(MonthTotal.commodity == commodity)
+        if sign and postings:
+            parts[2] = parts[2].where(Posting.commodity == commodity)
+    u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    return select(u.c.account_code, u.c.commodity, func.sum(u.c.amount)).group_by(
+        u.c.account_code, u.c.commodity
+    )
+
+
 @dataclass(frozen=True)
 class TrialBalanceRow:
     account: str
@@ -311,38 +471,14 @@ def trial_balance(
 ) -> list[TrialBalanceRow]:
     """Every account's balance per commodity from the kept balances (lots summed); as of a
     date, less the kept month totals after it (see ``balances``)."""
-    kept = select(
-        Balance.account_code.label("account_code"),
-        Balance.commodity.label("commodity"),
-        Balance.amount.label("amount"),
+    plan = _as_of_plan(as_of) if as_of is not None else None
+    params: dict[str, Any] = {"commodity": commodity}
+    if plan is not None:
+        params |= plan.params()
+    stmt = _trial_balance_stmt(
+        bool(commodity), plan.sign if plan else 0, bool(plan and plan.has_postings)
     )
-    if commodity:
-        kept = kept.where(Balance.commodity == commodity)
-    parts: list[_Part] = [kept]
-    if as_of is not None:
-        # As balances(): kept − later month totals ∓ one side of the date's month (here
-        # every account's postings of those days, through the accounting_date index).
-        plan = _as_of_plan(as_of)
-        months = select(
-            MonthTotal.account_code, MonthTotal.commodity, (-MonthTotal.amount).label("amount")
-        ).where(plan.later_months())
-        if commodity:
-            months = months.where(MonthTotal.commodity == commodity)
-        parts.append(months)
-        if plan.has_postings:
-            moved = select(
-                Posting.account_code,
-                Posting.commodity,
-                (Posting.amount if plan.sign > 0 else -Posting.amount).label("amount"),
-            ).where(*plan.postings())
-            if commodity:
-                moved = moved.where(Posting.commodity == commodity)
-            parts.append(moved)
-    u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
-    q = select(u.c.account_code, u.c.commodity, func.sum(u.c.amount)).group_by(
-        u.c.account_code, u.c.commodity
-    )
-    totals = {(a, c): int(s) for a, c, s in session.execute(q)}
+    totals = {(a, c): int(v) for a, c, v in session.execute(stmt, params)}
     accounts = {a.code: a for a in session.scalars(select(Account))}
     return [
         TrialBalanceRow(a, accounts[a].name, accounts[a].type, c, v)

@@ -2,8 +2,9 @@
 
 * after random entries over 13 months (several stripes, lots, a year's turn), the month
   totals equal the GROUP BY of the postings, key for key;
-* a balance as of any date (per lot or not, one commodity or all, a header's sub-accounts)
-  and the trial balance as of any date equal the brute-force sum of the postings up to it;
+* a balance as of any date (per lot or not, one commodity or all, a header's sub-accounts,
+  several accounts at several dates at once) and the trial balance as of any date equal the
+  brute-force sum of the postings up to it;
 * on PostgreSQL the table refuses direct writes, as the kept balances do;
 * a database migrated without 0008, with postings in it, gets the right totals from the
   migration's backfill.
@@ -31,7 +32,7 @@ from ledger.cli import alembic_config
 from ledger.db import Database
 from ledger.model import EntryDraft, PostingDraft
 from ledger.posting import post_entry
-from ledger.queries import balance_of, balances, trial_balance
+from ledger.queries import account_balances, balance_of, balances, trial_balance
 from ledger.tables import Account, Commodity, Lot, MonthTotal, Posting
 from tests.conftest import BACKENDS, _admin_engine, _pg_url, require_postgres
 
@@ -148,6 +149,12 @@ def assert_as_of(s: Session, as_of: date, *, per_commodity: bool = True) -> None
                 assert one == brute_balances(s, codes, as_of, by_lot, com), (codes, as_of, com)
         assert balance_of(s, codes, "KHR", as_of) == sum(
             v for _c, _l, v in brute_balances(s, codes, as_of, False, "KHR"))
+    # several accounts at several dates in one read (the pharmacy statement's)
+    dates = [as_of, date.fromordinal(max(1, as_of.toordinal() - 17)), as_of]
+    accounts = ["1010", "4000", "1200-PA", "1200-PB", "5000", "5200"]
+    got_at = {k: v for k, v in account_balances(s, accounts, dates).items() if v}
+    assert got_at == {(d, a, c): v for d in dates for a in accounts
+                      for c, _lot, v in brute_balances(s, [a], d, False)}, as_of
     brute = brute_trial_balance(s, as_of)
     tb = {(r.account, r.commodity): r.balance for r in trial_balance(s, as_of)}
     assert tb == brute, as_of
@@ -227,6 +234,12 @@ def test_as_of_every_day_of_two_months(database_url: str) -> None:
                         v for _c, _l, v in brute_balances(s, codes, d, False, "KHR"))
                 assert {(r.account, r.commodity): r.balance
                         for r in trial_balance(s, d)} == brute_trial_balance(s, d)
+                month_start = d.replace(day=1)
+                both = {k: v for k, v in account_balances(
+                    s, ["1200-PA", "4000"], [d, month_start, d - timedelta(days=1)]).items() if v}
+                assert both == {(x, a, "KHR"): v for x in (d, month_start, d - timedelta(days=1))
+                                for a in ("1200-PA", "4000")
+                                for _c, _l, v in brute_balances(s, [a], x, False)}, d
                 d += timedelta(days=1)
     finally:
         db.dispose()
