@@ -485,6 +485,8 @@ class Load:
         self.statuses: Counter[str] = Counter()  # every attempt's outcome
         self.finals: Counter[str] = Counter()  # the final answer of every request
         self.retried = 0
+        #: batch records answered as replays: committed before a stop cut their batch off
+        self.replayed = 0
         self.refs: dict[str, str | None] = {}  # client_ref -> dispensing id answered
         self.keys: dict[str, str | None] = {}  # Idempotency-Key (no client_ref) -> id
         self.dispensed: Counter[tuple[str, str]] = Counter()
@@ -560,6 +562,8 @@ class Load:
             self._booked(kind, status, payload, [], {}, self.refs)
             return
         results = json.loads(payload)["results"]
+        with self.lock:
+            self.replayed += sum(1 for r in results if r.get("replayed"))
         for rec, r in zip(recs, results, strict=True):
             self._booked(kind, r["status"], json.dumps(r["dispensing"]).encode(), [rec],
                          {rec["client_ref"]: json.dumps(r["dispensing"]).encode()}, self.refs)
@@ -626,7 +630,9 @@ def pg_trials(fund: dict[str, Any], args: argparse.Namespace, run_id: str) -> No
     print(f"  requests answered: {len(load.answers)} ({load.retried} needed more than one "
           f"send); attempts by outcome {dict(load.statuses)}; final answers {dict(load.finals)}")
     print(f"  stops with requests in flight: {landed} of {args.pg_stops}; dispensings "
-          f"acknowledged: {len(load.refs)} by client_ref, {len(load.keys)} by Idempotency-Key")
+          f"acknowledged: {len(load.refs)} by client_ref, {len(load.keys)} by Idempotency-Key; "
+          f"batch records answered as replays (committed before a stop cut their batch off): "
+          f"{load.replayed}")
     unhandled = [ln for ln in log.read_text(errors="replace").splitlines()
                  if "unhandled error" in ln]
     verbose = True
