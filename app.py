@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_smorest import Api
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from contracts.pricing import PricingError
@@ -83,6 +83,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     register_blueprints(app, api)
     app.before_request(authorise_request)
+    app.before_request(refuse_nul)
     app.after_request(lambda response: record_response(app, request, response))
     app.teardown_appcontext(close_session)
     register_error_handlers(app)
@@ -141,6 +142,18 @@ def register_blueprints(app: Flask, api: Api) -> None:
         api.register_blueprint(blp)
 
 
+def refuse_nul() -> Response | None:
+    """``before_request``: a NUL character in the path or a query parameter is a 422 on
+    both databases (PostgreSQL cannot hold one in text; SQLite would silently find nothing)."""
+    where = "path" if "\x00" in request.path else next(
+        (k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v), None)
+    if where is None:
+        return None
+    return problem(422, "Unprocessable value", "the NUL character is not allowed in "
+                   f"{'the path' if where == 'path' else repr(where)}", "invalid-request",
+                   {where: ["must not contain the NUL character"]})
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RdfError)
     def _rdf(exc: RdfError) -> Response:
@@ -191,6 +204,19 @@ def register_error_handlers(app: Flask) -> None:
             "Refused by the database",
             "the database refused this change because it would break a rule of the books",
             "constraint-violation",
+        )
+
+    @app.errorhandler(DataError)
+    def _data(exc: DataError) -> Response:
+        # SQLSTATE class 22 (and psycopg's own check): a value the database cannot hold,
+        # e.g. a NUL character in a query parameter. Bad input, not an outage: a 503 would
+        # tell the client to send it again forever.
+        log.warning("data error on %s %s: %s", request.method, request.path, exc.orig)
+        return problem(
+            422,
+            "Unprocessable value",
+            "a value in the request cannot be stored or searched for (e.g. a NUL character)",
+            "invalid-request",
         )
 
     @app.errorhandler(DBAPIError)

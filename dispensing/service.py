@@ -218,7 +218,8 @@ def _record(
 def get_dispensing(session: Session, dispensing_id: str | int,
                    pharmacy_scope: str | None = None) -> Dispensing:
     """A dispensing; for a pharmacist, one of another pharmacy does not exist."""
-    if isinstance(dispensing_id, str) and (not dispensing_id.isdigit() or len(dispensing_id) > 18):
+    if isinstance(dispensing_id, str) and (
+            not (dispensing_id.isascii() and dispensing_id.isdigit()) or len(dispensing_id) > 18):
         raise NotFound(f"no dispensing {dispensing_id!r}")
     d = session.get(Dispensing, int(dispensing_id))
     if d is None or (pharmacy_scope is not None and d.pharmacy != pharmacy_scope):

@@ -134,8 +134,16 @@ class BeancountExport(MethodView):
         return resp
 
 
+#: The last day a range may reach (the months of the books are 2000-01 to 2999-12).
+LATEST_DATE = date(2999, 12, 31)
+
+
 def check_range(start: date | None, end: date | None) -> None:
     if start is not None and start < EARLIEST_DATE:
         raise InvalidRequest("'from' is before 2000", errors={"from": ["must be 2000 or later"]})
+    if end is not None and end > LATEST_DATE:
+        # The export's month-end balance assertions would run into year 10000.
+        raise InvalidRequest("'to' is after 2999-12-31",
+                             errors={"to": ["must be 2999-12-31 or earlier"]})
     if start is not None and end is not None and end < start:
         raise InvalidRequest("'to' is before 'from'", errors={"to": ["must not be before from"]})

@@ -18,6 +18,8 @@ PATHS = [
     ("GET", "/api/v1/settlements/{}.pdf", None),
     ("GET", "/api/v1/subsidy-claims/{}", None),
     ("GET", "/api/v1/subsidy-claims/{}.pdf", None),
+    ("GET", "/api/v1/dispensings/{}", None),
+    ("POST", "/api/v1/dispensings/{}/returns", {"items": [{"medicine": "MET500", "quantity": 1}]}),
 ]
 
 

@@ -135,6 +135,16 @@ def test_a_range_ending_before_it_starts_is_refused(
     assert "to" in r.get_json()["errors"]
 
 
+@pytest.mark.parametrize("to", ["3000-01-01", "9999-12-31"])
+def test_a_range_ending_after_2999_is_refused_before_anything_is_streamed(
+    client: FlaskClient, finance: dict[str, str], to: str
+) -> None:
+    # It was a 200 whose stream broke off at the month-end assertions of year 10000.
+    r = client.get("/api/v1/exports/beancount", query_string={"to": to}, headers=finance)
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
+    assert "to" in r.get_json()["errors"]
+
+
 @pytest.mark.parametrize(
     "path",
     [
