@@ -8,7 +8,9 @@ take too long to generate here).
    pharmacies, users).
 2. Fills the journal with dispensing-like entries of 5 money postings each (1200-Pnn
    co-payment, 1300-HEF subsidy, 4000 price, 5100 fee, 2100-Pnn fee), spread over the 12
-   months up to today and over the 20 pharmacies, generated inside PostgreSQL
+   months up to today and over the 20 pharmacies (the bulk part over 19 of them: the last,
+   the "quiet" pharmacy, keeps the same postings at every stage, so its statements show
+   what the journal's size alone costs), generated inside PostgreSQL
    (``INSERT … SELECT … FROM generate_series``) — bench data only, never the service's
    write path. Two ways, both timed:
 
@@ -28,9 +30,10 @@ take too long to generate here).
    requests each, after 3 to warm up; median, p95, max) GET /accounts/{code}/balance (a
    pharmacy's account, a shared revenue account, a header, and as of a mid-month day),
    /reports/trial-balance (now and as of a month end), /accounts/1200-P01/statement for
-   the latest full month and for the earliest month, and the pharmacy statement JSON of
-   P01 for both months; then each statement in-process: CPU of this process and of
-   PostgreSQL, SQL statements per request (``--profile``: cProfile's top functions).
+   the latest full month and for the earliest month (and the quiet pharmacy's), and the
+   pharmacy statement JSON of P01 for both months (and the quiet pharmacy's); then each
+   statement in-process: CPU of this process and of PostgreSQL, SQL statements per request
+   (``--profile``: cProfile's top functions).
    Target: <= 50 ms and no slower at 10 M than at 100 k.
 """
 
@@ -432,6 +435,11 @@ def main() -> None:
         print(f"fund built in {info['built_in_s']} s")
     info = json.loads(info_path.read_text())
     stripes = {p: stripe_for(p, lot_key=0, nonneg=False) for p in info["pharmacies"]}
+    # The quiet pharmacy gets no bulk postings: its months hold the same postings at every
+    # stage, so its statements show what the journal's size alone costs (1200-P01's months
+    # grow with the journal: ~100 times more lines at 10 M than at 100 k).
+    quiet = sorted(stripes)[-1]
+    busy = {p: s for p, s in stripes.items() if p != quiet}
     today = date.today()
     first = month_start(today, 11)
     days = (today - first).days + 1
@@ -451,6 +459,12 @@ def main() -> None:
          f"/api/v1/accounts/1200-P01/statement?from={first}&to={first_end}"),
         (f"statement 1200-P01 {last_full:%Y-%m}, limit=1000",
          f"/api/v1/accounts/1200-P01/statement?from={last_full}&to={last_full_end}&limit=1000"),
+        (f"statement 1200-{quiet} {last_full:%Y-%m} (quiet pharmacy)",
+         f"/api/v1/accounts/1200-{quiet}/statement?from={last_full}&to={last_full_end}"),
+        (f"statement 1200-{quiet} {first:%Y-%m} (quiet pharmacy)",
+         f"/api/v1/accounts/1200-{quiet}/statement?from={first}&to={first_end}"),
+        (f"pharmacy statement {quiet} {last_full:%Y-%m} JSON (quiet)",
+         f"/api/v1/statements/pharmacies/{quiet}?period={last_full:%Y-%m}&format=json"),
         (f"pharmacy statement P01 {last_full:%Y-%m} JSON",
          f"/api/v1/statements/pharmacies/P01?period={last_full:%Y-%m}&format=json"),
         (f"pharmacy statement P01 {first:%Y-%m} JSON",
@@ -504,7 +518,7 @@ def main() -> None:
         while need - done >= POSTINGS_PER_ENTRY:
             chunk = min(args.chunk, need - done)
             e = chunk // POSTINGS_PER_ENTRY
-            secs = generate(conn, e, bulk=True, first=first, days=days, stripes=stripes)
+            secs = generate(conn, e, bulk=True, first=first, days=days, stripes=busy)
             bulk_secs += secs
             done += e * 5
             rate_bulk = done / bulk_secs

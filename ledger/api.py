@@ -25,7 +25,8 @@ from ledger.queries import (
     balances,
     exponents,
     get_account,
-    opening_balance,
+    opening_and_closing,
+    range_totals,
     statement_lines,
     trial_balance,
 )
@@ -46,7 +47,7 @@ from ledger.schemas import (
     TrialBalanceOut,
 )
 from ledger.sealing import on_month_closed, seal_pending
-from ledger.tables import Account, Entry, Lot, Posting
+from ledger.tables import Account, Entry, Lot
 from ledger.web import (
     access,
     database,
@@ -210,9 +211,11 @@ def statement_json(
         )
     exp = exps[commodity]
     codes = account_codes(s, acc)
-    last = s.scalar(select(func.max(Entry.accounting_date)))
     start = args.get("from_") or date(2000, 1, 1)
-    end = args.get("to") or max(clock.today(), last or clock.today())
+    end = args.get("to")
+    if not end:  # the last entry's date is read only when no end is given
+        last = s.scalar(select(func.max(Entry.accounting_date)))
+        end = max(clock.today(), last or clock.today())
     if end < start:
         raise InvalidRequest("'to' is before 'from'", errors={"to": ["must not be before from"]})
     if start == date.min or end == date.max:  # the day before / after must exist
@@ -220,8 +223,7 @@ def statement_json(
             "dates must lie between 0001-01-02 and 9999-12-30",
             errors={"from" if start == date.min else "to": ["out of range"]},
         )
-    opening = opening_balance(s, codes, commodity, start)
-    closing = opening_balance(s, codes, commodity, date.fromordinal(end.toordinal() + 1))
+    opening, closing = opening_and_closing(s, codes, commodity, start, end)
     fmt = lambda v: format_amount(v, exp)  # noqa: E731
 
     def item(r: StatementLine) -> dict[str, Any]:
@@ -283,18 +285,8 @@ def statement_json(
                 running = page[-1].running
 
         items = every_line()
-    # Totals over the whole range (not the page).
-    dr, cr = s.execute(
-        select(
-            func.coalesce(func.sum(Posting.amount).filter(Posting.amount > 0), 0),
-            func.coalesce(func.sum(Posting.amount).filter(Posting.amount < 0), 0),
-        ).where(
-            Posting.account_code.in_(codes),
-            Posting.commodity == commodity,
-            Posting.accounting_date >= start,
-            Posting.accounting_date <= end,
-        )
-    ).one()
+    # Totals over the whole range (not the page): whole months from the kept month totals.
+    dr, cr = range_totals(s, codes, commodity, start, end)
     return {
         "account": acc.code,
         "name": acc.name,
@@ -303,8 +295,8 @@ def statement_json(
         "to": end,
         "opening": fmt(opening),
         "closing": fmt(closing),
-        "total_debit": fmt(int(dr)),
-        "total_credit": fmt(-int(cr)),
+        "total_debit": fmt(dr),
+        "total_credit": fmt(cr),
         "items": items,
         "next_cursor": next_cursor,
     }

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Label,
     Select,
     bindparam,
+    case,
     func,
     literal_column,
     select,
@@ -404,6 +405,90 @@ def statement_lines(
         running += int(amount)
         out.append(StatementLine(pid, eid, ad, sd, memo, source, lot, int(amount), running))
     return out
+
+
+def opening_and_closing(
+    session: Session, codes: list[str], commodity: str, start: date, end: date
+) -> tuple[int, int]:
+    """``codes``' (summed) balance in ``commodity`` before ``start`` and at the end of
+    ``end``: two ``opening_balance`` reads in one statement."""
+    before = start - timedelta(days=1)
+    at = account_balances(session, codes, [before, end])
+    return (
+        sum(v for (d, _a, c), v in at.items() if d == before and c == commodity),
+        sum(v for (d, _a, c), v in at.items() if d == end and c == commodity),
+    )
+
+
+def range_totals(
+    session: Session, codes: list[str], commodity: str, start: date, end: date
+) -> tuple[int, int]:
+    """Σ debits and Σ credits (both >= 0) of ``codes`` in ``commodity`` booked from
+    ``start`` to ``end``: the months wholly inside the range from the kept month totals,
+    the days of a partial month at either end from the postings (one statement)."""
+    full_from = start if start.day == 1 else _month_after(start)
+    end_last = end.replace(day=monthrange(end.year, end.month)[1])
+    full_to = end if end == end_last else _day_before(end.replace(day=1))
+    params: dict[str, Any] = {"codes": codes, "commodity": commodity}
+    if full_from is not None and full_to is not None and full_from <= full_to:
+        params |= {"m_from": full_from, "m_to": full_to}
+        head = full_from > start
+        tail = full_to < end
+        if head:
+            params |= {"lo_0": start, "hi_0": _day_before(full_from)}
+        if tail:
+            params |= {"lo_1": full_to + timedelta(days=1), "hi_1": end}
+        stmt = _range_totals_stmt(True, head, tail)
+    else:
+        params |= {"lo_0": start, "hi_0": end}
+        stmt = _range_totals_stmt(False, True, False)
+    debit, credit = session.execute(stmt, params).one()
+    return int(debit), int(credit)
+
+
+def _month_after(d: date) -> date | None:
+    """The first day of the month after ``d``'s (None after December 9999)."""
+    if d.month == 12:
+        return date(d.year + 1, 1, 1) if d.year < date.max.year else None
+    return date(d.year, d.month + 1, 1)
+
+
+def _day_before(d: date) -> date | None:
+    return d - timedelta(days=1) if d > date.min else None
+
+
+@cache
+def _range_totals_stmt(months: bool, head: bool, tail: bool) -> Select[Any, Any]:
+    codes: BindParameter[Any] = bindparam("codes", expanding=True)
+    commodity: BindParameter[Any] = bindparam("commodity")
+    parts: list[Select[Any, Any]] = []
+    if months:
+        parts.append(
+            select(MonthTotal.debit.label("debit"), MonthTotal.credit.label("credit")).where(
+                MonthTotal.account_code.in_(codes),
+                MonthTotal.commodity == commodity,
+                MonthTotal.month >= bindparam("m_from"),
+                MonthTotal.month <= bindparam("m_to"),
+            )
+        )
+    zero: ColumnElement[Any] = literal_column("0")
+    for n, wanted in ((0, head), (1, tail)):
+        if wanted:
+            parts.append(
+                select(
+                    case((Posting.amount > 0, Posting.amount), else_=zero),
+                    case((Posting.amount < 0, -Posting.amount), else_=zero),
+                ).where(
+                    Posting.account_code.in_(codes),
+                    Posting.commodity == commodity,
+                    Posting.accounting_date >= bindparam(f"lo_{n}"),
+                    Posting.accounting_date <= bindparam(f"hi_{n}"),
+                )
+            )
+    u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    return select(
+        func.coalesce(func.sum(u.c[0]), zero), func.coalesce(func.sum(u.c[1]), zero)
+    )
 
 
 def opening_balance(session: Session, codes: list[str], commodity: str, start: date) -> int:

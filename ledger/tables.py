@@ -157,7 +157,16 @@ class MonthTotal(Base):
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     lot_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    #: Σ of the month's postings; ``debit`` and ``credit``: Σ of its debits and of its
+    #: credits, both >= 0 (``amount = debit - credit``)
     amount: Mapped[int] = mapped_column(BigInteger)
+    debit: Mapped[int] = mapped_column(BigInteger)
+    credit: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        CheckConstraint(
+            "debit >= 0 AND credit >= 0 AND amount = debit - credit", name="ck_month_total_sides"
+        ),
+    )
 
 
 class Period(Base):

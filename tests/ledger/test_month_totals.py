@@ -4,7 +4,8 @@
   totals equal the GROUP BY of the postings, key for key;
 * a balance as of any date (per lot or not, one commodity or all, a header's sub-accounts,
   several accounts at several dates at once) and the trial balance as of any date equal the
-  brute-force sum of the postings up to it;
+  brute-force sum of the postings up to it; a statement's opening, closing and totals of
+  debits and credits over any range equal the postings';
 * on PostgreSQL the table refuses direct writes, as the kept balances do;
 * a database migrated without 0008, with postings in it, gets the right totals from the
   migration's backfill.
@@ -32,7 +33,14 @@ from ledger.cli import alembic_config
 from ledger.db import Database
 from ledger.model import EntryDraft, PostingDraft
 from ledger.posting import post_entry
-from ledger.queries import account_balances, balance_of, balances, trial_balance
+from ledger.queries import (
+    account_balances,
+    balance_of,
+    balances,
+    opening_and_closing,
+    range_totals,
+    trial_balance,
+)
 from ledger.tables import Account, Commodity, Lot, MonthTotal, Posting
 from tests.conftest import BACKENDS, _admin_engine, _pg_url, require_postgres
 
@@ -95,22 +103,39 @@ def _month(d: date) -> date:
 
 
 def assert_month_totals_equal_postings(s: Session) -> None:
-    want: Counter[tuple[str, str, date, int, int]] = Counter()
-    keys = set()
+    want: dict[tuple[str, str, date, int, int], tuple[int, int, int]] = {}
     for acc, com, lot, stripe, d, amount in s.execute(
         select(Posting.account_code, Posting.commodity, Posting.lot_id, Posting.stripe,
                Posting.accounting_date, Posting.amount)
     ):
         k = (acc, com, _month(d), int(lot or 0), int(stripe))
-        want[k] += int(amount)
-        keys.add(k)
+        a, dr, cr = want.get(k, (0, 0, 0))
+        want[k] = (a + amount, dr + max(amount, 0), cr + max(-amount, 0))
     have = {
-        (m.account_code, m.commodity, m.month, int(m.lot_key), int(m.stripe)): int(m.amount)
+        (m.account_code, m.commodity, m.month, int(m.lot_key), int(m.stripe)):
+            (int(m.amount), int(m.debit), int(m.credit))
         for m in s.scalars(select(MonthTotal))
     }
     # the same keys (a month whose postings sum to 0 keeps its row), the same sums
-    assert set(have) == keys
-    assert have == {k: want[k] for k in keys}
+    assert set(have) == set(want)
+    assert have == want
+
+
+def assert_range_totals(s: Session, start: date, end: date) -> None:
+    """A statement's totals and its opening and closing balances equal the postings'."""
+    for codes in (["1200-PA"], ["4000"], ["1200-PA", "1200-PB"], ["5000"]):
+        for com in ("KHR", "MEDX"):
+            amounts = [int(a) for a in s.scalars(select(Posting.amount).where(
+                Posting.account_code.in_(codes), Posting.commodity == com,
+                Posting.accounting_date >= start, Posting.accounting_date <= end))]
+            want = (sum(a for a in amounts if a > 0), -sum(a for a in amounts if a < 0))
+            assert range_totals(s, codes, com, start, end) == want, (codes, com, start, end)
+            if start > date.min:
+                before = start - timedelta(days=1)
+                assert opening_and_closing(s, codes, com, start, end) == (
+                    sum(v for _c, _l, v in brute_balances(s, codes, before, False, com)),
+                    sum(v for _c, _l, v in brute_balances(s, codes, end, False, com)),
+                ), (codes, com, start, end)
 
 
 def brute_balances(
@@ -193,7 +218,10 @@ def test_month_totals_and_as_of_balances_after_random_entries(database_url: str)
                 assert_month_totals_equal_postings(s)
                 assert_as_of(s, some_day)
                 # a day with postings, or next to one
-                assert_as_of(s, batch[i % len(batch)].service_date + timedelta(days=shift))
+                near_day = batch[i % len(batch)].service_date + timedelta(days=shift)
+                assert_as_of(s, near_day)
+                assert_range_totals(s, min(some_day, near_day), max(some_day, near_day))
+                assert_range_totals(s, near_day.replace(day=1), near_day)
 
         run()
         with db.session() as s:
@@ -201,6 +229,13 @@ def test_month_totals_and_as_of_balances_after_random_entries(database_url: str)
             for as_of in [FIRST - timedelta(days=1), *EDGES, LAST, date(9999, 12, 31),
                           date(1, 1, 1)]:
                 assert_as_of(s, as_of, per_commodity=False)
+            for start, end in [(date(1, 1, 1), date(9999, 12, 31)), (date(1, 1, 2), LAST),
+                               (date(9999, 12, 5), date(9999, 12, 30)), (FIRST, LAST),
+                               (date(2026, 2, 1), date(2026, 2, 28)),
+                               (date(2026, 1, 31), date(2026, 3, 1)),
+                               (date(2026, 1, 2), date(2026, 2, 27)),
+                               (date(2026, 3, 9), date(2026, 3, 9))]:
+                assert_range_totals(s, start, end)
     finally:
         db.dispose()
 
@@ -234,6 +269,8 @@ def test_as_of_every_day_of_two_months(database_url: str) -> None:
                         v for _c, _l, v in brute_balances(s, codes, d, False, "KHR"))
                 assert {(r.account, r.commodity): r.balance
                         for r in trial_balance(s, d)} == brute_trial_balance(s, d)
+                assert_range_totals(s, d, d + timedelta(days=33))
+                assert_range_totals(s, d.replace(day=1), d)
                 month_start = d.replace(day=1)
                 both = {k: v for k, v in account_balances(
                     s, ["1200-PA", "4000"], [d, month_start, d - timedelta(days=1)]).items() if v}
