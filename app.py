@@ -143,14 +143,18 @@ def register_blueprints(app: Flask, api: Api) -> None:
 
 
 def refuse_nul() -> Response | None:
-    """``before_request``: a NUL character in the path or a query parameter is a 422 on
-    both databases (PostgreSQL cannot hold one in text; SQLite would silently find nothing)."""
-    where = "path" if "\x00" in request.path else next(
+    """``before_request``: a NUL character names nothing and searches for nothing, on both
+    databases (PostgreSQL cannot hold one in text; SQLite would silently find nothing). In
+    the path it is a 404, as any unknown id; in a query parameter a 422."""
+    if "\x00" in request.path:
+        return problem(404, "Not Found", "no such resource: the path holds a NUL character",
+                       "not-found")
+    where = next(
         (k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v), None)
     if where is None:
         return None
-    return problem(422, "Unprocessable value", "the NUL character is not allowed in "
-                   f"{'the path' if where == 'path' else repr(where)}", "invalid-request",
+    return problem(422, "Unprocessable value",
+                   f"the NUL character is not allowed in {where!r}", "invalid-request",
                    {where: ["must not contain the NUL character"]})
 
 
