@@ -47,6 +47,24 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("RDF_TEST_REQUIRE_POSTGRES=1 but RDF_TEST_POSTGRES_URL is unset")
 
 
+#: Tests that skipped in this run (collected on the controller, workers included).
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI nothing may skip, whatever asked for the skip (a marker, a plugin, a
+    library's ``importorskip``): a skipped test there is a failed run."""
+    if REQUIRE_PG and _skipped:
+        print(f"\n{len(_skipped)} test(s) skipped where nothing may skip "
+              f"(RDF_TEST_REQUIRE_POSTGRES=1): " + ", ".join(_skipped[:20]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def _admin_engine() -> Any:
     assert PG_URL
     return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
