@@ -847,22 +847,17 @@ def wholesale_price(session: Session, pharmacy: str, medicine: str, on: date) ->
     ``medicine`` on ``on``: from the wholesale list's version in force that day. None when the
     pharmacy has no contract that day, its contract is consignment, no version is in force, or
     the version does not price the medicine (the caller decides whether that is an error)."""
-    c = contract_on(session, pharmacy, on)
+    snapshot = reference(session)
+    cref = contracts_ref(snapshot)
+    c = _contract_on(cref.contracts.get(pharmacy, ()), on)
     if c is None or c.model != "purchase" or c.wholesale_price_list is None:
         return None
-    pl = session.get(PriceList, c.wholesale_price_list)
-    assert pl is not None
-    version = version_in_force(session, pl.code, on)
-    if version is None:
-        return None
-    text = session.scalar(
-        select(PriceListItem.unit_price).where(
-            PriceListItem.version_id == version.id, PriceListItem.medicine == medicine
-        )
-    )
+    pl = cref.price_lists[c.wholesale_price_list]
+    version = _version_on(cref.versions.get(pl.code, ()), on)
+    text = None if version is None else cref.items.get(version.id, {}).get(medicine)
     if text is None:
         return None
-    return parse_unit_price(text, _exponent(session, pl.currency))
+    return parse_unit_price(text, ledger_ref(snapshot).exponents[pl.currency])
 
 
 def contract_model_on(session: Session, pharmacy: str, on: date) -> str | None:

@@ -16,7 +16,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dispensing.schemas import (
@@ -30,7 +30,6 @@ from dispensing.schemas import (
     ReturnOut,
 )
 from dispensing.service import (
-    ClientRefReused,
     DispenseRequest,
     dispense_answer,
     dispensing_json,
@@ -41,18 +40,20 @@ from dispensing.service import (
 )
 from dispensing.tables import Dispensing
 from ledger import clock
-from ledger.db import Base, is_retryable
-from ledger.errors import Forbidden, IdempotencyConflict, NotFound, RdfError
+from ledger.db import is_retryable
+from ledger.errors import Forbidden, NotFound, RdfError
 from ledger.posting import request_hash
 from ledger.tables import IdempotencyKey
 from ledger.web import (
     access,
+    claim_key,
     db_session,
     flatten_messages,
     id_page,
     principal,
     replay_or_conflict,
     run_write,
+    stored_answer,
     visible_pharmacy,
 )
 
@@ -166,9 +167,6 @@ def _problem_body(exc: RdfError) -> dict[str, Any]:
     return body
 
 
-_INSERT_KEY = insert(Base.metadata.tables[IdempotencyKey.__tablename__])
-
-
 def _one_record(index: int, raw: Any, by: str) -> dict[str, Any]:
     """Process one record of a batch in a transaction of its own; never raises an RdfError.
 
@@ -191,42 +189,26 @@ def _one_record(index: int, raw: Any, by: str) -> dict[str, Any]:
         return result
     result["client_ref"] = data["client_ref"]
     scope, key, h = _scope(data["pharmacy"]), data["client_ref"], _hash(raw)
-    retried_ref = False
     for _attempt in range(8):
         try:
             _check_own(data["pharmacy"])
-            if key is not None:
-                row = s.scalars(select(IdempotencyKey).where(
-                    IdempotencyKey.scope == scope, IdempotencyKey.key == key)).first()
+            claim = None
+            if key is not None:  # the same claim-then-work as a single POST (run_write)
+                row = stored_answer(s, scope, key, h, conflict=(
+                    f"client_ref {key!r} was already used with a different record"))
                 if row is not None:
-                    if row.request_hash != h:
-                        raise IdempotencyConflict(
-                            f"client_ref {key!r} was already used with a different record")
                     s.rollback()
                     result.update(status=row.status_code, replayed=True,
                                   dispensing=json.loads(row.response_body))
                     return result
+                claim = claim_key(s, scope, key, h)
             body = dispense_answer(s, _request(data), by=by)
             text = json.dumps(body, default=str)
-            if key is not None:
-                # The answer is stored with the work, in one INSERT. A concurrent record with
-                # the same client_ref waits on the dispensing's unique (pharmacy, client_ref)
-                # (or on this key), fails with an IntegrityError once this one commits, and
-                # replays this answer on its next attempt.
-                s.execute(_INSERT_KEY, dict(scope=scope, key=key, request_hash=h,
-                                            status_code=201, response_body=text,
-                                            created_at=clock.now()))
+            if claim is not None:
+                claim.status_code = 201
+                claim.response_body = text
             s.commit()
             result.update(status=201, dispensing=json.loads(text))
-            return result
-        except ClientRefReused as exc:
-            s.rollback()
-            if not retried_ref:
-                # Maybe the same record, sent again while the first send ran, committed just
-                # now: look for its stored answer once more before calling it a reuse.
-                retried_ref = True
-                continue
-            result.update(status=exc.status, problem=_problem_body(exc))
             return result
         except RdfError as exc:
             s.rollback()

@@ -68,6 +68,22 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+_side_engines: dict[str, Engine] = {}
+
+
+def side_engine(engine: Engine) -> Engine:
+    """An unpooled engine to ``engine``'s database, for short transactions of their own
+    (a balance row made ready to lock, a reference snapshot). A request already holds one
+    pooled connection; waiting for a second from the same pool starves it (every connection
+    held by a request that waits for another) under concurrency."""
+    key = engine.url.render_as_string(hide_password=False)
+    if key not in _side_engines:
+        _side_engines[key] = (
+            make_engine(key) if engine.dialect.name == "sqlite"  # NullPool, BEGIN rules
+            else create_engine(engine.url, poolclass=NullPool))
+    return _side_engines[key]
+
+
 class Database:
     """An engine and its session factory, kept on the Flask app as ``app.extensions['rdf_db']``."""
 
@@ -78,14 +94,8 @@ class Database:
 
         side: Callable[[], Session] | None = None
         if ":memory:" not in url:
-            # Reference snapshots are read on connections of their own, outside the pool (a
-            # request already holds a pooled connection; see ledger.posting._side_engine).
-            side_engine = make_engine(url) if url.startswith("sqlite") else create_engine(
-                url, poolclass=NullPool, isolation_level="REPEATABLE READ")
-            self.side_engine: Engine | None = side_engine
-            side = sessionmaker(side_engine, expire_on_commit=False)
-        else:
-            self.side_engine = None
+            # Reference snapshots are read on connections of their own, outside the pool.
+            side = sessionmaker(side_engine(self.engine), expire_on_commit=False)
         self.refcache = RefCache(side)
         self.sessionmaker = sessionmaker(
             self.engine, expire_on_commit=False, info={CACHE_KEY: self.refcache})
@@ -101,8 +111,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self.side_engine is not None:
-            self.side_engine.dispose()
 
 
 #: PostgreSQL SQLSTATEs that mean "try the whole transaction again": serialization

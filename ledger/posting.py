@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, insert, select, tuple_
+from sqlalchemy import bindparam, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from ledger import clock
-from ledger.db import Base, is_postgres
+from ledger.db import Base, is_postgres, side_engine
 from ledger.errors import (
     IdempotencyConflict,
     InsufficientStock,
@@ -65,11 +64,11 @@ def _references(
 ) -> tuple[Mapping[str, Account], Mapping[str, Commodity], Mapping[int, Lot]]:
     """The accounts, commodities and lots the draft names: from the reference snapshot
     when the caller has one (it is what this transaction sees), else read."""
+    if ref is not None:
+        return ref.accounts, ref.commodities, ref.lots
     codes = {p.account for p in draft.postings}
     comms = {p.commodity for p in draft.postings}
     lot_ids = {p.lot_id for p in draft.postings if p.lot_id is not None}
-    if ref is not None:
-        return ref.accounts, ref.commodities, ref.lots
     accounts = {a.code: a for a in session.scalars(select(Account).where(Account.code.in_(codes)))}
     commodities = {
         c.code: c for c in session.scalars(select(Commodity).where(Commodity.code.in_(comms)))
@@ -152,17 +151,6 @@ def _balance_keys(
     return deltas, nonneg, with_stripe
 
 
-_side_engines: dict[str, Engine] = {}
-
-
-def _side_engine(engine: Engine) -> Engine:
-    """An unpooled engine to the same database, for short transactions of their own."""
-    key = engine.url.render_as_string(hide_password=False)
-    if key not in _side_engines:
-        _side_engines[key] = create_engine(engine.url, poolclass=NullPool)
-    return _side_engines[key]
-
-
 #: Kept balance rows known to exist (committed), per database: they are never deleted, so
 #: a key seen once needs no existence check again. PostgreSQL only (there the rows are made
 #: in committed transactions of their own; on SQLite inside the write, which may roll back).
@@ -209,10 +197,7 @@ def _create_missing_balances(
     if is_postgres(session):
         # Committed in a transaction of its own, so the locks taken next are all on
         # committed rows, in one order (an empty balance row is harmless if we fail later).
-        # Its connection comes from outside the pool: a request already holds one pooled
-        # connection, so waiting for a second from the same pool starves it (every
-        # connection held by a request that waits for another) under concurrency.
-        with _side_engine(session.get_bind().engine).begin() as conn:
+        with side_engine(session.get_bind().engine).begin() as conn:
             conn.execute(pg_insert(Balance).on_conflict_do_nothing(), rows)
         if known is not None:
             known.update(missing)

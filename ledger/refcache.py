@@ -79,6 +79,8 @@ class RefCache:
             token = sqlite_read_only.set(True)
             try:
                 with self._side_session() as s:  # closing detaches the rows, still loaded
+                    if s.get_bind().dialect.name == "postgresql":  # one consistent read
+                        s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
                     snap = _load(s)
             finally:
                 sqlite_read_only.reset(token)

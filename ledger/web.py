@@ -234,16 +234,43 @@ def _scope() -> str:
     return f"{request.endpoint}:{owner}"
 
 
-def replay_or_conflict(session: Session, scope: str, key: str, body_hash: str) -> Response | None:
+def stored_answer(
+    session: Session, scope: str, key: str, body_hash: str, conflict: str | None = None
+) -> IdempotencyKey | None:
+    """The answer stored under ``key`` in ``scope``, if any; the key used with another
+    body raises :class:`IdempotencyConflict` (``conflict``: its detail)."""
     row = session.scalars(
         select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
     ).first()
+    if row is not None and row.request_hash != body_hash:
+        raise IdempotencyConflict(
+            conflict
+            or f"the idempotency key {key!r} was already used with a different request body"
+        )
+    return row
+
+
+def claim_key(session: Session, scope: str, key: str, body_hash: str) -> IdempotencyKey:
+    """Claim ``key`` before the work (a row with a unique index): a second request with the
+    same key queues on it until this transaction ends, then finds the stored answer. The
+    caller fills ``status_code`` and ``response_body`` before committing."""
+    claim = IdempotencyKey(
+        scope=scope,
+        key=key,
+        request_hash=body_hash,
+        status_code=0,
+        response_body="",
+        created_at=clock.now(),
+    )
+    session.add(claim)
+    session.flush()
+    return claim
+
+
+def replay_or_conflict(session: Session, scope: str, key: str, body_hash: str) -> Response | None:
+    row = stored_answer(session, scope, key, body_hash)
     if row is None:
         return None
-    if row.request_hash != body_hash:
-        raise IdempotencyConflict(
-            f"the idempotency key {key!r} was already used with a different request body"
-        )
     return Response(row.response_body, status=row.status_code, mimetype="application/json")
 
 
@@ -279,16 +306,7 @@ def run_write(
                 if replay is not None:
                     session.rollback()
                     return replay
-                claim = IdempotencyKey(
-                    scope=scope,
-                    key=key,
-                    request_hash=body_hash,
-                    status_code=0,
-                    response_body="",
-                    created_at=clock.now(),
-                )
-                session.add(claim)
-                session.flush()
+                claim = claim_key(session, scope, key, body_hash)
             result = work()
             text = json.dumps(dump(result), default=str)
             if key is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ledger import clock
@@ -67,13 +67,17 @@ def inventory_account(location: str) -> str:
     return f"1400-{location}"
 
 
-def require_location(session: Session, location: str, field: str = "location") -> str:
-    """The inventory account of an existing place, or :class:`UnknownLocation` (422)."""
+def require_location(
+    session: Session, location: str, field: str = "location",
+    accounts: Mapping[str, Account] | None = None,
+) -> str:
+    """The inventory account of an existing place, or :class:`UnknownLocation` (422).
+    ``accounts``: the chart of a reference snapshot, instead of reading the account."""
     try:
         code = inventory_account(location)
     except UnknownLocation as exc:
         raise UnknownLocation(exc.detail, errors={field: [CODE_RULE]}) from exc
-    acc = session.get(Account, code)
+    acc = accounts.get(code) if accounts is not None else session.get(Account, code)
     if acc is None or not acc.is_inventory or acc.is_header:
         raise UnknownLocation(
             f"no location {location!r}: name CENTRAL or a pharmacy code",
@@ -82,13 +86,29 @@ def require_location(session: Session, location: str, field: str = "location") -
     return code
 
 
-def require_medicine(session: Session, medicine: str, field: str = "medicine") -> Commodity:
-    com = session.get(Commodity, medicine) if isinstance(medicine, str) else None
+def require_medicine(
+    session: Session, medicine: str, field: str = "medicine",
+    commodities: Mapping[str, Commodity] | None = None,
+) -> Commodity:
+    """The medicine, or :class:`UnknownReference` (422). ``commodities``: those of a
+    reference snapshot, instead of reading it."""
+    com = None
+    if isinstance(medicine, str):
+        com = commodities.get(medicine) if commodities is not None else session.get(
+            Commodity, medicine)
     if com is None or com.kind != "medicine":
         raise UnknownReference(
             f"no medicine {medicine!r}", errors={field: [f"no medicine {medicine!r}"]}
         )
     return com
+
+
+def _check_quantity(quantity: object) -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise InvalidRequest(
+            f"the quantity must be a positive whole number of units, not {quantity!r}",
+            errors={"quantity": ["must be a positive integer"]},
+        )
 
 
 @dataclass(frozen=True)
@@ -100,6 +120,21 @@ class LotTake:
     expiry_on: date
     quantity: int
     value: int
+
+
+def _lot_balances(lots: ColumnElement[bool]) -> Select[str, int, int]:
+    """The kept balances (units and value, stripe 0) of the lots ``lots`` selects at the
+    place ``:account``, in ``:commodities``, in the global lock order of ``ledger.posting``."""
+    return (
+        select(Balance.commodity, Balance.lot_key, Balance.amount)
+        .where(
+            Balance.account_code == bindparam("account"),
+            Balance.commodity.in_(bindparam("commodities", expanding=True)),
+            lots,
+            Balance.stripe == 0,
+        )
+        .order_by(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe)
+    )
 
 
 def lot_positions(
@@ -120,21 +155,13 @@ def lot_positions(
     lots_of = select(Lot.id).where(Lot.commodity == medicine)
     if lot_ids is not None:
         lots_of = lots_of.where(Lot.id.in_(list(lot_ids)))
-    q = (
-        select(Balance.commodity, Balance.lot_key, Balance.amount)
-        .where(
-            Balance.account_code == account,
-            Balance.commodity.in_([medicine, currency]),
-            Balance.lot_key.in_(lots_of),
-            Balance.stripe == 0,
-        )
-        .order_by(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe)
-    )
+    q = _lot_balances(Balance.lot_key.in_(lots_of))
     if lock and is_postgres(session):
         q = q.with_for_update(key_share=True)  # FOR NO KEY UPDATE
     units: dict[int, int] = {}
     value: dict[int, int] = {}
-    for commodity, lot_key, amount in session.execute(q):
+    params = {"account": account, "commodities": [medicine, currency]}
+    for commodity, lot_key, amount in session.execute(q, params):
         (units if commodity == medicine else value)[int(lot_key)] = int(amount)
     ids = [lk for lk, u in units.items() if u != 0 or value.get(lk, 0) != 0]
     if not ids:
@@ -178,11 +205,7 @@ def take_stock(
     lot, and ``InsufficientStock`` (409) naming the medicine, the place and the quantity
     available (unexpired) when there is not enough.
     """
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
-        raise InvalidRequest(
-            f"the quantity must be a positive whole number of units, not {quantity!r}",
-            errors={"quantity": ["must be a positive integer"]},
-        )
+    _check_quantity(quantity)
     account = require_location(session, location)
     require_medicine(session, medicine)
     lot_ids = None
@@ -202,16 +225,7 @@ def take_stock(
                  allow_expired=allow_expired)
 
 
-_LOT_BALANCES = (
-    select(Balance.commodity, Balance.lot_key, Balance.amount)
-    .where(
-        Balance.account_code == bindparam("account"),
-        Balance.commodity.in_(bindparam("commodities", expanding=True)),
-        Balance.lot_key.in_(bindparam("lots", expanding=True)),
-        Balance.stripe == 0,
-    )
-    .order_by(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe)
-)
+_LOT_BALANCES = _lot_balances(Balance.lot_key.in_(bindparam("lots", expanding=True)))
 _LOT_BALANCES_LOCKED = _LOT_BALANCES.with_for_update(key_share=True)  # FOR NO KEY UPDATE
 
 
@@ -227,24 +241,10 @@ def take_stock_lines(
     """``take_stock`` for every (medicine, quantity) line of one entry, FEFO, with the
     place's lot balances of all those medicines locked in one statement (sorted, as
     ``lot_positions``) and lots known from the reference snapshot ``ref``."""
-    account = inventory_account(location)
-    acc = ref.accounts.get(account)
-    if acc is None or not acc.is_inventory or acc.is_header:
-        raise UnknownLocation(
-            f"no location {location!r}: name CENTRAL or a pharmacy code",
-            errors={"location": [f"no location {location!r}"]},
-        )
+    account = require_location(session, location, accounts=ref.accounts)
     for medicine, quantity in lines:
-        com = ref.commodities.get(medicine)
-        if com is None or com.kind != "medicine":
-            raise UnknownReference(
-                f"no medicine {medicine!r}", errors={"medicine": [f"no medicine {medicine!r}"]}
-            )
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
-            raise InvalidRequest(
-                f"the quantity must be a positive whole number of units, not {quantity!r}",
-                errors={"quantity": ["must be a positive integer"]},
-            )
+        require_medicine(session, medicine, commodities=ref.commodities)
+        _check_quantity(quantity)
     medicines = sorted({m for m, _q in lines})
     lot_ids = [lot.id for m in medicines for lot in ref.lots_of.get(m, ())]
     units: dict[int, int] = {}

@@ -133,8 +133,9 @@ def test_two_pharmacies_dispensing_at_once_both_end_with_exact_books(
 
 def test_8_batches_sending_the_same_client_refs_at_once_make_one_dispensing_each(
         pg_fund: tuple[Flask, Fund]) -> None:
-    """A phone that re-sends its batch while the first send is still running: the records'
-    answers are stored with the work, so the losers of each client_ref replay the winner's."""
+    """A phone that re-sends its batch while the first send is still running: each record
+    claims its client_ref before the work, so the losers queue on the claim and replay the
+    winner's answer."""
     app, f = pg_fund
     records = [body("P1", f"phone-{i}", 3) for i in range(6)]
     barrier = threading.Barrier(8)
