@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Server, header, pgbench_tps, rss_mb  # noqa: E402
+from common import Server, header, pgbench_tps, rss_mb, run_threads  # noqa: E402
 from dispense_load import make_body  # noqa: E402
 
 
@@ -100,13 +100,7 @@ def main() -> None:
                 sys.stdout.flush()
 
     try:
-        t0 = time.perf_counter()
-        threads = [threading.Thread(target=runner) for _ in range(args.concurrency)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - t0
+        wall = run_threads(lambda _i: runner(), args.concurrency)
         rss = [round(rss_mb(p), 1) for p in server.worker_pids()]
     finally:
         server.stop()

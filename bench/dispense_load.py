@@ -48,6 +48,7 @@ from common import (  # noqa: E402
     postgres_cpu,
     proc_cpu_seconds,
     rss_mb,
+    run_threads,
 )
 
 
@@ -105,13 +106,7 @@ def python_load(fund: dict[str, Any], port: int, clients: int, seconds: float
             results.extend(mine)
 
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    wall = run_threads(client, clients)
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     lat = sorted(x[0] * 1000 for x in results)
     return {"wall": wall, "count": len(results), "latencies_ms": lat,

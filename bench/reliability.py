@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Server, header, psql  # noqa: E402
+from common import Server, header, psql, run_threads  # noqa: E402
 
 FAILED: list[str] = []
 
@@ -106,13 +106,7 @@ def contention(fund: dict[str, Any], port: int, clients: int, seconds: float) ->
             with lock:
                 statuses[status] += 1
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-    t0 = time.time()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.time() - t0
+    elapsed = run_threads(run, clients)
     end_units = sum(lot_units(db, f"1400-{pharmacy}", medicine))
     ok = statuses[201]
     print(f"  {sum(statuses.values())} requests in {elapsed:.1f} s "
@@ -171,13 +165,7 @@ def storm(fund: dict[str, Any], port: int, posts: int, clients: int) -> None:
                 if len(first) == 1024:
                     seed_done.set()
 
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    t0 = time.time()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.time() - t0
+    elapsed = run_threads(lambda _i: run(), clients)
     statuses = Counter(s for _, _, s, _ in results)
     print(f"  {len(results)} posts in {elapsed:.1f} s, statuses {dict(statuses)}")
     replays = [(k, p) for k, a, s, p in results if k < 1024 and not a]
