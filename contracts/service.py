@@ -745,6 +745,48 @@ class Quote:
     fee_rule: FeeRule
 
 
+#: The patient's member code and enrolments (scheme, from, to); raises 422 if unknown.
+Enrolments = tuple[str, list[tuple[str | None, date | None, date | None]]]
+
+
+@dataclass(frozen=True)
+class QuoteTerms:
+    """Everything a quote needs but the subsidy the patient already used this month."""
+
+    pharmacy: str
+    patient: str | None
+    service_date: date
+    currency: str
+    contract: Contract
+    lines: tuple[LineRequest, ...]
+    scheme: SchemeTerms | None
+    fee_rule: FeeRule
+
+    @property
+    def capped(self) -> bool:
+        """True when the price depends on the subsidy used in the month (a monthly cap)."""
+        return (self.scheme is not None and self.patient is not None
+                and self.scheme.cap_per_patient_month is not None)
+
+    @property
+    def month(self) -> str:
+        return self.service_date.strftime("%Y-%m")
+
+    def priced(self, used: int = 0) -> Quote:
+        """The quote, given the subsidy ``used`` this month under a capped scheme."""
+        return Quote(
+            pharmacy=self.pharmacy,
+            patient=self.patient,
+            service_date=self.service_date,
+            currency=self.currency,
+            contract_id=self.contract.id,
+            model=self.contract.model,
+            scheme=self.scheme,
+            priced=price_dispensing(list(self.lines), self.scheme, self.fee_rule, used),
+            fee_rule=self.fee_rule,
+        )
+
+
 def quote_dispensing(
     session: Session,
     *,
@@ -763,9 +805,34 @@ def quote_dispensing(
     for an unknown patient, an empty dispensing, a bad quantity, or a medicine the price-list
     version in force does not price (naming it).
     """
+    terms = quote_terms(
+        reference(session) if ref is None else ref, pharmacy=pharmacy, patient=patient,
+        service_date=service_date, items=items,
+        enrolments=lambda code: _patient_enrolments(session, code))
+    used = 0
+    if terms.capped:
+        assert terms.patient is not None and terms.scheme is not None
+        used = subsidy_used_in_month(session, terms.patient, terms.scheme.code, terms.month)
+    return terms.priced(used)
+
+
+def quote_terms(
+    snapshot: Snapshot,
+    *,
+    pharmacy: str,
+    patient: str | None,
+    service_date: date,
+    items: Sequence[tuple[str, int]],
+    enrolments: Callable[[str], Enrolments],
+) -> QuoteTerms:
+    """The contract, price-list version, prices and scheme in force for a dispensing, from
+    the reference snapshot; ``enrolments(patient)`` gives the patient's enrolments (read
+    one at a time by ``quote_dispensing``, all at once by a batch). No database access.
+
+    Raises as ``quote_dispensing``.
+    """
     if not items:
         raise _invalid("items", "a dispensing needs at least one line")
-    snapshot = reference(session) if ref is None else ref
     cref = contracts_ref(snapshot)
     contract = _contract_in_force(cref.contracts.get(pharmacy, ()), pharmacy, service_date)
     pl = cref.price_lists[contract.price_list]
@@ -797,26 +864,12 @@ def quote_dispensing(
     terms: SchemeTerms | None = None
     member: str | None = None
     if patient is not None:
-        member, enrolments = _patient_enrolments(session, patient)
-        scheme = _best_scheme(cref.schemes, enrolments, service_date)
+        member, enrolled = enrolments(patient)
+        scheme = _best_scheme(cref.schemes, enrolled, service_date)
         if scheme is not None:
             terms = _terms(scheme, cref.scheme_medicines.get(scheme.code))
-    used = 0
-    if terms is not None and member is not None and terms.cap_per_patient_month is not None:
-        used = subsidy_used_in_month(session, member, terms.code, service_date.strftime("%Y-%m"))
-    rule = fee_rule(contract, exp)
-    priced = price_dispensing(lines, terms, rule, used)
-    return Quote(
-        pharmacy=pharmacy,
-        patient=member,
-        service_date=service_date,
-        currency=pl.currency,
-        contract_id=contract.id,
-        model=contract.model,
-        scheme=terms,
-        priced=priced,
-        fee_rule=rule,
-    )
+    return QuoteTerms(pharmacy, member, service_date, pl.currency, contract, tuple(lines),
+                      terms, fee_rule(contract, exp))
 
 
 _PATIENT_ENROLMENTS = (
@@ -840,6 +893,38 @@ def _patient_enrolments(
     if not rows:
         raise _invalid("patient", f"unknown patient {patient!r}")
     return code, [(s, f, t) for s, f, t in rows]
+
+
+_ENROLMENTS_OF = (
+    select(Patient.member_code, Enrolment.scheme, Enrolment.valid_from, Enrolment.valid_to)
+    .select_from(Patient)
+    .outerjoin(Enrolment, Enrolment.patient_id == Patient.id)
+    .where(Patient.member_code.in_(bindparam("codes", expanding=True)))
+)
+
+
+def enrolments_of(session: Session, patients: Sequence[str]) -> Callable[[str], Enrolments]:
+    """``_patient_enrolments`` for many patients in one query: the lookup ``quote_terms``
+    takes, raising the same 422 for an unknown patient."""
+    codes: dict[str, str | None] = {}
+    for p in patients:
+        try:
+            codes[p] = normalise_member_code(p)
+        except InvalidRequest:
+            codes[p] = None
+    found: dict[str, list[tuple[str | None, date | None, date | None]]] = {}
+    wanted = sorted({c for c in codes.values() if c is not None})
+    if wanted:
+        for code, scheme, start, end in session.execute(_ENROLMENTS_OF, {"codes": wanted}):
+            found.setdefault(code, []).append((scheme, start, end))
+
+    def lookup(patient: str) -> Enrolments:
+        code = codes.get(patient)
+        if code is None or code not in found:
+            raise _invalid("patient", f"unknown patient {patient!r}")
+        return code, found[code]
+
+    return lookup
 
 
 def wholesale_price(session: Session, pharmacy: str, medicine: str, on: date) -> Fraction | None:

@@ -10,6 +10,7 @@ nothing new and gets the first answer back.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, request
@@ -32,6 +33,7 @@ from dispensing.schemas import (
 from dispensing.service import (
     DispenseRequest,
     dispense_answer,
+    dispense_many,
     dispensing_json,
     dispensings_json,
     get_dispensing,
@@ -41,24 +43,32 @@ from dispensing.service import (
 from dispensing.tables import Dispensing
 from ledger import clock
 from ledger.db import is_retryable
-from ledger.errors import Forbidden, NotFound, RdfError
+from ledger.errors import Forbidden, IdempotencyConflict, NotFound, RdfError
 from ledger.posting import request_hash
 from ledger.tables import IdempotencyKey
 from ledger.web import (
     access,
+    answer_claims,
     claim_key,
+    claim_keys,
     db_session,
+    drop_claims,
     flatten_messages,
     id_page,
     principal,
     replay_or_conflict,
     run_write,
     stored_answer,
+    stored_answers,
     visible_pharmacy,
 )
 
 blp = Blueprint("dispensings", __name__, url_prefix="/api/v1",
                 description="Dispensing (pharmacists for their own pharmacy; finance for any)")
+
+
+#: Records per transaction in a batch (app config ``RDF_BATCH_CHUNK``; 1: one at a time).
+DEFAULT_CHUNK = 100
 
 
 def _scope(pharmacy: str) -> str:
@@ -167,17 +177,25 @@ def _problem_body(exc: RdfError) -> dict[str, Any]:
     return body
 
 
-def _one_record(index: int, raw: Any, by: str) -> dict[str, Any]:
-    """Process one record of a batch in a transaction of its own; never raises an RdfError.
+@dataclass
+class _Record:
+    """One record of a batch, parsed: its answer so far (``result``), and when it is valid
+    and allowed, what to dispense under which idempotency key."""
 
-    One transaction per record: locks are held for one dispensing only (a batch of 1,000 in
-    one transaction held them for minutes and deadlocked against another pharmacy's batch),
-    a record the books refuse sinks nothing else, and a batch cut off half-way has kept
-    what it committed — the phone sends it again and the client_refs replay.
-    """
-    s = db_session()
+    index: int
+    raw: Any
+    result: dict[str, Any]
+    request: DispenseRequest | None = None
+    key: str | None = None
+    scope: str = ""
+    body_hash: str = ""
+
+
+def _parse(index: int, raw: Any) -> _Record:
+    """Validate one record (422 / 403 answers are final here)."""
     result: dict[str, Any] = {"index": index, "client_ref": None, "dispensing": None,
                               "problem": None}
+    rec = _Record(index, raw, result)
     try:
         data = DispensingIn().load(raw if isinstance(raw, dict) else {"_": raw})
     except ValidationError as exc:
@@ -186,34 +204,59 @@ def _one_record(index: int, raw: Any, by: str) -> dict[str, Any]:
         result.update(status=422, problem={
             "type": "/problems/invalid-request", "title": "The record has invalid fields",
             "status": 422, "detail": f"{first[0]}: {first[1][0]}", "errors": errors})
-        return result
+        return rec
     result["client_ref"] = data["client_ref"]
-    scope, key, h = _scope(data["pharmacy"]), data["client_ref"], _hash(raw)
+    try:
+        _check_own(data["pharmacy"])
+    except RdfError as exc:
+        result.update(status=exc.status, problem=_problem_body(exc))
+        return rec
+    rec.request, rec.key = _request(data), data["client_ref"]
+    rec.scope, rec.body_hash = _scope(data["pharmacy"]), _hash(raw)
+    return rec
+
+
+def _conflict(key: str) -> IdempotencyConflict:
+    return IdempotencyConflict(f"client_ref {key!r} was already used with a different record")
+
+
+def _one_record(rec: _Record, by: str) -> None:
+    """Process one record in a transaction of its own; never raises an RdfError.
+
+    One transaction per record: a record the books refuse sinks nothing else, and a batch
+    cut off half-way has kept what it committed — the phone sends it again and the
+    client_refs replay. (``_chunk`` does many records per transaction and comes here when
+    a chunk cannot be written whole.)
+    """
+    s = db_session()
+    result, key, req = rec.result, rec.key, rec.request
+    assert req is not None
     for _attempt in range(8):
         try:
-            _check_own(data["pharmacy"])
             claim = None
             if key is not None:  # the same claim-then-work as a single POST (run_write)
-                row = stored_answer(s, scope, key, h, conflict=(
-                    f"client_ref {key!r} was already used with a different record"))
+                row = stored_answer(s, rec.scope, key, rec.body_hash,
+                                    conflict=_conflict(key).detail)
                 if row is not None:
-                    s.rollback()
+                    # Read before the rollback: it expires the row, and reading it again
+                    # would open a transaction (on SQLite, the write lock) nobody closes.
                     result.update(status=row.status_code, replayed=True,
                                   dispensing=json.loads(row.response_body))
-                    return result
-                claim = claim_key(s, scope, key, h)
-            body = dispense_answer(s, _request(data), by=by)
+                    s.rollback()
+                    return
+                claim = claim_key(s, rec.scope, key, rec.body_hash)
+            body = dispense_answer(s, req, by=by)
             text = json.dumps(body, default=str)
             if claim is not None:
                 claim.status_code = 201
                 claim.response_body = text
             s.commit()
             result.update(status=201, dispensing=json.loads(text))
-            return result
+            return
         except RdfError as exc:
             s.rollback()
             result.update(status=exc.status, problem=_problem_body(exc))
-            return result
+            return
         except IntegrityError:
             s.rollback()  # a concurrent request took this client_ref: look again, replay it
         except DBAPIError as exc:
@@ -223,7 +266,85 @@ def _one_record(index: int, raw: Any, by: str) -> dict[str, Any]:
     result.update(status=409, problem={"type": "/problems/conflict", "title": "Conflict",
                                        "status": 409, "detail": "the record could not be "
                                        "stored because of concurrent changes; send it again"})
-    return result
+
+
+def _chunk(recs: list[_Record], by: str) -> None:
+    """Many records in one transaction (``dispense_many``), with the single path's
+    idempotency: stored answers replayed, then every key claimed before the work (a
+    concurrent sender of one of them queues on its claim), a refused record's claim
+    dropped. If the chunk cannot be written whole (a key claimed concurrently, a deadlock
+    retried out, a refusal only the books see), each record goes the one-at-a-time way."""
+    s = db_session()
+    for _attempt in range(3):
+        try:
+            keyed = [r for r in recs if r.key is not None]
+            stored = stored_answers(s, [(r.scope, r.key) for r in keyed if r.key is not None])
+            work: list[_Record] = []
+            for r in recs:
+                row = stored.get((r.scope, r.key)) if r.key is not None else None
+                if row is None:
+                    work.append(r)
+                elif row.request_hash != r.body_hash:
+                    assert r.key is not None
+                    r.result.update(status=409, problem=_problem_body(_conflict(r.key)))
+                else:
+                    r.result.update(status=row.status_code, replayed=True,
+                                    dispensing=json.loads(row.response_body))
+            keyed = [r for r in work if r.key is not None]
+            claims = dict(zip((r.index for r in keyed), claim_keys(
+                s, [(r.scope, r.key, r.body_hash) for r in keyed if r.key is not None]),
+                strict=True))
+            answers = dispense_many(s, [r.request for r in work if r.request is not None],
+                                    by=by)
+            texts: dict[int, str] = {}
+            refused: list[int] = []
+            for r, answer in zip(work, answers, strict=True):
+                if isinstance(answer, RdfError):
+                    if r.index in claims:
+                        refused.append(claims[r.index])
+                else:
+                    texts[r.index] = json.dumps(answer, default=str)
+            drop_claims(s, refused)
+            answer_claims(s, 201, [(claims[i], t) for i, t in texts.items() if i in claims])
+            s.commit()
+        except (IntegrityError, RdfError):
+            s.rollback()
+            break
+        except DBAPIError as exc:
+            s.rollback()
+            if not is_retryable(exc):
+                raise
+            continue
+        for r, answer in zip(work, answers, strict=True):
+            if isinstance(answer, RdfError):
+                r.result.update(status=answer.status, problem=_problem_body(answer))
+            else:
+                r.result.update(status=201, dispensing=json.loads(texts[r.index]))
+        return
+    for r in recs:
+        r.result.pop("status", None)
+        r.result.pop("replayed", None)
+        r.result["problem"] = r.result["dispensing"] = None
+        _one_record(r, by)
+
+
+def _chunks(recs: list[_Record], size: int) -> list[list[_Record]]:
+    """Consecutive valid records, ``size`` at most per chunk, and a key at most once per
+    chunk (a record re-using an earlier record's key starts a new chunk, so it replays it)."""
+    out: list[list[_Record]] = []
+    current: list[_Record] = []
+    keys: set[tuple[str, str]] = set()
+    for r in recs:
+        k = (r.scope, r.key) if r.key is not None else None
+        if len(current) >= size or (k is not None and k in keys):
+            out.append(current)
+            current, keys = [], set()
+        current.append(r)
+        if k is not None:
+            keys.add(k)
+    if current:
+        out.append(current)
+    return out
 
 
 @blp.route("/dispensings/batch")
@@ -244,7 +365,16 @@ class Batch(MethodView):
             s.rollback()
             if replay is not None:
                 return replay
-        results = [_one_record(i, raw, by) for i, raw in enumerate(records)]
+        recs = [_parse(i, raw) for i, raw in enumerate(records)]
+        valid = [r for r in recs if r.request is not None]
+        size = int(current_app.config.get("RDF_BATCH_CHUNK", DEFAULT_CHUNK))
+        if size > 1:
+            for chunk in _chunks(valid, size):
+                _chunk(chunk, by)
+        else:
+            for r in valid:
+                _one_record(r, by)
+        results = [r.result for r in recs]
         out = BatchOut().dump({
             "results": results,
             "created": sum(1 for r in results if r["status"] == 201 and not r.get("replayed")),

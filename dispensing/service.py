@@ -10,10 +10,11 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from contracts.pricing import LotTaken, PricedDispensing, PricedLine, price_return
+from contracts.service import Quote
 from dispensing.model import LineAmounts, LotMove, Parties, dispensing_postings
 from dispensing.tables import (
     Dispensing,
@@ -25,14 +26,15 @@ from dispensing.tables import (
 )
 from ledger import clock
 from ledger.db import Base, is_postgres
-from ledger.errors import Conflict, InvalidRequest, NotFound
+from ledger.errors import Conflict, InvalidRequest, NotFound, RdfError
 from ledger.journal import check_event_date
-from ledger.model import EntryDraft, month_bounds, month_of
+from ledger.model import EntryDraft, PostingDraft, month_bounds, month_of
 from ledger.money import format_amount, format_unit_price
-from ledger.posting import post_entry
+from ledger.posting import post_entries, post_entry
 from ledger.queries import exponents
 from ledger.refcache import reference
-from ledger.refdata import ledger_ref
+from ledger.refdata import LedgerRef, ledger_ref
+from stock.service import LotTake
 
 
 class UnknownPharmacy(NotFound):
@@ -79,11 +81,31 @@ _SET_ENTRY = (
     .where(_DISPENSINGS.c.id == bindparam("d_id"))
     .values(entry_id=bindparam("e_id"), accounting_date=bindparam("acc"))
 )
+_INSERT_DISPENSINGS = insert(_DISPENSINGS).returning(_DISPENSINGS.c.id,
+                                                     sort_by_parameter_order=True)
 _INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
 _INSERT_LOTS = insert(Base.metadata.tables[DispensingLot.__tablename__])
 _CLIENT_REF_USED = select(_DISPENSINGS.c.id).where(
     _DISPENSINGS.c.pharmacy == bindparam("pharmacy"),
     _DISPENSINGS.c.client_ref == bindparam("client_ref"),
+)
+
+
+_CLIENT_REFS_USED = select(_DISPENSINGS.c.pharmacy, _DISPENSINGS.c.client_ref).where(
+    tuple_(_DISPENSINGS.c.pharmacy, _DISPENSINGS.c.client_ref).in_(
+        bindparam("refs", expanding=True)))
+_RETURNED = Base.metadata.tables[DispensingReturn.__tablename__]
+#: Each dispensing of the patients and schemes in the months' range, with its subsidy and
+#: what its returns gave back (``subsidy_used_in_month``'s two sums, row by row).
+_SUBSIDY_ROWS = (
+    select(_DISPENSINGS.c.patient, _DISPENSINGS.c.scheme, _DISPENSINGS.c.service_date,
+           _DISPENSINGS.c.total_subsidy,
+           select(func.sum(_RETURNED.c.total_subsidy))
+           .where(_RETURNED.c.dispensing_id == _DISPENSINGS.c.id).scalar_subquery())
+    .where(_DISPENSINGS.c.patient.in_(bindparam("patients", expanding=True)),
+           _DISPENSINGS.c.scheme.in_(bindparam("schemes", expanding=True)),
+           _DISPENSINGS.c.service_date >= bindparam("first"),
+           _DISPENSINGS.c.service_date <= bindparam("last"))
 )
 
 
@@ -126,6 +148,97 @@ def dispense_answer(session: Session, req: DispenseRequest, *, by: str) -> dict[
     return _dispensing_dict(d, lines, exp)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A dispensing priced and picked, not yet written: its row (without ids), its lines'
+    lot takes and its postings."""
+
+    req: DispenseRequest
+    quote: Quote
+    takes: list[list[LotTake]]
+    postings: tuple[PostingDraft, ...]
+    values: dict[str, Any]
+
+
+def _check_request(ref: LedgerRef, req: DispenseRequest) -> None:
+    """A known pharmacy and a plausible service date (before anything is read)."""
+    if req.pharmacy == "CENTRAL" or f"1400-{req.pharmacy}" not in ref.accounts:
+        raise UnknownPharmacy(f"no pharmacy {req.pharmacy!r}",
+                              errors={"pharmacy": ["unknown pharmacy"]})
+    check_event_date(req.service_date, "service_date")
+
+
+def _client_ref_reused(req: DispenseRequest) -> ClientRefReused:
+    return ClientRefReused(
+        f"client_ref {req.client_ref!r} was already used for another dispensing at "
+        f"{req.pharmacy}")
+
+
+def _plan(req: DispenseRequest, quote: Quote, takes: list[list[LotTake]], by: str) -> Planned:
+    """The postings (DESIGN.md) and the row of a priced and picked dispensing."""
+    priced: PricedDispensing = quote.priced
+    lines = [
+        LineAmounts(pl.medicine, tuple(LotMove(t.lot_id, t.quantity, t.value) for t in tk),
+                    pl.price, pl.subsidy, pl.copayment)
+        for pl, tk in zip(priced.lines, takes, strict=True)
+    ]
+    scheme = quote.scheme
+    parties = Parties(req.pharmacy, quote.model, scheme.payer if scheme else None,
+                      scheme.code if scheme else None, quote.currency)
+    values: dict[str, Any] = dict(
+        pharmacy=req.pharmacy, patient=req.patient, service_date=req.service_date,
+        accounting_date=req.service_date, client_ref=req.client_ref, currency=quote.currency,
+        model=quote.model, contract_id=quote.contract_id,
+        scheme=scheme.code if scheme and priced.total_subsidy >= 0 else None,
+        payer=scheme.payer if scheme else None, fee_kind=quote.fee_rule.kind,
+        total_price=priced.total_price, total_subsidy=priced.total_subsidy,
+        total_copayment=priced.total_copayment, fee=priced.fee, created_at=clock.now(),
+        created_by=by, entry_id=None,
+    )
+    return Planned(req, quote, takes,
+                   tuple(dispensing_postings(parties, lines, priced.fee)), values)
+
+
+def _entry_draft(p: Planned, d_id: int) -> EntryDraft:
+    req = p.req
+    return EntryDraft(
+        service_date=req.service_date,
+        memo=f"Dispensing {d_id} at {req.pharmacy}"
+             + (f" to {req.patient}" if req.patient else " (walk-in)"),
+        postings=p.postings, source=f"dispensing:{d_id}", partition=req.pharmacy,
+    )
+
+
+def _line_rows(p: Planned, d_id: int, exp: int) -> list[dict[str, Any]]:
+    return [
+        dict(dispensing_id=d_id, line_no=i, medicine=pl.medicine, quantity=pl.quantity,
+             unit_price=format_unit_price(pl.unit_price, exp),
+             price=pl.price, subsidy=pl.subsidy, copayment=pl.copayment,
+             cost=sum(t.value for t in takes))
+        for i, (pl, takes) in enumerate(zip(p.quote.priced.lines, p.takes, strict=True))
+    ]
+
+
+def _lot_rows(p: Planned, line_ids: Sequence[int]) -> list[dict[str, Any]]:
+    return [
+        dict(line_id=line_id, seq=j, lot_id=t.lot_id, lot_code=t.lot_code,
+             quantity=t.quantity, value=t.value)
+        for line_id, takes in zip(line_ids, p.takes, strict=True)
+        for j, t in enumerate(takes)
+    ]
+
+
+def _written(values: dict[str, Any], line_ids: Sequence[int], line_rows: list[dict[str, Any]],
+             lot_rows: list[dict[str, Any]]) -> tuple[Dispensing, list[LineWithLots]]:
+    """The answer is built from what was written (no read back): transient rows."""
+    lots_by_line: dict[int, list[DispensingLot]] = {}
+    for row in lot_rows:
+        lots_by_line.setdefault(row["line_id"], []).append(DispensingLot(**row))
+    return Dispensing(**values), [
+        (DispensingLine(id=line_id, **row), lots_by_line.get(line_id, []))
+        for line_id, row in zip(line_ids, line_rows, strict=True)]
+
+
 def _record(
     session: Session, req: DispenseRequest, *, by: str
 ) -> tuple[Dispensing, list[LineWithLots], int]:
@@ -142,77 +255,169 @@ def _record(
 
     snapshot = reference(session)
     ref = ledger_ref(snapshot)
-    if req.pharmacy == "CENTRAL" or f"1400-{req.pharmacy}" not in ref.accounts:
-        raise UnknownPharmacy(f"no pharmacy {req.pharmacy!r}",
-                              errors={"pharmacy": ["unknown pharmacy"]})
-    check_event_date(req.service_date, "service_date")
+    _check_request(ref, req)
     if req.client_ref is not None and session.execute(
         _CLIENT_REF_USED, {"pharmacy": req.pharmacy, "client_ref": req.client_ref}
     ).first() is not None:
-        raise ClientRefReused(
-            f"client_ref {req.client_ref!r} was already used for another dispensing at "
-            f"{req.pharmacy}")
+        raise _client_ref_reused(req)
     quote = quote_dispensing(session, pharmacy=req.pharmacy, patient=req.patient,
                              service_date=req.service_date, items=list(req.items),
                              ref=snapshot)
-    priced: PricedDispensing = quote.priced
     takes_per_line = take_stock_lines(
         session, ref, location=req.pharmacy,
-        lines=[(pl.medicine, pl.quantity) for pl in priced.lines], on=req.service_date,
+        lines=[(pl.medicine, pl.quantity) for pl in quote.priced.lines], on=req.service_date,
         currency=quote.currency)
-    lines = [
-        LineAmounts(pl.medicine, tuple(LotMove(t.lot_id, t.quantity, t.value) for t in takes),
-                    pl.price, pl.subsidy, pl.copayment)
-        for pl, takes in zip(priced.lines, takes_per_line, strict=True)
-    ]
-    scheme = quote.scheme
-    parties = Parties(req.pharmacy, quote.model, scheme.payer if scheme else None,
-                      scheme.code if scheme else None, quote.currency)
-    values: dict[str, Any] = dict(
-        pharmacy=req.pharmacy, patient=req.patient, service_date=req.service_date,
-        accounting_date=req.service_date, client_ref=req.client_ref, currency=quote.currency,
-        model=quote.model, contract_id=quote.contract_id,
-        scheme=scheme.code if scheme and priced.total_subsidy >= 0 else None,
-        payer=scheme.payer if scheme else None, fee_kind=quote.fee_rule.kind,
-        total_price=priced.total_price, total_subsidy=priced.total_subsidy,
-        total_copayment=priced.total_copayment, fee=priced.fee, created_at=clock.now(),
-        created_by=by, entry_id=None,
-    )
+    p = _plan(req, quote, takes_per_line, by)
+    values = p.values
     d_id = session.execute(_INSERT_DISPENSING, values).scalar_one()
-    postings = dispensing_postings(parties, lines, priced.fee)
-    posted = post_entry(session, EntryDraft(
-        service_date=req.service_date,
-        memo=f"Dispensing {d_id} at {req.pharmacy}"
-             + (f" to {req.patient}" if req.patient else " (walk-in)"),
-        postings=tuple(postings), source=f"dispensing:{d_id}", partition=req.pharmacy,
-    ), created_by=by, ref=ref)
+    posted = post_entry(session, _entry_draft(p, d_id), created_by=by, ref=ref)
     session.execute(_SET_ENTRY, {"d_id": d_id, "e_id": posted.id,
                                  "acc": posted.accounting_date})
     values.update(id=d_id, entry_id=posted.id, accounting_date=posted.accounting_date)
     exp = ref.exponents[quote.currency]
-    line_rows = [
-        dict(dispensing_id=d_id, line_no=i, medicine=pl.medicine, quantity=pl.quantity,
-             unit_price=format_unit_price(pl.unit_price, exp),
-             price=pl.price, subsidy=pl.subsidy, copayment=pl.copayment,
-             cost=sum(t.value for t in takes))
-        for i, (pl, takes) in enumerate(zip(priced.lines, takes_per_line, strict=True))
-    ]
+    line_rows = _line_rows(p, d_id, exp)
     line_ids = list(session.execute(_INSERT_LINES, line_rows).scalars())
-    lot_rows = [
-        dict(line_id=line_id, seq=j, lot_id=t.lot_id, lot_code=t.lot_code,
-             quantity=t.quantity, value=t.value)
-        for line_id, takes in zip(line_ids, takes_per_line, strict=True)
-        for j, t in enumerate(takes)
-    ]
+    lot_rows = _lot_rows(p, line_ids)
     session.execute(_INSERT_LOTS, lot_rows)
-    # The answer is built from what was written (no read back): transient rows.
-    d = Dispensing(**values)
-    lots_by_line: dict[int, list[DispensingLot]] = {}
-    for row in lot_rows:
-        lots_by_line.setdefault(row["line_id"], []).append(DispensingLot(**row))
-    written = [(DispensingLine(id=line_id, **row), lots_by_line.get(line_id, []))
-               for line_id, row in zip(line_ids, line_rows, strict=True)]
+    d, written = _written(values, line_ids, line_rows, lot_rows)
     return d, written, exp
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def dispense_many(
+    session: Session, reqs: Sequence[DispenseRequest], *, by: str
+) -> list[dict[str, Any] | RdfError]:
+    """Record many dispensings in the current transaction, set-based; each answered as
+    ``dispense_answer`` would, in order, or with the error that refused it.
+
+    Equivalent to ``dispense_answer`` for each request in turn (each sees the stock and the
+    monthly subsidy the ones before it took), with the statements of a whole chunk shared:
+    one reference snapshot, one read of the patients' enrolments, one client_ref check, the
+    capped patients locked and their month's subsidy read once, every lot balance involved
+    locked in one statement, each month locked once, the union of kept balances locked in
+    one statement, and one INSERT per table. A refused request writes nothing. An error
+    raised (not returned) means the chunk as a whole could not be written: the caller rolls
+    back and records the requests one at a time.
+    """
+    from contracts.service import QuoteTerms, enrolments_of, quote_terms
+    from stock.service import Pending, check_take_lines, lock_lot_positions, pick_lines
+
+    snapshot = reference(session)
+    ref = ledger_ref(snapshot)
+    out: list[dict[str, Any] | RdfError | None] = [None] * len(reqs)
+    for i, req in enumerate(reqs):
+        try:
+            _check_request(ref, req)
+        except RdfError as exc:
+            out[i] = exc
+    refs = sorted({(r.pharmacy, r.client_ref) for i, r in enumerate(reqs)
+                   if out[i] is None and r.client_ref is not None})
+    used_refs = set() if not refs else {
+        (ph, cr) for ph, cr in session.execute(_CLIENT_REFS_USED, {"refs": refs})}
+    lookup = enrolments_of(session, sorted({r.patient for i, r in enumerate(reqs)
+                                            if out[i] is None and r.patient is not None}))
+    terms: dict[int, QuoteTerms] = {}
+    accounts: dict[int, str] = {}
+    for i, req in enumerate(reqs):
+        if out[i] is not None:
+            continue
+        try:
+            if (req.pharmacy, req.client_ref) in used_refs:
+                raise _client_ref_reused(req)
+            t = quote_terms(snapshot, pharmacy=req.pharmacy, patient=req.patient,
+                            service_date=req.service_date, items=list(req.items),
+                            enrolments=lookup)
+            accounts[i] = check_take_lines(session, ref, req.pharmacy,
+                                           [(ln.medicine, ln.quantity) for ln in t.lines])
+            terms[i] = t
+        except RdfError as exc:
+            out[i] = exc
+    used = _subsidy_used_many(session, sorted({
+        (t.patient, t.scheme.code, t.month) for t in terms.values()
+        if t.capped and t.patient is not None and t.scheme is not None}))
+    positions = {}
+    for currency in sorted({t.currency for t in terms.values()}):
+        positions.update(lock_lot_positions(session, ref, sorted({
+            (accounts[i], ln.medicine) for i, t in terms.items() if t.currency == currency
+            for ln in t.lines}), currency))
+    pending: Pending = {}
+    planned: dict[int, Planned] = {}
+    for i, t in terms.items():
+        req = reqs[i]
+        cap = (t.patient, t.scheme.code, t.month) if t.capped and t.patient and t.scheme \
+            else None
+        try:
+            quote = t.priced(max(used.get(cap, 0), 0) if cap else 0)
+            takes = pick_lines(positions, pending, location=req.pharmacy,
+                               lines=[(pl.medicine, pl.quantity) for pl in quote.priced.lines],
+                               on=req.service_date)
+        except RdfError as exc:
+            out[i] = exc
+            continue
+        p = planned[i] = _plan(req, quote, takes, by)
+        if cap is not None and p.values["scheme"] == cap[1]:
+            used[cap] = used.get(cap, 0) + quote.priced.total_subsidy
+    if planned:
+        _write_many(session, ref, list(planned.values()), by, out, list(planned))
+    assert all(o is not None for o in out)
+    return [o for o in out if o is not None]
+
+
+def _write_many(session: Session, ref: LedgerRef, planned: list[Planned], by: str,
+                out: list[dict[str, Any] | RdfError | None], where: list[int]) -> None:
+    """Write planned dispensings: one INSERT per table, their entries by ``post_entries``;
+    their answers go to ``out`` at the positions ``where``."""
+    d_ids = list(session.execute(_INSERT_DISPENSINGS, [p.values for p in planned]).scalars())
+    posted = post_entries(session, [_entry_draft(p, d) for p, d in zip(planned, d_ids,
+                                                                        strict=True)],
+                          created_by=by, ref=ref)
+    session.execute(_SET_ENTRY, [{"d_id": d, "e_id": e.id, "acc": e.accounting_date}
+                                 for d, e in zip(d_ids, posted, strict=True)])
+    all_lines: list[dict[str, Any]] = []
+    for p, d in zip(planned, d_ids, strict=True):
+        all_lines.extend(_line_rows(p, d, ref.exponents[p.quote.currency]))
+    line_ids = list(session.execute(_INSERT_LINES, all_lines).scalars())
+    all_lots: list[dict[str, Any]] = []
+    per: list[tuple[list[int], list[dict[str, Any]], list[dict[str, Any]]]] = []
+    start = 0
+    for p in planned:
+        n = len(p.takes)
+        ids, rows = line_ids[start:start + n], all_lines[start:start + n]
+        start += n
+        lots = _lot_rows(p, ids)
+        all_lots.extend(lots)
+        per.append((ids, rows, lots))
+    if all_lots:
+        session.execute(_INSERT_LOTS, all_lots)
+    for p, d, e, (ids, rows, lots), i in zip(planned, d_ids, posted, per, where, strict=True):
+        values = dict(p.values, id=d, entry_id=e.id, accounting_date=e.accounting_date)
+        disp, written = _written(values, ids, rows, lots)
+        out[i] = _dispensing_dict(disp, written, ref.exponents[p.quote.currency])
+
+
+def _subsidy_used_many(
+    session: Session, capped: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], int]:
+    """``subsidy_used_in_month`` for many (patient, scheme, month), net of returns, each
+    patient locked first (sorted, so two batches never wait on each other in a cycle)."""
+    if not capped:
+        return {}
+    for patient in sorted({p for p, _s, _m in capped},
+                          key=lambda p: zlib.crc32(p.encode("utf-8"))):
+        _lock_patient(session, patient)
+    patients = sorted({p for p, _s, _m in capped})
+    schemes = sorted({s for _p, s, _m in capped})
+    first = month_bounds(min(m for _p, _s, m in capped))[0]
+    last = month_bounds(max(m for _p, _s, m in capped))[1]
+    params = {"patients": patients, "schemes": schemes, "first": first, "last": last}
+    used = dict.fromkeys(capped, 0)
+    for patient, scheme, on, given, returned in session.execute(_SUBSIDY_ROWS, params):
+        key = (patient, scheme, month_of(on))
+        if key in used:
+            used[key] += int(given) - int(returned or 0)
+    return used
 
 
 def get_dispensing(session: Session, dispensing_id: str | int,

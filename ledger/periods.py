@@ -69,18 +69,26 @@ def last_closed_period(session: Session) -> str | None:
 def booking_date(
     session: Session, service_date: date, requested: date | None = None,
     ref: LedgerRef | None = None,
+    locked: set[str] | None = None,
 ) -> date:
     """The accounting date of a new entry, locking its month against a concurrent close.
 
     With a reference snapshot (``ledger.refdata``) that knows the month open, only the lock
     is taken; if the month turns out closed meanwhile, the full search below runs.
+    ``locked``: months this transaction already locked and found open (a batch books many
+    entries; each month is locked once), added to as months are locked.
     """
     wanted = requested or service_date
     if ref is not None:
         target = wanted
         if ref.last_closed is not None and month_of(target) <= ref.last_closed:
             target = first_day_after(ref.last_closed)
-        if ref.periods.get(month_of(target)) == "open" and _lock_open(session, month_of(target)):
+        month = month_of(target)
+        if locked is not None and month in locked:
+            return target
+        if ref.periods.get(month) == "open" and _lock_open(session, month):
+            if locked is not None:
+                locked.add(month)
             return target
     for _ in range(100):
         last = last_closed_period(session)

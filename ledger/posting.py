@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -216,6 +216,7 @@ _LOCK_SQLITE = (
 _LOCK_PG = _LOCK_SQLITE.with_for_update(key_share=True)  # FOR NO KEY UPDATE
 _ENTRIES = Base.metadata.tables[Entry.__tablename__]
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True)
 _INSERT_POSTINGS = insert(Base.metadata.tables[Posting.__tablename__])
 
 
@@ -310,9 +311,7 @@ def post_entry(
     ).scalar_one()
     # Postings go in key order so the trigger updates the (already locked) balances in
     # the same order everywhere.
-    ordered = sorted(
-        with_stripe, key=lambda ps: (ps[0].account, ps[0].commodity, ps[0].lot_id or 0, ps[1])
-    )
+    ordered = sorted(with_stripe, key=_posting_order)
     session.execute(
         _INSERT_POSTINGS,
         [
@@ -329,3 +328,63 @@ def post_entry(
         ],
     )
     return PostedEntry(entry_id, draft.service_date, accounting_date)
+
+
+def post_entries(
+    session: Session, drafts: Sequence[EntryDraft], *, created_by: str, ref: LedgerRef
+) -> list[PostedEntry]:
+    """``post_entry`` for many entries at once, in the order given (a batch's chunk).
+
+    The same checks, booking and locks, set-based: each month booked into is locked once,
+    the union of every entry's kept balances is created if missing and locked in one
+    statement (sorted, as always), every entry's stock is checked against what the entries
+    before it in ``drafts`` took, and the entries and postings are inserted with one
+    statement each. Any refusal raises, as ``post_entry`` would for that entry; nothing is
+    written before every entry has passed (the caller rolls back what it wrote itself).
+    """
+    booked: list[date] = []
+    locked: set[str] = set()
+    per_entry: list[tuple[dict[BalanceKey, int], list[tuple[PostingDraft, int]]]] = []
+    nonneg: dict[BalanceKey, bool] = {}
+    commodities: Mapping[str, Commodity] = ref.commodities
+    for draft in drafts:
+        accounts, commodities = _check_references(session, draft, ref)
+        validate_entry(draft, ref.exponents)
+        booked.append(booking_date(session, draft.service_date, draft.accounting_date,
+                                   ref=ref, locked=locked))
+        deltas, nn, with_stripe = _balance_keys(draft, accounts)
+        nonneg.update(nn)
+        per_entry.append((deltas, with_stripe))
+    keys = sorted(nonneg)
+    _create_missing_balances(session, keys, nonneg)
+    running = _lock_balances(session, keys)
+    for deltas, _ws in per_entry:
+        shorts = []
+        for k, d in deltas.items():
+            have = running.get(k, 0)
+            if nonneg[k] and have + d < 0:
+                shorts.append((k, have, d))
+            running[k] = have + d
+        if shorts:
+            _raise_short(session, shorts, commodities)
+    now = clock.now()
+    entry_ids = list(session.execute(_INSERT_ENTRIES, [
+        dict(service_date=draft.service_date, accounting_date=on, memo=draft.memo,
+             source=draft.source, reverses_id=draft.reverses_id, partition=draft.partition,
+             idempotency_key=None, request_hash=None, created_at=now, created_by=created_by)
+        for draft, on in zip(drafts, booked, strict=True)
+    ]).scalars())
+    session.execute(_INSERT_POSTINGS, [
+        dict(entry_id=entry_id, account_code=p.account, commodity=p.commodity, lot_id=p.lot_id,
+             amount=p.amount, accounting_date=on, stripe=s)
+        for entry_id, on, (_d, with_stripe) in zip(entry_ids, booked, per_entry, strict=True)
+        for p, s in sorted(with_stripe, key=_posting_order)
+    ])
+    return [PostedEntry(entry_id, draft.service_date, on)
+            for entry_id, draft, on in zip(entry_ids, drafts, booked, strict=True)]
+
+
+def _posting_order(ps: tuple[PostingDraft, int]) -> tuple[str, str, int, int]:
+    """Postings go in key order, so row triggers update the locked balances in one order."""
+    p, stripe = ps
+    return p.account, p.commodity, p.lot_id or 0, stripe

@@ -18,14 +18,14 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 from marshmallow import Schema
-from sqlalchemy import select
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger import clock
 from ledger.audit import event_committed, stage_event
 from ledger.auth import Principal, authenticate
-from ledger.db import Database, is_retryable, sqlite_read_only
+from ledger.db import Base, Database, is_retryable, sqlite_read_only
 from ledger.errors import Forbidden, IdempotencyConflict, InvalidRequest, NotFound, RdfError
 from ledger.posting import request_hash
 from ledger.tables import IdempotencyKey
@@ -265,6 +265,59 @@ def claim_key(session: Session, scope: str, key: str, body_hash: str) -> Idempot
     session.add(claim)
     session.flush()
     return claim
+
+
+_IDEMPOTENCY = Base.metadata.tables[IdempotencyKey.__tablename__]
+_STORED_MANY = select(IdempotencyKey).where(
+    tuple_(IdempotencyKey.scope, IdempotencyKey.key).in_(bindparam("keys", expanding=True))
+)
+_CLAIM_MANY = insert(_IDEMPOTENCY).returning(_IDEMPOTENCY.c.id, sort_by_parameter_order=True)
+_ANSWER_CLAIM = (
+    update(_IDEMPOTENCY)
+    .where(_IDEMPOTENCY.c.id == bindparam("claim"))
+    .values(status_code=bindparam("status"), response_body=bindparam("body"))
+)
+_DROP_CLAIMS = delete(_IDEMPOTENCY).where(_IDEMPOTENCY.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def stored_answers(
+    session: Session, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], IdempotencyKey]:
+    """``stored_answer`` for many (scope, key) at once, in one query; the caller compares
+    each row's ``request_hash`` with its own."""
+    if not keys:
+        return {}
+    return {(row.scope, row.key): row for row in session.scalars(_STORED_MANY, {"keys": keys})}
+
+
+def claim_keys(session: Session, claims: list[tuple[str, str, str]]) -> list[int]:
+    """``claim_key`` for many (scope, key, body_hash) at once, in one INSERT: the ids of the
+    claims, in order. A key claimed concurrently raises ``IntegrityError`` (after waiting
+    for the other transaction, as one claim does). Fill them with :func:`answer_claims`,
+    drop those whose work was refused with :func:`drop_claims`."""
+    if not claims:
+        return []
+    now = clock.now()
+    rows = [
+        dict(scope=scope, key=key, request_hash=h, status_code=0, response_body="",
+             created_at=now)
+        for scope, key, h in claims
+    ]
+    return list(session.execute(_CLAIM_MANY, rows).scalars())
+
+
+def answer_claims(session: Session, status: int, answers: list[tuple[int, str]]) -> None:
+    """Store the answer (claim id, response body) of each claimed key."""
+    if answers:
+        session.execute(
+            _ANSWER_CLAIM, [{"claim": c, "status": status, "body": b} for c, b in answers]
+        )
+
+
+def drop_claims(session: Session, claim_ids: list[int]) -> None:
+    """Release claims whose work was refused (a refusal stores nothing, as in run_write)."""
+    if claim_ids:
+        session.execute(_DROP_CLAIMS, {"ids": claim_ids})
 
 
 def replay_or_conflict(session: Session, scope: str, key: str, body_hash: str) -> Response | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from ledger import clock
@@ -225,8 +225,87 @@ def take_stock(
                  allow_expired=allow_expired)
 
 
-_LOT_BALANCES = _lot_balances(Balance.lot_key.in_(bindparam("lots", expanding=True)))
-_LOT_BALANCES_LOCKED = _LOT_BALANCES.with_for_update(key_share=True)  # FOR NO KEY UPDATE
+#: The lot balances (units and value, stripe 0) of several places at once: ``places_lots``
+#: holds (account, lot) pairs, in the global lock order of ``ledger.posting``.
+_PLACES_LOT_BALANCES = (
+    select(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.amount)
+    .where(
+        tuple_(Balance.account_code, Balance.lot_key).in_(
+            bindparam("places_lots", expanding=True)),
+        Balance.commodity.in_(bindparam("commodities", expanding=True)),
+        Balance.stripe == 0,
+    )
+    .order_by(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe)
+)
+_PLACES_LOT_BALANCES_LOCKED = _PLACES_LOT_BALANCES.with_for_update(key_share=True)
+
+#: Lot positions per (place account, medicine), FEFO picking input.
+Positions = dict[tuple[str, str], list[LotPosition]]
+#: What earlier takes of the same transaction took, per place account: lot -> (units, value).
+Pending = dict[str, dict[int, tuple[int, int]]]
+
+
+def lock_lot_positions(
+    session: Session, ref: LedgerRef, wanted: Sequence[tuple[str, str]], currency: str
+) -> Positions:
+    """The lots of each (place account, medicine) of ``wanted`` with what is left of them,
+    every kept balance row involved locked ``FOR NO KEY UPDATE`` (PostgreSQL) in one
+    statement, in the global lock order; lots come from the reference snapshot ``ref``."""
+    positions: Positions = {w: [] for w in wanted}
+    pairs = sorted({(account, lot.id) for account, medicine in positions
+                    for lot in ref.lots_of.get(medicine, ())})
+    if not pairs:
+        return positions
+    commodities = sorted({m for _a, m in positions} | {currency})
+    q = _PLACES_LOT_BALANCES_LOCKED if is_postgres(session) else _PLACES_LOT_BALANCES
+    units: dict[tuple[str, int], int] = {}
+    value: dict[tuple[str, int], int] = {}
+    for account, commodity, lot_key, amount in session.execute(
+            q, {"places_lots": pairs, "commodities": commodities}):
+        (value if commodity == currency else units)[(account, int(lot_key))] = int(amount)
+    for account, lk in sorted(units):
+        u, v = units[(account, lk)], value.get((account, lk), 0)
+        if u == 0 and v == 0:
+            continue
+        lot = ref.lots[lk]
+        if (account, lot.commodity) in positions:
+            positions[(account, lot.commodity)].append(
+                LotPosition(lk, lot.lot_code, lot.expiry_on, lot.received_on, u, v))
+    return positions
+
+
+def check_take_lines(
+    session: Session, ref: LedgerRef, location: str, lines: Sequence[tuple[str, int]]
+) -> str:
+    """The place's inventory account, once its medicines and quantities are valid (422s of
+    ``take_stock``)."""
+    account = require_location(session, location, accounts=ref.accounts)
+    for medicine, quantity in lines:
+        require_medicine(session, medicine, commodities=ref.commodities)
+        _check_quantity(quantity)
+    return account
+
+
+def pick_lines(
+    positions: Positions,
+    pending: Pending,
+    *,
+    location: str,
+    lines: Sequence[tuple[str, int]],
+    on: date,
+) -> list[list[LotTake]]:
+    """FEFO takes for every (medicine, quantity) line of one entry at ``location`` from
+    locked ``positions``, after what ``pending`` says earlier takes took. ``pending`` is
+    updated only if every line can be taken (else the shortage is raised)."""
+    account = inventory_account(location)
+    mine = dict(pending.get(account, {}))
+    takes = [
+        _take(positions[(account, medicine)], mine, location=location, medicine=medicine,
+              quantity=quantity, on=on)
+        for medicine, quantity in lines
+    ]
+    pending[account] = mine
+    return takes
 
 
 def take_stock_lines(
@@ -241,32 +320,10 @@ def take_stock_lines(
     """``take_stock`` for every (medicine, quantity) line of one entry, FEFO, with the
     place's lot balances of all those medicines locked in one statement (sorted, as
     ``lot_positions``) and lots known from the reference snapshot ``ref``."""
-    account = require_location(session, location, accounts=ref.accounts)
-    for medicine, quantity in lines:
-        require_medicine(session, medicine, commodities=ref.commodities)
-        _check_quantity(quantity)
-    medicines = sorted({m for m, _q in lines})
-    lot_ids = [lot.id for m in medicines for lot in ref.lots_of.get(m, ())]
-    units: dict[int, int] = {}
-    value: dict[int, int] = {}
-    if lot_ids:
-        q = _LOT_BALANCES_LOCKED if is_postgres(session) else _LOT_BALANCES
-        params = {"account": account, "commodities": [*medicines, currency], "lots": lot_ids}
-        for commodity, lot_key, amount in session.execute(q, params):
-            (value if commodity == currency else units)[int(lot_key)] = int(amount)
-    positions: dict[str, list[LotPosition]] = {m: [] for m in medicines}
-    for lk in sorted(units):
-        if units.get(lk, 0) == 0 and value.get(lk, 0) == 0:
-            continue
-        lot = ref.lots[lk]
-        positions[lot.commodity].append(LotPosition(
-            lk, lot.lot_code, lot.expiry_on, lot.received_on, units.get(lk, 0), value.get(lk, 0)))
-    pending: dict[int, tuple[int, int]] = {}
-    return [
-        _take(positions[medicine], pending, location=location, medicine=medicine,
-              quantity=quantity, on=on)
-        for medicine, quantity in lines
-    ]
+    account = check_take_lines(session, ref, location, lines)
+    positions = lock_lot_positions(
+        session, ref, sorted({(account, m) for m, _q in lines}), currency)
+    return pick_lines(positions, {}, location=location, lines=lines, on=on)
 
 
 def _take(

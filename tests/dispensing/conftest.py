@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,17 +174,26 @@ def sqlite_fund_copy(template: FundTemplate, directory: Path) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture
-def pg_fund_url(pg_fund_template: FundTemplate) -> Iterator[str]:
+@contextmanager
+def pg_fund_copy(template: FundTemplate) -> Iterator[str]:
+    """A fresh PostgreSQL copy of the fund (dropped afterwards); its URL."""
     require_postgres()
     name = f"rdf_t_{RUN_ID}_{uuid.uuid4().hex[:8]}"
     eng = _admin_engine()
     with eng.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_fund_template.where}"'))
-    yield _pg_url(name)
-    with eng.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    eng.dispose()
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.where}"'))
+    try:
+        yield _pg_url(name)
+    finally:
+        with eng.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        eng.dispose()
+
+
+@pytest.fixture
+def pg_fund_url(pg_fund_template: FundTemplate) -> Iterator[str]:
+    with pg_fund_copy(pg_fund_template) as url:
+        yield url
 
 
 def fund_on(application: Flask, template: FundTemplate) -> Fund:
