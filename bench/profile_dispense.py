@@ -1,6 +1,10 @@
 """Profile POST /dispensings in-process (Flask test client, one thread) on the bench fund.
 
     .venv/bin/python bench/profile_dispense.py [--n 50] [--fund /tmp/rdf_bench_fund.json] [--sql]
+        [--batch 1000]
+
+With ``--batch N``, each of the ``--n`` requests is a POST /dispensings/batch of N records
+of one pharmacy (figures per request, and per record).
 
 Prints wall time per request, the top functions by cumulative time (cProfile) and, with
 ``--sql``, the SQL statements issued per request (count and the slowest by total time).
@@ -33,6 +37,7 @@ def main() -> None:
     ap.add_argument("--sql", action="store_true")
     ap.add_argument("--top", type=int, default=35)
     ap.add_argument("--save", help="write the cProfile stats to this file")
+    ap.add_argument("--batch", type=int, default=0, help="records per batch (0: single POSTs)")
     args = ap.parse_args()
     fund = json.loads(Path(args.fund).read_text())
     header("POST /dispensings profiled in-process")
@@ -59,6 +64,14 @@ def main() -> None:
 
     def one() -> None:
         pharmacy, body = make_body(fund, rng)
+        if args.batch:
+            records = [body] + [make_body(fund, rng)[1] for _ in range(args.batch - 1)]
+            for rec in records:
+                rec["pharmacy"] = pharmacy
+            r = client.post("/api/v1/dispensings/batch", json={"dispensings": records},
+                            headers={"Authorization": f"Bearer {tokens[pharmacy]}"})
+            assert r.status_code == 200 and r.get_json()["created"] == args.batch, r.get_data(True)
+            return
         r = client.post("/api/v1/dispensings", json=body,
                         headers={"Authorization": f"Bearer {tokens[pharmacy]}"})
         assert r.status_code == 201, r.get_data(True)
@@ -74,6 +87,9 @@ def main() -> None:
     wall = time.perf_counter() - t0
     print(f"{args.n} requests in {wall:.2f}s: {1000 * wall / args.n:.1f} ms per request "
           f"(one client, no concurrency)")
+    if args.batch:
+        print(f"per record: {1000 * wall / args.n / args.batch:.2f} ms wall, "
+              f"{args.n * args.batch / wall:.0f} records/s")
     pstats.Stats(prof).sort_stats("cumulative").print_stats(args.top)
     if args.save:
         prof.dump_stats(args.save)  # for pstats' print_callees

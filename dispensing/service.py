@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
@@ -25,6 +26,7 @@ from dispensing.tables import (
     ReturnLot,
 )
 from ledger import clock
+from ledger.bulk import allocate_ids, insert_rows
 from ledger.db import Base, is_postgres
 from ledger.errors import Conflict, InvalidRequest, NotFound, RdfError
 from ledger.journal import check_event_date
@@ -81,10 +83,9 @@ _SET_ENTRY = (
     .where(_DISPENSINGS.c.id == bindparam("d_id"))
     .values(entry_id=bindparam("e_id"), accounting_date=bindparam("acc"))
 )
-_INSERT_DISPENSINGS = insert(_DISPENSINGS).returning(_DISPENSINGS.c.id,
-                                                     sort_by_parameter_order=True)
 _INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
-_INSERT_LOTS = insert(Base.metadata.tables[DispensingLot.__tablename__])
+_LOTS = Base.metadata.tables[DispensingLot.__tablename__]
+_INSERT_LOTS = insert(_LOTS)
 _CLIENT_REF_USED = select(_DISPENSINGS.c.id).where(
     _DISPENSINGS.c.pharmacy == bindparam("pharmacy"),
     _DISPENSINGS.c.client_ref == bindparam("client_ref"),
@@ -135,11 +136,15 @@ def subsidy_used_in_month(session: Session, patient: str, scheme: str, month: st
 
 
 LineWithLots = tuple[DispensingLine, list[DispensingLot]]
+#: A dispensing (or line, or lot) as ``_dispensing_dict`` reads it: an ORM row, or the
+#: plain attribute bag of a row just written (``_written``).
+RowLike = Any
+WrittenLines = list[tuple[RowLike, list[RowLike]]]
 
 
 def dispense(session: Session, req: DispenseRequest, *, by: str) -> int:
     """Price, pick lots, post one entry and record the dispensing. Returns its id."""
-    return _record(session, req, by=by)[0].id
+    return int(_record(session, req, by=by)[0].id)
 
 
 def dispense_answer(session: Session, req: DispenseRequest, *, by: str) -> dict[str, Any]:
@@ -229,19 +234,20 @@ def _lot_rows(p: Planned, line_ids: Sequence[int]) -> list[dict[str, Any]]:
 
 
 def _written(values: dict[str, Any], line_ids: Sequence[int], line_rows: list[dict[str, Any]],
-             lot_rows: list[dict[str, Any]]) -> tuple[Dispensing, list[LineWithLots]]:
-    """The answer is built from what was written (no read back): transient rows."""
-    lots_by_line: dict[int, list[DispensingLot]] = {}
+             lot_rows: list[dict[str, Any]]) -> tuple[RowLike, WrittenLines]:
+    """The answer is built from what was written (no read back): the rows as plain
+    attribute bags (what ``_dispensing_dict`` reads), not ORM instances."""
+    lots_by_line: dict[int, list[SimpleNamespace]] = {}
     for row in lot_rows:
-        lots_by_line.setdefault(row["line_id"], []).append(DispensingLot(**row))
-    return Dispensing(**values), [
-        (DispensingLine(id=line_id, **row), lots_by_line.get(line_id, []))
+        lots_by_line.setdefault(row["line_id"], []).append(SimpleNamespace(**row))
+    return SimpleNamespace(**values), [
+        (SimpleNamespace(**{**row, "id": line_id}), lots_by_line.get(line_id, []))
         for line_id, row in zip(line_ids, line_rows, strict=True)]
 
 
 def _record(
     session: Session, req: DispenseRequest, *, by: str
-) -> tuple[Dispensing, list[LineWithLots], int]:
+) -> tuple[RowLike, WrittenLines, int]:
     """Price, pick lots, post one entry and record the dispensing, its lines and lots (and
     the currency's exponent, for the answer).
 
@@ -367,34 +373,29 @@ def dispense_many(
 
 def _write_many(session: Session, ref: LedgerRef, planned: list[Planned], by: str,
                 out: list[dict[str, Any] | RdfError | None], where: list[int]) -> None:
-    """Write planned dispensings: one INSERT per table, their entries by ``post_entries``;
-    their answers go to ``out`` at the positions ``where``."""
-    d_ids = list(session.execute(_INSERT_DISPENSINGS, [p.values for p in planned]).scalars())
+    """Write planned dispensings: ids taken ahead (``ledger.bulk``), their entries by
+    ``post_entries``, then one INSERT each for dispensings, lines and lots; their answers
+    go to ``out`` at the positions ``where``."""
+    d_ids = allocate_ids(session, _DISPENSINGS, len(planned))
     posted = post_entries(session, [_entry_draft(p, d) for p, d in zip(planned, d_ids,
                                                                         strict=True)],
                           created_by=by, ref=ref)
-    session.execute(_SET_ENTRY, [{"d_id": d, "e_id": e.id, "acc": e.accounting_date}
-                                 for d, e in zip(d_ids, posted, strict=True)])
-    all_lines: list[dict[str, Any]] = []
+    rows = [dict(p.values, id=d, entry_id=e.id, accounting_date=e.accounting_date)
+            for p, d, e in zip(planned, d_ids, posted, strict=True)]
+    insert_rows(session, _DISPENSINGS, rows)
+    line_ids = iter(allocate_ids(session, _LINES, sum(len(p.takes) for p in planned)))
+    per = []
     for p, d in zip(planned, d_ids, strict=True):
-        all_lines.extend(_line_rows(p, d, ref.exponents[p.quote.currency]))
-    line_ids = list(session.execute(_INSERT_LINES, all_lines).scalars())
-    all_lots: list[dict[str, Any]] = []
-    per: list[tuple[list[int], list[dict[str, Any]], list[dict[str, Any]]]] = []
-    start = 0
-    for p in planned:
-        n = len(p.takes)
-        ids, rows = line_ids[start:start + n], all_lines[start:start + n]
-        start += n
-        lots = _lot_rows(p, ids)
-        all_lots.extend(lots)
-        per.append((ids, rows, lots))
-    if all_lots:
-        session.execute(_INSERT_LOTS, all_lots)
-    for p, d, e, (ids, rows, lots), i in zip(planned, d_ids, posted, per, where, strict=True):
-        values = dict(p.values, id=d, entry_id=e.id, accounting_date=e.accounting_date)
-        disp, written = _written(values, ids, rows, lots)
-        out[i] = _dispensing_dict(disp, written, ref.exponents[p.quote.currency])
+        lines = _line_rows(p, d, ref.exponents[p.quote.currency])
+        for line in lines:
+            line["id"] = next(line_ids)
+        per.append((lines, _lot_rows(p, [line["id"] for line in lines])))
+    insert_rows(session, _LINES, [line for lines, _lots in per for line in lines])
+    insert_rows(session, _LOTS, [lot for _lines, lots in per for lot in lots])
+    for values, (lines, lots), p, i in zip(rows, per, planned, where, strict=True):
+        out[i] = _dispensing_dict(*_written(values, [ln["id"] for ln in lines],
+                                            lines, lots),
+                                  ref.exponents[p.quote.currency])
 
 
 def _subsidy_used_many(
@@ -459,7 +460,8 @@ def dispensings_json(session: Session, ids: Sequence[int]) -> list[dict[str, Any
     return [_dispensing_dict(found[i], lines[i], exps[found[i].currency]) for i in ids]
 
 
-def _dispensing_dict(d: Dispensing, lines: list[LineWithLots], exp: int) -> dict[str, Any]:
+def _dispensing_dict(d: RowLike, lines: Sequence[tuple[RowLike, Sequence[RowLike]]], exp: int
+                     ) -> dict[str, Any]:
     """The API's view of one dispensing."""
     def fmt(v: int) -> str:
         return format_amount(v, exp)

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from ledger import clock
+from ledger.bulk import allocate_ids, insert_rows
 from ledger.db import Base, is_postgres, side_engine
 from ledger.errors import (
     IdempotencyConflict,
@@ -216,8 +217,8 @@ _LOCK_SQLITE = (
 _LOCK_PG = _LOCK_SQLITE.with_for_update(key_share=True)  # FOR NO KEY UPDATE
 _ENTRIES = Base.metadata.tables[Entry.__tablename__]
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
-_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True)
-_INSERT_POSTINGS = insert(Base.metadata.tables[Posting.__tablename__])
+_POSTINGS = Base.metadata.tables[Posting.__tablename__]
+_INSERT_POSTINGS = insert(_POSTINGS)
 
 
 def _lock_balances(session: Session, keys: list[BalanceKey]) -> dict[BalanceKey, int]:
@@ -368,13 +369,15 @@ def post_entries(
         if shorts:
             _raise_short(session, shorts, commodities)
     now = clock.now()
-    entry_ids = list(session.execute(_INSERT_ENTRIES, [
-        dict(service_date=draft.service_date, accounting_date=on, memo=draft.memo,
-             source=draft.source, reverses_id=draft.reverses_id, partition=draft.partition,
-             idempotency_key=None, request_hash=None, created_at=now, created_by=created_by)
-        for draft, on in zip(drafts, booked, strict=True)
-    ]).scalars())
-    session.execute(_INSERT_POSTINGS, [
+    entry_ids = allocate_ids(session, _ENTRIES, len(drafts))
+    insert_rows(session, _ENTRIES, [
+        dict(id=entry_id, service_date=draft.service_date, accounting_date=on,
+             memo=draft.memo, source=draft.source, reverses_id=draft.reverses_id,
+             partition=draft.partition, idempotency_key=None, request_hash=None,
+             created_at=now, created_by=created_by)
+        for entry_id, draft, on in zip(entry_ids, drafts, booked, strict=True)
+    ])
+    insert_rows(session, _POSTINGS, [
         dict(entry_id=entry_id, account_code=p.account, commodity=p.commodity, lot_id=p.lot_id,
              amount=p.amount, accounting_date=on, stripe=s)
         for entry_id, on, (_d, with_stripe) in zip(entry_ids, booked, per_entry, strict=True)

@@ -18,13 +18,14 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 from marshmallow import Schema
-from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger import clock
 from ledger.audit import event_committed, stage_event
 from ledger.auth import Principal, authenticate
+from ledger.bulk import allocate_ids, insert_rows
 from ledger.db import Base, Database, is_retryable, sqlite_read_only
 from ledger.errors import Forbidden, IdempotencyConflict, InvalidRequest, NotFound, RdfError
 from ledger.posting import request_hash
@@ -271,7 +272,6 @@ _IDEMPOTENCY = Base.metadata.tables[IdempotencyKey.__tablename__]
 _STORED_MANY = select(IdempotencyKey).where(
     tuple_(IdempotencyKey.scope, IdempotencyKey.key).in_(bindparam("keys", expanding=True))
 )
-_CLAIM_MANY = insert(_IDEMPOTENCY).returning(_IDEMPOTENCY.c.id, sort_by_parameter_order=True)
 _ANSWER_CLAIM = (
     update(_IDEMPOTENCY)
     .where(_IDEMPOTENCY.c.id == bindparam("claim"))
@@ -298,20 +298,20 @@ def claim_keys(session: Session, claims: list[tuple[str, str, str]]) -> list[int
     if not claims:
         return []
     now = clock.now()
-    rows = [
-        dict(scope=scope, key=key, request_hash=h, status_code=0, response_body="",
+    ids = allocate_ids(session, _IDEMPOTENCY, len(claims))
+    insert_rows(session, _IDEMPOTENCY, [
+        dict(id=i, scope=scope, key=key, request_hash=h, status_code=0, response_body="",
              created_at=now)
-        for scope, key, h in claims
-    ]
-    return list(session.execute(_CLAIM_MANY, rows).scalars())
+        for i, (scope, key, h) in zip(ids, claims, strict=True)
+    ])
+    return ids
 
 
 def answer_claims(session: Session, status: int, answers: list[tuple[int, str]]) -> None:
     """Store the answer (claim id, response body) of each claimed key."""
-    if answers:
-        session.execute(
-            _ANSWER_CLAIM, [{"claim": c, "status": status, "body": b} for c, b in answers]
-        )
+    if not answers:
+        return
+    session.execute(_ANSWER_CLAIM, [{"claim": c, "status": status, "body": b} for c, b in answers])
 
 
 def drop_claims(session: Session, claim_ids: list[int]) -> None:
