@@ -24,7 +24,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Server, header, pgbench_tps, rss_mb, run_threads  # noqa: E402
+from common import (  # noqa: E402
+    Server,
+    cpu_delta,
+    header,
+    pgbench_tps,
+    postgres_cpu,
+    proc_cpu_seconds,
+    rss_mb,
+    run_threads,
+)
 from dispense_load import make_body  # noqa: E402
 
 
@@ -99,15 +108,25 @@ def main() -> None:
                       f"{took:.1f}s = {len(recs) / took:.0f} dispensings/s {counts}")
                 sys.stdout.flush()
 
+    db = fund["database_url"].rsplit("/", 1)[1]
     try:
+        wpids = server.worker_pids()
+        w0 = sum(proc_cpu_seconds(p) for p in wpids)
+        p0 = postgres_cpu(db)
         wall = run_threads(lambda _i: runner(), args.concurrency)
-        rss = [round(rss_mb(p), 1) for p in server.worker_pids()]
+        workers_cpu = sum(proc_cpu_seconds(p) for p in wpids) - w0
+        pg_cpu = cpu_delta(p0, postgres_cpu(db))
+        rss = [round(rss_mb(p), 1) for p in wpids]
     finally:
         server.stop()
     created = sum(int(r[4].get("created", 0)) for r in results)
     print(f"workers={args.workers} batches={args.batches} size={args.size} "
           f"concurrency={args.concurrency}: {created} dispensings created in {wall:.1f}s = "
           f"{created / wall:.1f} dispensings/s (target >= 3,000/s); worker RSS after (MB): {rss}")
+    if created:
+        w, pg = 1000 * workers_cpu / created, 1000 * pg_cpu / created
+        print(f"CPU per dispensing: workers {w:.2f} ms + PostgreSQL {pg:.2f} ms = {w + pg:.2f} ms"
+              f" => ceiling on 2 idle cores ~{2000 / (w + pg):.0f} dispensings/s")
 
 
 if __name__ == "__main__":
