@@ -11,7 +11,7 @@ from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from contracts.pricing import LotTaken, PricedDispensing, PricedLine, price_return
@@ -92,9 +92,9 @@ _CLIENT_REF_USED = select(_DISPENSINGS.c.id).where(
 )
 
 
-_CLIENT_REFS_USED = select(_DISPENSINGS.c.pharmacy, _DISPENSINGS.c.client_ref).where(
-    tuple_(_DISPENSINGS.c.pharmacy, _DISPENSINGS.c.client_ref).in_(
-        bindparam("refs", expanding=True)))
+_CLIENT_REFS_USED = select(_DISPENSINGS.c.client_ref).where(
+    _DISPENSINGS.c.pharmacy == bindparam("pharmacy"),
+    _DISPENSINGS.c.client_ref.in_(bindparam("refs", expanding=True)))
 _RETURNED = Base.metadata.tables[DispensingReturn.__tablename__]
 #: Each dispensing of the patients and schemes in the months' range, with its subsidy and
 #: what its returns gave back (``subsidy_used_in_month``'s two sums, row by row).
@@ -318,10 +318,13 @@ def dispense_many(
             _check_request(ref, req)
         except RdfError as exc:
             out[i] = exc
-    refs = sorted({(r.pharmacy, r.client_ref) for i, r in enumerate(reqs)
-                   if out[i] is None and r.client_ref is not None})
-    used_refs = set() if not refs else {
-        (ph, cr) for ph, cr in session.execute(_CLIENT_REFS_USED, {"refs": refs})}
+    refs: dict[str, list[str]] = {}
+    for i, r in enumerate(reqs):
+        if out[i] is None and r.client_ref is not None:
+            refs.setdefault(r.pharmacy, []).append(r.client_ref)
+    used_refs = {(pharmacy, cr) for pharmacy, wanted in sorted(refs.items())
+                 for cr in session.scalars(_CLIENT_REFS_USED,
+                                           {"pharmacy": pharmacy, "refs": wanted})}
     lookup = enrolments_of(session, sorted({r.patient for i, r in enumerate(reqs)
                                             if out[i] is None and r.patient is not None}))
     terms: dict[int, QuoteTerms] = {}

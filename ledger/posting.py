@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_
+from sqlalchemy import bindparam, insert, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -214,7 +214,16 @@ _LOCK_SQLITE = (
     .where(tuple_(*_BALANCE_KEY).in_(bindparam("keys", expanding=True)))
     .order_by(*_BALANCE_KEY)
 )
-_LOCK_PG = _LOCK_SQLITE.with_for_update(key_share=True)  # FOR NO KEY UPDATE
+# PostgreSQL: the keys as four arrays joined to the unique key (a list of key tuples costs
+# milliseconds of planning an OR of every tuple when a batch locks hundreds), the rows
+# locked FOR NO KEY UPDATE in key order (the lock is taken above the sort).
+_LOCK_PG = text(
+    "SELECT b.account_code, b.commodity, b.lot_key, b.stripe, b.amount FROM balances AS b"
+    " JOIN unnest(CAST(:accounts AS VARCHAR[]), CAST(:commodities AS VARCHAR[]),"
+    " CAST(:lots AS BIGINT[]), CAST(:stripes AS SMALLINT[])) AS k(a, c, l, s)"
+    " ON b.account_code = k.a AND b.commodity = k.c AND b.lot_key = k.l AND b.stripe = k.s"
+    " ORDER BY b.account_code, b.commodity, b.lot_key, b.stripe FOR NO KEY UPDATE OF b"
+)
 _ENTRIES = Base.metadata.tables[Entry.__tablename__]
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
 _POSTINGS = Base.metadata.tables[Posting.__tablename__]
@@ -222,8 +231,14 @@ _INSERT_POSTINGS = insert(_POSTINGS)
 
 
 def _lock_balances(session: Session, keys: list[BalanceKey]) -> dict[BalanceKey, int]:
-    q = _LOCK_PG if is_postgres(session) else _LOCK_SQLITE
-    return {(a, c, lk, s): int(amt) for a, c, lk, s, amt in session.execute(q, {"keys": keys})}
+    if is_postgres(session):
+        rows = session.execute(_LOCK_PG, {"accounts": [k[0] for k in keys],
+                                          "commodities": [k[1] for k in keys],
+                                          "lots": [k[2] for k in keys],
+                                          "stripes": [k[3] for k in keys]})
+    else:
+        rows = session.execute(_LOCK_SQLITE, {"keys": keys})
+    return {(a, c, lk, s): int(amt) for a, c, lk, s, amt in rows}
 
 
 def _raise_short(
