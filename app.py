@@ -59,6 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
+        # Records per transaction in POST /dispensings/batch (1: one at a time).
+        RDF_BATCH_CHUNK=int(os.environ.get("RDF_BATCH_CHUNK") or 100),
     )
     if config:
         app.config.update(config)

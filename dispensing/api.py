@@ -67,10 +67,6 @@ blp = Blueprint("dispensings", __name__, url_prefix="/api/v1",
                 description="Dispensing (pharmacists for their own pharmacy; finance for any)")
 
 
-#: Records per transaction in a batch (app config ``RDF_BATCH_CHUNK``; 1: one at a time).
-DEFAULT_CHUNK = 100
-
-
 def _scope(pharmacy: str) -> str:
     return f"dispensings:{pharmacy}"
 
@@ -371,7 +367,7 @@ class Batch(MethodView):
                 return replay
         recs = [_parse(i, raw) for i, raw in enumerate(records)]
         valid = [r for r in recs if r.request is not None]
-        size = int(current_app.config.get("RDF_BATCH_CHUNK", DEFAULT_CHUNK))
+        size = int(current_app.config["RDF_BATCH_CHUNK"])
         if size > 1:
             for chunk in _chunks(valid, size):
                 _chunk(chunk, by)

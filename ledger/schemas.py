@@ -15,12 +15,17 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 def _unstorable(value: Any) -> bool:
     """True when a string somewhere in ``value`` cannot be stored: PostgreSQL refuses NUL
     in text (a 5xx instead of a 4xx), and a lone surrogate cannot be encoded as UTF-8."""
-    if isinstance(value, str):
-        return _UNSTORABLE.search(value) is not None
-    if isinstance(value, dict):
-        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_unstorable(v) for v in value)
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if _UNSTORABLE.search(v) is not None:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
     return False
 
 
