@@ -36,6 +36,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from json.encoder import encode_basestring
 
 #: The ``previous_seal`` of the first entry in the chain: 64 hex zeros.
 GENESIS: str = "0" * 64
@@ -92,8 +93,13 @@ def _check_int(value: object, what: str) -> int:
     return value
 
 
-def _posting_key(p: SealPosting) -> tuple[str, str, bool, str, int]:
-    return (p.account, p.commodity, p.lot is not None, p.lot or "", p.amount)
+#: A posting as the sealer reads it: ``(account, commodity, lot, amount)``.
+PostingRow = tuple[str, str, str | None, int]
+
+
+def _row_key(p: PostingRow) -> tuple[str, str, bool, str, int]:
+    """The order postings are sealed in: account, commodity, lot (none first), amount."""
+    return (p[0], p[1], p[2] is not None, p[2] or "", p[3])
 
 
 def canonical_bytes(entry: SealEntry) -> bytes:
@@ -102,42 +108,134 @@ def canonical_bytes(entry: SealEntry) -> bytes:
     Postings are sorted by (account, commodity, lot — none first, amount), so the same
     entry gives the same bytes whatever order its postings were loaded in.
     """
-    _check_int(entry.entry_id, "entry_id")
-    if entry.reverses is not None:
-        _check_int(entry.reverses, "reverses")
-    postings = []
-    for p in sorted(entry.postings, key=_posting_key):
-        postings.append(
-            {
-                "account": p.account,
-                "amount": _check_int(p.amount, "amount"),
-                "commodity": p.commodity,
-                "lot": p.lot,
-            }
-        )
-    doc = {
-        "accounting_date": entry.accounting_date.isoformat(),
-        "entry_id": entry.entry_id,
-        "memo": entry.memo,
-        "postings": postings,
-        "reverses": entry.reverses,
-        "service_date": entry.service_date.isoformat(),
-        "source": entry.source,
-    }
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_bytes_of(
+        entry.entry_id,
+        entry.service_date,
+        entry.accounting_date,
+        entry.memo,
+        entry.source,
+        entry.reverses,
+        [(p.account, p.commodity, p.lot, p.amount) for p in entry.postings],
+    )
+
+
+def canonical_bytes_of(
+    entry_id: int,
+    service_date: date,
+    accounting_date: date,
+    memo: str,
+    source: str | None,
+    reverses: int | None,
+    postings: Iterable[PostingRow],
+) -> bytes:
+    """:func:`canonical_bytes` of an entry given field by field, its postings as plain
+    ``(account, commodity, lot, amount)`` tuples (what the sealer reads, without building a
+    :class:`SealEntry`). The one serialisation both sealing and verifying use.
+
+    The text is written directly (:func:`_text_direct`) for the value types the tables
+    give, and by ``json.dumps`` of the entry's document (:func:`_text_by_json`, the
+    definition) for any other; both give the same bytes (tests/audit/test_seal_runs.py
+    holds known seals and compares with the definition over generated entries)."""
+    _check_int(entry_id, "entry_id")
+    if reverses is not None:
+        _check_int(reverses, "reverses")
+    rows = sorted(postings, key=_row_key)
+    try:
+        text = _text_direct(entry_id, service_date, accounting_date, memo, source, reverses, rows)
+    except TypeError:  # a value of another type than the tables give: json.dumps decides
+        text = _text_by_json(entry_id, service_date, accounting_date, memo, source, reverses, rows)
     return text.encode("utf-8")
+
+
+def _text_by_json(
+    entry_id: int,
+    service_date: date,
+    accounting_date: date,
+    memo: str,
+    source: str | None,
+    reverses: int | None,
+    rows: list[PostingRow],
+) -> str:
+    """The canonical text as defined: ``json.dumps`` of the entry's document, keys sorted,
+    no whitespace, UTF-8 kept (``ensure_ascii=False``); ``rows`` already sorted."""
+    postings = [
+        {
+            "account": account,
+            "amount": _check_int(amount, "amount"),
+            "commodity": commodity,
+            "lot": lot,
+        }
+        for account, commodity, lot, amount in rows
+    ]
+    doc = {
+        "accounting_date": accounting_date.isoformat(),
+        "entry_id": entry_id,
+        "memo": memo,
+        "postings": postings,
+        "reverses": reverses,
+        "service_date": service_date.isoformat(),
+        "source": source,
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text_direct(
+    entry_id: int,
+    service_date: date,
+    accounting_date: date,
+    memo: str,
+    source: str | None,
+    reverses: int | None,
+    rows: list[PostingRow],
+) -> str:
+    """:func:`_text_by_json`'s very text, written out without building the document, for
+    the value types the tables give (str, int, None, dates); raises ``TypeError`` on any
+    other, for :func:`_text_by_json` to decide.
+
+    The same text because it is made the same way: the keys in their sorted order, each
+    string through the function ``json.dumps`` itself uses for strings when
+    ``ensure_ascii=False`` (:func:`json.encoder.encode_basestring`, which refuses anything
+    but a ``str``), each int as ``int.__repr__`` as there, None as ``null``.
+    """
+    enc = encode_basestring
+    postings = ",".join(
+        [
+            f'{{"account":{enc(account)},'
+            f'"amount":{int.__repr__(amount) if type(amount) is int else _int(amount)},'
+            f'"commodity":{enc(commodity)},"lot":{"null" if lot is None else enc(lot)}}}'
+            for account, commodity, lot, amount in rows
+        ]
+    )
+    return (
+        f'{{"accounting_date":{enc(accounting_date.isoformat())},'
+        f'"entry_id":{int.__repr__(entry_id)},"memo":{enc(memo)},"postings":[{postings}],'
+        f'"reverses":{"null" if reverses is None else int.__repr__(reverses)},'
+        f'"service_date":{enc(service_date.isoformat())},'
+        f'"source":{"null" if source is None else enc(source)}}}'
+    )
+
+
+def _int(value: object) -> str:
+    """An amount that is not exactly an ``int``: an int subclass as json writes it, else
+    the TypeError :func:`_text_by_json` raises too."""
+    return int.__repr__(_check_int(value, "amount"))
+
+
+def chain_seal(previous_seal: str, canonical: bytes) -> str:
+    """The seal of an entry whose canonical bytes are ``canonical``, chained after
+    ``previous_seal``: ``sha256(SEAL_DOMAIN || previous_seal || 0x00 || canonical)``."""
+    if not _SEAL_RE.match(previous_seal):
+        raise ValueError("previous_seal must be 64 lower-case hex digits")
+    h = hashlib.sha256(SEAL_DOMAIN)
+    h.update(previous_seal.encode("ascii"))
+    h.update(b"\x00")
+    h.update(canonical)
+    return h.hexdigest()
 
 
 def entry_seal(previous_seal: str, entry: SealEntry) -> str:
     """The seal of ``entry`` chained after ``previous_seal`` (``GENESIS`` for the first)."""
-    if not _SEAL_RE.match(previous_seal):
-        raise ValueError("previous_seal must be 64 lower-case hex digits")
-    h = hashlib.sha256()
-    h.update(SEAL_DOMAIN)
-    h.update(previous_seal.encode("ascii"))
-    h.update(b"\x00")
-    h.update(canonical_bytes(entry))
-    return h.hexdigest()
+    return chain_seal(previous_seal, canonical_bytes(entry))
 
 
 def verify_chain(

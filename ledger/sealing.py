@@ -55,11 +55,13 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    Integer,
     SmallInteger,
     String,
     and_,
     bindparam,
     func,
+    insert,
     select,
     text,
     update,
@@ -70,7 +72,16 @@ from ledger import clock
 from ledger.db import Base, is_postgres, sqlite_read_only
 from ledger.errors import Conflict
 from ledger.model import month_bounds
-from ledger.seal import GENESIS, SealEntry, SealPosting, entry_seal, period_root, verify_chain
+from ledger.seal import (
+    GENESIS,
+    PostingRow,
+    SealEntry,
+    SealPosting,
+    canonical_bytes_of,
+    chain_seal,
+    period_root,
+    verify_chain,
+)
 from ledger.tables import Entry, Lot, Period, Posting
 
 log = logging.getLogger("rdf.sealing")
@@ -121,51 +132,69 @@ def take_lock(session: Session, *, blocking: bool) -> bool:
     return True
 
 
-# --------------------------------------------------------------------------- canonical form
+# --------------------------------------------------------------------------- one run
+
+_E = Entry.__table__.c
+_P = Posting.__table__.c
+_L = Lot.__table__.c
+_CP = SealCheckpoint.__table__.c
 
 
-def _seal_entries(session: Session, entries: list[Entry]) -> list[SealEntry]:
-    """The canonical content of ``entries`` (postings loaded in one query)."""
-    if not entries:
-        return []
-    ids = [e.id for e in entries]
-    by_entry: dict[int, list[SealPosting]] = {i: [] for i in ids}
-    rows = session.execute(
-        select(
-            Posting.entry_id,
-            Posting.account_code,
-            Posting.commodity,
-            Lot.commodity,
-            Lot.lot_code,
-            Posting.amount,
-        )
-        .outerjoin(Lot, Lot.id == Posting.lot_id)
-        .where(Posting.entry_id.in_(ids))
-    )
-    for entry_id, account, commodity, lot_commodity, lot_code, amount in rows:
-        by_entry[entry_id].append(
-            SealPosting(account, commodity, _lot_name(lot_commodity, lot_code), int(amount))
-        )
-    return [_seal_entry(e, by_entry[e.id]) for e in entries]
+#: The next ``:limit`` unsealed entries in id order: only the columns a seal covers.
+_UNSEALED = (
+    select(_E.id, _E.service_date, _E.accounting_date, _E.memo, _E.source, _E.reverses_id)
+    .where(_E.seal_seq.is_(None))
+    .order_by(_E.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+#: A posting as it is sealed, its lot named as :func:`_lot_name` names it: NULL without a
+#: lot (the outer join gives NULL parts, and NULL || ... is NULL), else "commodity:code".
+_POSTINGS = select(
+    _P.entry_id, _P.account_code, _P.commodity, _L.commodity + ":" + _L.lot_code, _P.amount
+).select_from(Posting.__table__.outerjoin(Lot.__table__, _L.id == _P.lot_id))
+
+#: The postings of entries ``:ids``, in one statement; PostgreSQL: one array parameter
+#: (see :func:`_pg_array`), however many entries.
+_POSTINGS_PG = _POSTINGS.where(_P.entry_id == text("ANY(CAST(:ids AS BIGINT[]))"))
+_POSTINGS_SQLITE = _POSTINGS.where(_P.entry_id.in_(bindparam("ids", expanding=True)))
+
+_HEAD = select(_E.seal_seq, _E.seal).where(_E.seal_seq.is_not(None))
+_HEAD = _HEAD.order_by(_E.seal_seq.desc()).limit(1)
+
+#: In one statement: the checkpoint (count and last seal; NULLs when there is none yet)
+#: and the chain's head in the entries table (seal_seq and seal of the highest seal_seq).
+_HEAD_OF_CHAIN = select(
+    select(_CP.seal_count).where(_CP.id == 1).scalar_subquery(),
+    select(_CP.last_seal).where(_CP.id == 1).scalar_subquery(),
+    _HEAD.with_only_columns(_E.seal_seq).scalar_subquery(),
+    _HEAD.with_only_columns(_E.seal).scalar_subquery(),
+)
 
 
-def _lot_name(lot_commodity: str | None, lot_code: str | None) -> str | None:
-    return None if lot_code is None else f"{lot_commodity}:{lot_code}"
+#: PostgreSQL: every seal of a run in one statement (the guard trigger still checks each
+#: row: only an unsealed entry may be given its seal, once). Arrays as :func:`_pg_array`.
+_SEAL_ALL_PG = text(
+    "UPDATE entries AS e SET seal_seq = v.seq, seal = v.seal"
+    " FROM unnest(CAST(:ids AS BIGINT[]), CAST(:seqs AS BIGINT[]), CAST(:seals AS VARCHAR[]))"
+    " AS v(id, seq, seal)"
+    " WHERE e.id = v.id AND e.seal IS NULL"
+)
+
+#: SQLite: one statement per entry, executed as one executemany.
+_SEAL_ONE = (
+    update(Entry.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
+    .where(_E.id == bindparam("eid"), _E.seal.is_(None))
+    .values(seal_seq=bindparam("seq"), seal=bindparam("sl"))
+)
 
 
-def _seal_entry(e: Entry, postings: list[SealPosting]) -> SealEntry:
-    return SealEntry(
-        entry_id=int(e.id),
-        service_date=e.service_date,
-        accounting_date=e.accounting_date,
-        memo=e.memo,
-        source=e.source,
-        reverses=int(e.reverses_id) if e.reverses_id is not None else None,
-        postings=tuple(postings),
-    )
-
-
-# --------------------------------------------------------------------------- sealing
+def _pg_array(values: list[int] | list[str]) -> str:
+    """``values`` as a PostgreSQL array literal (``{1,2,3}``), which the statement casts to
+    its array type. Only for ints and the sealer's own lower-case hex seals: text that
+    needs no quoting in an array literal. (psycopg adapts a Python list element by element:
+    some 3 us per element, as much as a fifth of sealing the entry.)"""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def read_checkpoint(session: Session) -> tuple[int, str]:
@@ -175,57 +204,88 @@ def read_checkpoint(session: Session) -> tuple[int, str]:
     return int(row.seal_count), row.last_seal
 
 
-def _check_head(session: Session, count: int, last_seal: str) -> None:
-    """The table's chain must end exactly where the checkpoint says."""
-    head = session.execute(
-        select(Entry.seal_seq, Entry.seal)
-        .order_by(Entry.seal_seq.desc())
-        .limit(1)
-        .where(Entry.seal_seq.is_not(None))
-    ).first()
-    head_seq, head_seal = (int(head[0] or 0), head[1]) if head else (0, GENESIS)
-    if head_seq != count or head_seal != last_seal:
-        raise ChainBroken(
-            f"the chain ends at seal_seq {head_seq} but the checkpoint says {count}: "
-            "sealing stopped until /audit/verify is looked at"
-        )
-
-
 def seal_batch(session: Session, limit: int = BATCH_SIZE) -> int:
     """Seal up to ``limit`` unsealed entries in ``session`` (the caller holds the lock and
-    commits). Returns how many were sealed."""
-    entries = list(
-        session.scalars(
-            select(Entry).where(Entry.seal_seq.is_(None)).order_by(Entry.id).limit(limit)
-        )
-    )
+    commits). Returns how many were sealed.
+
+    Six statements whatever ``limit``: the entries (only the columns a seal covers, as plain
+    rows), the checkpoint and the chain head, the entries' postings, every seal (one
+    statement on PostgreSQL), the checkpoint. Raises :class:`ChainBroken` when the table's
+    chain does not end at the checkpoint, or when an entry read as unsealed was not
+    unsealed any more when its seal was written (something other than the sealer, which
+    holds the lock, wrote a seal): nothing of the run is then kept (the caller rolls back).
+    """
+    session.flush()  # what the session holds goes first, as an ORM query would autoflush it
+    conn = session.connection()
+    entries = conn.execute(_UNSEALED, {"limit": limit}).all()
     if not entries:
         return 0
-    # held here: the session's identity map keeps an object only while it is referenced
-    cp = session.get(SealCheckpoint, 1)
-    count, previous = (int(cp.seal_count), cp.last_seal) if cp is not None else (0, GENESIS)
-    _check_head(session, count, previous)
-    params = []
-    for se in _seal_entries(session, entries):
+    cp_count, cp_seal, head_seq, head_seal = conn.execute(_HEAD_OF_CHAIN).one()
+    has_checkpoint = cp_count is not None
+    count, previous = (int(cp_count), cp_seal) if has_checkpoint else (0, GENESIS)
+    head = (int(head_seq), head_seal) if head_seq is not None else (0, GENESIS)
+    if head != (count, previous):
+        raise ChainBroken(
+            f"the chain ends at seal_seq {head[0]} but the checkpoint says {count}: "
+            "sealing stopped until /audit/verify is looked at"
+        )
+    postgres = is_postgres(session)
+    ids = [int(e[0]) for e in entries]
+    postings: dict[int, list[PostingRow]] = {i: [] for i in ids}
+    if postgres:
+        rows = conn.execute(_POSTINGS_PG, {"ids": _pg_array(ids)}).all()
+    else:
+        rows = conn.execute(_POSTINGS_SQLITE, {"ids": ids}).all()
+    for entry_id, account, commodity, lot, amount in rows:
+        postings[entry_id].append((account, commodity, lot, amount))
+    seqs: list[int] = []
+    seals: list[str] = []
+    for entry_id, service_date, accounting_date, memo, source, reverses in entries:
         count += 1
-        previous = entry_seal(previous, se)
-        params.append({"eid": se.entry_id, "seq": count, "sl": previous})
-    session.execute(
-        update(Entry.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
-        .where(Entry.__table__.c.id == bindparam("eid"), Entry.__table__.c.seal.is_(None))
-        .values(seal_seq=bindparam("seq"), seal=bindparam("sl")),
-        params,
-    )
-    if cp is None:
-        session.add(
-            SealCheckpoint(id=1, seal_count=count, last_seal=previous, updated_at=clock.now())
+        previous = chain_seal(
+            previous,
+            canonical_bytes_of(
+                int(entry_id),
+                service_date,
+                accounting_date,
+                memo,
+                source,
+                int(reverses) if reverses is not None else None,
+                postings[entry_id],
+            ),
+        )
+        seqs.append(count)
+        seals.append(previous)
+    if postgres:
+        arrays = {"ids": _pg_array(ids), "seqs": _pg_array(seqs), "seals": _pg_array(seals)}
+        done = conn.execute(_SEAL_ALL_PG, arrays).rowcount
+    else:
+        params = [{"eid": i, "seq": q, "sl": sl} for i, q, sl in zip(ids, seqs, seals, strict=True)]
+        done = conn.execute(_SEAL_ONE, params).rowcount
+    if done != len(ids):
+        raise ChainBroken(
+            f"{len(ids) - done} of the {len(ids)} entries read as unsealed already carried a "
+            "seal when the sealer wrote theirs: something other than the sealer writes seals; "
+            "sealing stopped until /audit/verify is looked at"
+        )
+    now = clock.now()
+    if has_checkpoint:
+        conn.execute(
+            update(SealCheckpoint.__table__)  # type: ignore[arg-type]  # a Table
+            .where(_CP.id == 1)
+            .values(seal_count=count, last_seal=previous, updated_at=now)
         )
     else:
-        cp.seal_count = count
-        cp.last_seal = previous
-        cp.updated_at = clock.now()
-    session.flush()
-    return len(params)
+        conn.execute(
+            insert(SealCheckpoint.__table__).values(  # type: ignore[arg-type]  # a Table
+                id=1, seal_count=count, last_seal=previous, updated_at=now
+            )
+        )
+    return len(ids)
+
+
+def _lot_name(lot_commodity: str | None, lot_code: str | None) -> str | None:
+    return None if lot_code is None else f"{lot_commodity}:{lot_code}"
 
 
 def seal_all_in(session: Session, *, blocking: bool = True) -> int:
