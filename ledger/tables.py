@@ -4,11 +4,14 @@ kept balances, periods, idempotency keys and users.
 Invariants the database keeps by itself (see ``migrations/versions/0001_ledger_core.py``):
 
 * postings and entries cannot be updated or deleted (an entry may only receive its seal once);
-* every entry balances per commodity (PostgreSQL: a deferred constraint trigger at commit);
+* every entry balances per commodity (PostgreSQL: a deferred constraint trigger checks, at
+  commit, the entries of every statement of the transaction that inserted postings, 0010);
 * kept balances are maintained by a trigger on every posting insert, so a kept balance is
   the sum of its postings by construction; so are the kept totals per month
-  (``month_totals``, revision 0008);
-* a lot balance of an inventory account can never be negative (CHECK on ``balances``).
+  (``month_totals``, revision 0008); on PostgreSQL one trigger per statement (INSERT, COPY) folds
+  all its postings, key by key in lock order (revision 0010), on SQLite one per row;
+* a lot balance of an inventory account can never be negative (CHECK on ``balances``; on
+  PostgreSQL it judges each postings statement's folded sum per key).
 """
 
 from __future__ import annotations
