@@ -352,19 +352,23 @@ def kill_trials(fund: dict[str, Any], args: argparse.Namespace, run_id: str) -> 
            f"from {args.first_seed}")
     log = LOG_DIR / "gunicorn-kill.log"
     log.write_bytes(b"")
-    # the rate of the batch endpoint now: a 40-record batch, timed (also warms the app)
+    # the rate of the batch endpoint now: a batch of a few chunks (up to 300 records), timed
+    # (also warms the app); the first (cold) request of a worker is not counted
     server = Server(fund["database_url"], args.workers, log=log, append=True)
     server.start()
     pharmacy = fund["pharmacies"][0]
     token = fund["tokens"]["pharmacists"][pharmacy]
     rng = random.Random(f"{run_id}-warm")
-    warm = [make_record(rng, fund, pharmacy, f"{run_id}-warm-{i}") for i in range(40)]
+    n_warm = min(args.size, 300)
+    post(server.port, token, "/api/v1/dispensings/batch", {"dispensings": [
+        make_record(rng, fund, pharmacy, f"{run_id}-cold-{i}") for i in range(2)]})
+    warm = [make_record(rng, fund, pharmacy, f"{run_id}-warm-{i}") for i in range(n_warm)]
     t0 = time.monotonic()
     status, payload = post(server.port, token, "/api/v1/dispensings/batch",
                            {"dispensings": warm})
     rates = [len(warm) / (time.monotonic() - t0)]
     server.stop()
-    print(f"  warm-up: 40 records answered {status} at {rates[0]:.1f} dispensings/s; "
+    print(f"  warm-up: {n_warm} records answered {status} at {rates[0]:.1f} dispensings/s; "
           f"gunicorn -w {args.workers}")
     summary: list[dict[str, Any]] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
