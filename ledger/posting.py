@@ -3,7 +3,8 @@
 It validates the entry (accounts exist and can carry the commodity, lots are named where
 inventory needs them, the entry balances per commodity), books it in an open month, locks
 the kept balances it touches in a fixed order, refuses to take a lot below zero, and writes
-the entry and its postings. A trigger then folds each posting into its kept balance.
+the entry and its postings. Triggers then fold the postings into their kept balances and
+month totals: per statement, in key order, on PostgreSQL (revision 0010); per row on SQLite.
 
 Concurrency: on PostgreSQL the kept balance rows are locked with ``SELECT … ORDER BY …
 FOR NO KEY UPDATE`` before anything is written, in one global order (account, commodity,
@@ -325,7 +326,7 @@ def post_entry(
             created_by=created_by,
         ),
     ).scalar_one()
-    # Postings go in key order so the trigger updates the (already locked) balances in
+    # Postings go in key order so SQLite's row triggers update the balances in
     # the same order everywhere.
     ordered = sorted(with_stripe, key=_posting_order)
     session.execute(
@@ -403,6 +404,7 @@ def post_entries(
 
 
 def _posting_order(ps: tuple[PostingDraft, int]) -> tuple[str, str, int, int]:
-    """Postings go in key order, so row triggers update the locked balances in one order."""
+    """Postings go in key order, so SQLite's row triggers update balances in one order (on
+    PostgreSQL the statement triggers fold them in key order themselves)."""
     p, stripe = ps
     return p.account, p.commodity, p.lot_id or 0, stripe
