@@ -16,7 +16,12 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -206,3 +211,33 @@ def header(title: str) -> None:
     print(database_line())
     print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
     sys.stdout.flush()
+
+
+def sql_chart_and_lots(conn: psycopg.Connection[Any], pharmacies: Sequence[str],
+                       medicines: Sequence[str], day: date) -> dict[tuple[str, str], int]:
+    """For benches on a scratch database migrated to heads, in SQL (psycopg connection):
+    the medicines as commodities, 1300-HEF and each pharmacy's 1200-/1400-/2100- accounts,
+    and one lot per (pharmacy, medicine) received on ``day``; the lots' ids."""
+    lots: dict[tuple[str, str], int] = {}
+    with conn.transaction():
+        for m in medicines:
+            conn.execute("INSERT INTO commodities (code, kind, exponent, name)"
+                         " VALUES (%s, 'medicine', 0, %s)", (m, m))
+        rows = [("1300-HEF", "1300", "HEF payer", "asset", "money", False, None)]
+        for p in pharmacies:
+            rows += [(f"1200-{p}", "1200", f"Due from {p}", "asset", "money", False, p),
+                     (f"1400-{p}", "1400", f"Inventory {p}", "asset", "money+units", True, p),
+                     (f"2100-{p}", "2100", f"Due to {p}", "liability", "money", False, p)]
+        for code, parent, name, typ, carries, inv, ph in rows:
+            conn.execute("INSERT INTO accounts (code, parent, name, type, carries, is_header,"
+                         " is_inventory, pharmacy, created_at)"
+                         " VALUES (%s, %s, %s, %s, %s, false, %s, %s, now())",
+                         (code, parent, name, typ, carries, inv, ph))
+        for p in pharmacies:
+            for m in medicines:
+                lot = conn.execute("INSERT INTO lots (commodity, lot_code, expiry_on,"
+                                   " received_on) VALUES (%s, %s, '2030-12-31', %s)"
+                                   " RETURNING id", (m, f"L-{p}-{m}", day)).fetchone()
+                assert lot is not None
+                lots[(p, m)] = int(lot[0])
+    return lots

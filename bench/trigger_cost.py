@@ -59,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from common import PG, header, proc_cpu_seconds  # noqa: E402
+from common import PG, header, proc_cpu_seconds, sql_chart_and_lots  # noqa: E402
 
 PHARMACIES = [f"P{i:02d}" for i in range(1, 21)]
 MEDICINES = ["MET500", "AML5", "ENA10"]
@@ -107,28 +107,7 @@ class Fund:
 
     def build(self) -> None:
         c = self.conn
-        with c.transaction():
-            for m in MEDICINES:
-                c.execute("INSERT INTO commodities (code, kind, exponent, name)"
-                          " VALUES (%s, 'medicine', 0, %s)", (m, m))
-            rows = [("1300-HEF", "1300", "HEF payer", "asset", "money", False, None)]
-            for p in PHARMACIES:
-                rows += [(f"1200-{p}", "1200", f"Due from {p}", "asset", "money", False, p),
-                         (f"1400-{p}", "1400", f"Inventory {p}", "asset", "money+units", True,
-                          p),
-                         (f"2100-{p}", "2100", f"Due to {p}", "liability", "money", False, p)]
-            for code, parent, name, typ, carries, inv, ph in rows:
-                c.execute("INSERT INTO accounts (code, parent, name, type, carries, is_header,"
-                          " is_inventory, pharmacy, created_at)"
-                          " VALUES (%s, %s, %s, %s, %s, false, %s, %s, now())",
-                          (code, parent, name, typ, carries, inv, ph))
-            for p in PHARMACIES:
-                for m in MEDICINES:
-                    lot = c.execute("INSERT INTO lots (commodity, lot_code, expiry_on,"
-                                    " received_on) VALUES (%s, %s, '2030-12-31', %s)"
-                                    " RETURNING id", (m, f"L-{p}-{m}", self.day)).fetchone()
-                    assert lot is not None
-                    self.lots[(p, m)] = int(lot[0])
+        self.lots.update(sql_chart_and_lots(c, PHARMACIES, MEDICINES, self.day))
         # stock: one receipt per lot, through the triggers of whatever revision is current
         with c.transaction():
             for (p, m), lot in self.lots.items():
