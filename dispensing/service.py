@@ -11,7 +11,7 @@ from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from contracts.pricing import LotTaken, PricedDispensing, PricedLine, price_return
@@ -77,21 +77,7 @@ def _lock_patient(session: Session, patient: str | None) -> None:
 
 _DISPENSINGS = Base.metadata.tables[Dispensing.__tablename__]
 _LINES = Base.metadata.tables[DispensingLine.__tablename__]
-_INSERT_DISPENSING = insert(_DISPENSINGS).returning(_DISPENSINGS.c.id)
-_SET_ENTRY = (
-    update(_DISPENSINGS)
-    .where(_DISPENSINGS.c.id == bindparam("d_id"))
-    .values(entry_id=bindparam("e_id"), accounting_date=bindparam("acc"))
-)
-_INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
 _LOTS = Base.metadata.tables[DispensingLot.__tablename__]
-_INSERT_LOTS = insert(_LOTS)
-_CLIENT_REF_USED = select(_DISPENSINGS.c.id).where(
-    _DISPENSINGS.c.pharmacy == bindparam("pharmacy"),
-    _DISPENSINGS.c.client_ref == bindparam("client_ref"),
-)
-
-
 _CLIENT_REFS_USED = select(_DISPENSINGS.c.client_ref).where(
     _DISPENSINGS.c.pharmacy == bindparam("pharmacy"),
     _DISPENSINGS.c.client_ref.in_(bindparam("refs", expanding=True)))
@@ -120,19 +106,7 @@ def _capped_usage(session: Session, patient: str, scheme: str, month: str) -> in
 def subsidy_used_in_month(session: Session, patient: str, scheme: str, month: str) -> int:
     """Subsidy already given to ``patient`` under ``scheme`` in ``month`` (service dates),
     net of returns (a return counts in the month of the dispensing it returns)."""
-    start, end = month_bounds(month)
-    given = session.scalar(
-        select(func.coalesce(func.sum(Dispensing.total_subsidy), 0)).where(
-            Dispensing.patient == patient, Dispensing.scheme == scheme,
-            Dispensing.service_date >= start, Dispensing.service_date <= end)
-    )
-    returned = session.scalar(
-        select(func.coalesce(func.sum(DispensingReturn.total_subsidy), 0))
-        .join(Dispensing, Dispensing.id == DispensingReturn.dispensing_id)
-        .where(Dispensing.patient == patient, Dispensing.scheme == scheme,
-               Dispensing.service_date >= start, Dispensing.service_date <= end)
-    )
-    return int(given or 0) - int(returned or 0)
+    return _subsidy_used(session, [(patient, scheme, month)])[(patient, scheme, month)]
 
 
 LineWithLots = tuple[DispensingLine, list[DispensingLot]]
@@ -144,13 +118,16 @@ WrittenLines = list[tuple[RowLike, list[RowLike]]]
 
 def dispense(session: Session, req: DispenseRequest, *, by: str) -> int:
     """Price, pick lots, post one entry and record the dispensing. Returns its id."""
-    return int(_record(session, req, by=by)[0].id)
+    return int(dispense_answer(session, req, by=by)["id"])
 
 
 def dispense_answer(session: Session, req: DispenseRequest, *, by: str) -> dict[str, Any]:
-    """``dispense``, answered as the API shows a dispensing, from what was just written."""
-    d, lines, exp = _record(session, req, by=by)
-    return _dispensing_dict(d, lines, exp)
+    """``dispense``, answered as the API shows a dispensing, from what was just written: a
+    batch of one (``dispense_many``), its refusal raised."""
+    (answer,) = dispense_many(session, [req], by=by)
+    if isinstance(answer, RdfError):
+        raise answer
+    return answer
 
 
 @dataclass(frozen=True)
@@ -243,50 +220,6 @@ def _written(values: dict[str, Any], line_ids: Sequence[int], line_rows: list[di
     return SimpleNamespace(**values), [
         (SimpleNamespace(**{**row, "id": line_id}), lots_by_line.get(line_id, []))
         for line_id, row in zip(line_ids, line_rows, strict=True)]
-
-
-def _record(
-    session: Session, req: DispenseRequest, *, by: str
-) -> tuple[RowLike, WrittenLines, int]:
-    """Price, pick lots, post one entry and record the dispensing, its lines and lots (and
-    the currency's exponent, for the answer).
-
-    Reference data (accounts, lots, periods, contracts, price lists, schemes) comes from one
-    snapshot (``ledger.refcache``): the statements left are the client_ref check, the
-    patient's enrolments (and, under a monthly cap, the patient lock and the subsidy used),
-    the lot balance lock, the period lock, and the inserts.
-    """
-    from contracts.service import quote_dispensing
-    from stock.service import take_stock_lines
-
-    snapshot = reference(session)
-    ref = ledger_ref(snapshot)
-    _check_request(ref, req)
-    if req.client_ref is not None and session.execute(
-        _CLIENT_REF_USED, {"pharmacy": req.pharmacy, "client_ref": req.client_ref}
-    ).first() is not None:
-        raise _client_ref_reused(req)
-    quote = quote_dispensing(session, pharmacy=req.pharmacy, patient=req.patient,
-                             service_date=req.service_date, items=list(req.items),
-                             ref=snapshot)
-    takes_per_line = take_stock_lines(
-        session, ref, location=req.pharmacy,
-        lines=[(pl.medicine, pl.quantity) for pl in quote.priced.lines], on=req.service_date,
-        currency=quote.currency)
-    p = _plan(req, quote, takes_per_line, by)
-    values = p.values
-    d_id = session.execute(_INSERT_DISPENSING, values).scalar_one()
-    posted = post_entry(session, _entry_draft(p, d_id), created_by=by, ref=ref)
-    session.execute(_SET_ENTRY, {"d_id": d_id, "e_id": posted.id,
-                                 "acc": posted.accounting_date})
-    values.update(id=d_id, entry_id=posted.id, accounting_date=posted.accounting_date)
-    exp = ref.exponents[quote.currency]
-    line_rows = _line_rows(p, d_id, exp)
-    line_ids = list(session.execute(_INSERT_LINES, line_rows).scalars())
-    lot_rows = _lot_rows(p, line_ids)
-    session.execute(_INSERT_LOTS, lot_rows)
-    d, written = _written(values, line_ids, line_rows, lot_rows)
-    return d, written, exp
 
 
 # --------------------------------------------------------------------------- batches
@@ -404,13 +337,20 @@ def _write_many(session: Session, ref: LedgerRef, planned: list[Planned], by: st
 def _subsidy_used_many(
     session: Session, capped: Sequence[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], int]:
-    """``subsidy_used_in_month`` for many (patient, scheme, month), net of returns, each
-    patient locked first (sorted, so two batches never wait on each other in a cycle)."""
-    if not capped:
-        return {}
+    """``subsidy_used_in_month`` for many (patient, scheme, month), each patient locked
+    first (sorted, so two batches never wait on each other in a cycle)."""
     for patient in sorted({p for p, _s, _m in capped},
                           key=lambda p: zlib.crc32(p.encode("utf-8"))):
         _lock_patient(session, patient)
+    return _subsidy_used(session, capped)
+
+
+def _subsidy_used(
+    session: Session, capped: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], int]:
+    """Subsidy given per (patient, scheme, month), net of returns, in one query."""
+    if not capped:
+        return {}
     patients = sorted({p for p, _s, _m in capped})
     schemes = sorted({s for _p, s, _m in capped})
     first = month_bounds(min(m for _p, _s, m in capped))[0]

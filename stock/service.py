@@ -308,24 +308,6 @@ def pick_lines(
     return takes
 
 
-def take_stock_lines(
-    session: Session,
-    ref: LedgerRef,
-    *,
-    location: str,
-    lines: Sequence[tuple[str, int]],
-    on: date,
-    currency: str = FUND_CURRENCY,
-) -> list[list[LotTake]]:
-    """``take_stock`` for every (medicine, quantity) line of one entry, FEFO, with the
-    place's lot balances of all those medicines locked in one statement (sorted, as
-    ``lot_positions``) and lots known from the reference snapshot ``ref``."""
-    account = check_take_lines(session, ref, location, lines)
-    positions = lock_lot_positions(
-        session, ref, sorted({(account, m) for m, _q in lines}), currency)
-    return pick_lines(positions, {}, location=location, lines=lines, on=on)
-
-
 def _take(
     positions: list[LotPosition],
     pending: dict[int, tuple[int, int]],

@@ -3,8 +3,9 @@
 sent one at a time — the same answers, byte for byte, ids included, and the same books.
 
 Each test runs the same records against two copies of the fund: one app writes chunks of
-7 records (so a batch crosses several chunk boundaries), the other one record per
-transaction (``RDF_BATCH_CHUNK=1``, the path every record took before chunks).
+7 records (so a batch crosses several chunk boundaries, and stock and capped subsidy carry
+from record to record inside a chunk), the other one record per transaction
+(``RDF_BATCH_CHUNK=1``, as a single POST does).
 """
 
 from __future__ import annotations
