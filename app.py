@@ -19,19 +19,15 @@ from flask_smorest import Api
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from api.access import authorise_request
+from api.audit_trail import record_response
+from api.problems import flatten_messages, problem, problem_from
+from api.ratelimit import BadTokenLimiter
+from api.session import close_session
 from contracts.pricing import PricingError
-from ledger.audit import record_response
 from ledger.db import Database
 from ledger.errors import RdfError
-from ledger.ratelimit import BadTokenLimiter
 from ledger.sealing import DEFAULT_INTERVAL_MS, SEAL_MODES, Sealer, seal_after_commit
-from ledger.web import (
-    authorise_request,
-    close_session,
-    flatten_messages,
-    problem,
-    problem_from,
-)
 
 log = logging.getLogger("rdf")
 
@@ -111,8 +107,10 @@ def attach_database(app: Flask, url: str) -> Database:
     if interval is None:
         interval = os.environ.get("RDF_SEAL_INTERVAL_MS") or DEFAULT_INTERVAL_MS
     if mode not in SEAL_MODES or int(interval) < 0:
-        raise ValueError(f"RDF_SEAL_MODE {mode!r} / RDF_SEAL_INTERVAL_MS {interval!r}: "
-                         f"the mode is one of {SEAL_MODES}, the interval >= 0")
+        raise ValueError(
+            f"RDF_SEAL_MODE {mode!r} / RDF_SEAL_INTERVAL_MS {interval!r}: "
+            f"the mode is one of {SEAL_MODES}, the interval >= 0"
+        )
     previous = app.extensions.get("rdf_after_commit")
     if isinstance(previous, Sealer):
         previous.stop()
@@ -128,19 +126,27 @@ def attach_database(app: Flask, url: str) -> Database:
 
 def register_blueprints(app: Flask, api: Api) -> None:
     """Every package's HTTP layer; each view declares who may call it (``@access``)."""
-    from contracts.api import blp as contracts_blp
-    from dispensing.api import blp as dispensing_blp
-    from invoices.api import blp as invoices_blp
-    from invoices.settlement_api import blp as settlements_blp
-    from ledger.api import blp as ledger_blp
-    from ledger.api import health
-    from ledger.audit_api import blp as audit_blp
-    from reports.api import blp as reports_blp
-    from stock.api import blp as stock_blp
+    from api.audit import blp as audit_blp
+    from api.contracts import blp as contracts_blp
+    from api.dispensing import blp as dispensing_blp
+    from api.invoices import blp as invoices_blp
+    from api.ledger import blp as ledger_blp
+    from api.ledger import health
+    from api.reports import blp as reports_blp
+    from api.settlements import blp as settlements_blp
+    from api.stock import blp as stock_blp
 
     app.register_blueprint(health)
-    for blp in (ledger_blp, stock_blp, contracts_blp, dispensing_blp, invoices_blp,
-                settlements_blp, reports_blp, audit_blp):
+    for blp in (
+        ledger_blp,
+        stock_blp,
+        contracts_blp,
+        dispensing_blp,
+        invoices_blp,
+        settlements_blp,
+        reports_blp,
+        audit_blp,
+    ):
         api.register_blueprint(blp)
 
 
@@ -149,15 +155,19 @@ def refuse_nul() -> Response | None:
     databases (PostgreSQL cannot hold one in text; SQLite would silently find nothing). In
     the path it is a 404, as any unknown id; in a query parameter a 422."""
     if "\x00" in request.path:
-        return problem(404, "Not Found", "no such resource: the path holds a NUL character",
-                       "not-found")
-    where = next(
-        (k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v), None)
+        return problem(
+            404, "Not Found", "no such resource: the path holds a NUL character", "not-found"
+        )
+    where = next((k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v), None)
     if where is None:
         return None
-    return problem(422, "Unprocessable value",
-                   f"the NUL character is not allowed in {where!r}", "invalid-request",
-                   {where: ["must not contain the NUL character"]})
+    return problem(
+        422,
+        "Unprocessable value",
+        f"the NUL character is not allowed in {where!r}",
+        "invalid-request",
+        {where: ["must not contain the NUL character"]},
+    )
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -247,6 +257,6 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from ledger.cli import register
+    from commands import register
 
     register(app)

@@ -39,18 +39,32 @@ def main() -> None:
     header("audit event: written apart vs staged in a committing transaction")
     from sqlalchemy import text
 
+    from api.audit_trail import AuditEvent, write_event
     from app import create_app
     from ledger import clock
-    from ledger.audit import AuditEvent, write_event
 
-    app = create_app({"DATABASE_URL": fund["database_url"], "SECRET_KEY": "bench-audit",
-                      "RDF_SEAL_MODE": "inline"})
+    app = create_app(
+        {
+            "DATABASE_URL": fund["database_url"],
+            "SECRET_KEY": "bench-audit",
+            "RDF_SEAL_MODE": "inline",
+        }
+    )
     db = app.extensions["rdf_db"]
 
     def ev() -> dict[str, Any]:
-        return dict(at=clock.now(), user_id=1, user_name="bench", role="pharmacist",
-                    token_hash_prefix="abcd1234", method="POST", path="/api/v1/dispensings",
-                    status=201, remote_addr="127.0.0.1", object_ref="id=1")
+        return dict(
+            at=clock.now(),
+            user_id=1,
+            user_name="bench",
+            role="pharmacist",
+            token_hash_prefix="abcd1234",
+            method="POST",
+            path="/api/v1/dispensings",
+            status=201,
+            remote_addr="127.0.0.1",
+            object_ref="id=1",
+        )
 
     n = args.n
     clock_fn = time.perf_counter if args.wall else time.thread_time
@@ -79,10 +93,14 @@ def main() -> None:
                 s.commit()
         without = (clock_fn() - t0) / n * 1000
         staged.append(with_write - without)
-    print(f"audit event written apart (own session, insert, commit): median "
-          f"{statistics.median(apart):.2f} {unit}  {[f'{a:.2f}' for a in apart]}")
-    print(f"audit event staged in a transaction that commits anyway (insert only): median "
-          f"{statistics.median(staged):.2f} {unit}  {[f'{a:.2f}' for a in staged]}")
+    print(
+        f"audit event written apart (own session, insert, commit): median "
+        f"{statistics.median(apart):.2f} {unit}  {[f'{a:.2f}' for a in apart]}"
+    )
+    print(
+        f"audit event staged in a transaction that commits anyway (insert only): median "
+        f"{statistics.median(staged):.2f} {unit}  {[f'{a:.2f}' for a in staged]}"
+    )
 
 
 if __name__ == "__main__":

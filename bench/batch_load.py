@@ -37,13 +37,18 @@ from common import (  # noqa: E402
 from dispense_load import make_body  # noqa: E402
 
 
-def send_batch(port: int, token: str, records: list[dict[str, Any]]
-               ) -> tuple[float, int, dict[str, int]]:
+def send_batch(
+    port: int, token: str, records: list[dict[str, Any]]
+) -> tuple[float, int, dict[str, int]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1800)
     body = json.dumps({"dispensings": records})
     t0 = time.perf_counter()
-    conn.request("POST", "/api/v1/dispensings/batch", body, {
-        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    conn.request(
+        "POST",
+        "/api/v1/dispensings/batch",
+        body,
+        {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     r = conn.getresponse()
     payload = r.read()
     took = time.perf_counter() - t0
@@ -76,8 +81,10 @@ def main() -> None:
     fund = json.loads(Path(args.fund).read_text())
     header("POST /dispensings/batch")
     if args.pgbench_seconds:
-        print(f"pgbench TPC-B-like -c 16 -j 2 -T {args.pgbench_seconds}: "
-              f"{pgbench_tps(16, args.pgbench_seconds):.1f} tps")
+        print(
+            f"pgbench TPC-B-like -c 16 -j 2 -T {args.pgbench_seconds}: "
+            f"{pgbench_tps(16, args.pgbench_seconds):.1f} tps"
+        )
     rng = random.Random(42)
     jobs = []
     for b in range(args.batches):
@@ -100,12 +107,15 @@ def main() -> None:
                 if not queue:
                     return
                 i, (pharmacy, recs) = queue.pop(0)
-            took, status, counts = send_batch(server.port, fund["tokens"]["pharmacists"][pharmacy],
-                                              recs)
+            took, status, counts = send_batch(
+                server.port, fund["tokens"]["pharmacists"][pharmacy], recs
+            )
             with lock:
                 results.append((i, pharmacy, took, status, counts))
-                print(f"  batch {i} ({pharmacy}, {len(recs)} records): HTTP {status} in "
-                      f"{took:.1f}s = {len(recs) / took:.0f} dispensings/s {counts}")
+                print(
+                    f"  batch {i} ({pharmacy}, {len(recs)} records): HTTP {status} in "
+                    f"{took:.1f}s = {len(recs) / took:.0f} dispensings/s {counts}"
+                )
                 sys.stdout.flush()
 
     db = fund["database_url"].rsplit("/", 1)[1]
@@ -120,13 +130,17 @@ def main() -> None:
     finally:
         server.stop()
     created = sum(int(r[4].get("created", 0)) for r in results)
-    print(f"workers={args.workers} batches={args.batches} size={args.size} "
-          f"concurrency={args.concurrency}: {created} dispensings created in {wall:.1f}s = "
-          f"{created / wall:.1f} dispensings/s (target >= 3,000/s); worker RSS after (MB): {rss}")
+    print(
+        f"workers={args.workers} batches={args.batches} size={args.size} "
+        f"concurrency={args.concurrency}: {created} dispensings created in {wall:.1f}s = "
+        f"{created / wall:.1f} dispensings/s (target >= 3,000/s); worker RSS after (MB): {rss}"
+    )
     if created:
         w, pg = 1000 * workers_cpu / created, 1000 * pg_cpu / created
-        print(f"CPU per dispensing: workers {w:.2f} ms + PostgreSQL {pg:.2f} ms = {w + pg:.2f} ms"
-              f" => ceiling on 2 idle cores ~{2000 / (w + pg):.0f} dispensings/s")
+        print(
+            f"CPU per dispensing: workers {w:.2f} ms + PostgreSQL {pg:.2f} ms = {w + pg:.2f} ms"
+            f" => ceiling on 2 idle cores ~{2000 / (w + pg):.0f} dispensings/s"
+        )
 
 
 if __name__ == "__main__":

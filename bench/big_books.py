@@ -64,8 +64,15 @@ def month_start(d: date, back: int) -> date:
     return date(y, m, 1)
 
 
-def generate(conn: psycopg.Connection[Any], entries: int, *, bulk: bool, first: date,
-             days: int, stripes: dict[str, int]) -> float:
+def generate(
+    conn: psycopg.Connection[Any],
+    entries: int,
+    *,
+    bulk: bool,
+    first: date,
+    days: int,
+    stripes: dict[str, int],
+) -> float:
     """Insert ``entries`` entries of 5 postings; returns seconds taken."""
     pharm = sorted(stripes)
     t0 = time.perf_counter()
@@ -81,7 +88,8 @@ def generate(conn: psycopg.Connection[Any], entries: int, *, bulk: bool, first: 
         with conn.cursor().copy("COPY bench_ph (i, code, stripe) FROM STDIN") as cp:
             for i, p in enumerate(pharm):
                 cp.write_row((i, p, stripes[p]))
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO entries (id, service_date, accounting_date, memo, source, partition,
                                  created_at, created_by)
             SELECT %(base)s + g, d, d, 'bench dispensing ' || g, 'bench:' || (%(base)s + g),
@@ -89,8 +97,11 @@ def generate(conn: psycopg.Connection[Any], entries: int, *, bulk: bool, first: 
               FROM generate_series(0, %(n)s - 1) g
               CROSS JOIN LATERAL (SELECT %(first)s::date + (g %% %(days)s)::int AS d) dd
               JOIN bench_ph ph ON ph.i = g %% %(np)s
-        """, {"base": base, "n": entries, "first": first, "days": days, "np": len(pharm)})
-        conn.execute("""
+        """,
+            {"base": base, "n": entries, "first": first, "days": days, "np": len(pharm)},
+        )
+        conn.execute(
+            """
             INSERT INTO postings (entry_id, account_code, commodity, amount, accounting_date,
                                   stripe)
             SELECT e.id, v.account, 'KHR', v.amount, e.accounting_date, ph.stripe
@@ -103,7 +114,9 @@ def generate(conn: psycopg.Connection[Any], entries: int, *, bulk: bool, first: 
                                          ('2100-' || ph.code, -a.f)) v(account, amount)
              WHERE e.id >= %(base)s AND e.id < %(base)s + %(n)s
              ORDER BY e.id
-        """, {"base": base, "n": entries})
+        """,
+            {"base": base, "n": entries},
+        )
     return time.perf_counter() - t0
 
 
@@ -146,8 +159,14 @@ def recompute_month_totals(conn: psycopg.Connection[Any]) -> float:
     return time.perf_counter() - t0
 
 
-def trigger_cost(conn: psycopg.Connection[Any], entries: int, rounds: int, first: date,
-                 days: int, stripes: dict[str, int]) -> None:
+def trigger_cost(
+    conn: psycopg.Connection[Any],
+    entries: int,
+    rounds: int,
+    first: date,
+    days: int,
+    stripes: dict[str, int],
+) -> None:
     """What the month-totals trigger adds to a write: entries of 5 postings, one per
     transaction (as the service writes them; commits not waiting for the disk), with every
     trigger on, and with only ``postings_month_totals`` disabled; the arms alternate
@@ -177,7 +196,8 @@ def trigger_cost(conn: psycopg.Connection[Any], entries: int, rounds: int, first
                     eid = conn.execute(
                         "INSERT INTO entries (service_date, accounting_date, memo, source,"
                         " partition, created_at, created_by) VALUES (%s, %s, 'bench trigger',"
-                        " 'bench:t', %s, now(), 'bench') RETURNING id", (d, d, ph)
+                        " 'bench:t', %s, now(), 'bench') RETURNING id",
+                        (d, d, ph),
                     ).fetchone()[0]  # type: ignore[index]
                     c, f = 100 + k % 500, 10 + k % 50
                     conn.execute(
@@ -188,8 +208,18 @@ def trigger_cost(conn: psycopg.Connection[Any], entries: int, rounds: int, first
                         " (%(e)s, '4000', 'KHR', %(r)s, %(d)s, %(s)s),"
                         " (%(e)s, '5100', 'KHR', %(f)s, %(d)s, %(s)s),"
                         " (%(e)s, %(a2)s, 'KHR', %(nf)s, %(d)s, %(s)s)",
-                        {"e": eid, "a1": f"1200-{ph}", "a2": f"2100-{ph}", "c": c,
-                         "r": -(c + 200), "f": f, "nf": -f, "d": d, "s": stripes[ph]})
+                        {
+                            "e": eid,
+                            "a1": f"1200-{ph}",
+                            "a2": f"2100-{ph}",
+                            "c": c,
+                            "r": -(c + 200),
+                            "f": f,
+                            "nf": -f,
+                            "d": d,
+                            "s": stripes[ph],
+                        },
+                    )
             t = totals[arm]
             t[0] += time.perf_counter() - w0
             t[1] += proc_cpu_seconds(pid) - c0
@@ -199,10 +229,12 @@ def trigger_cost(conn: psycopg.Connection[Any], entries: int, rounds: int, first
     conn.execute("RESET synchronous_commit")
     recompute_month_totals(conn)
     for arm, (wall, cpu, n) in totals.items():
-        print(f"  write path, {arm:<30}: {n:,} entries of 5 postings, one per transaction "
-              f"(synchronous_commit off): "
-              f"{n / wall:,.0f} entries/s, PostgreSQL backend CPU {1000 * cpu / n:.3f} ms "
-              f"per entry")
+        print(
+            f"  write path, {arm:<30}: {n:,} entries of 5 postings, one per transaction "
+            f"(synchronous_commit off): "
+            f"{n / wall:,.0f} entries/s, PostgreSQL backend CPU {1000 * cpu / n:.3f} ms "
+            f"per entry"
+        )
     sys.stdout.flush()
 
 
@@ -238,7 +270,8 @@ def verify(conn: psycopg.Connection[Any]) -> tuple[float, dict[str, int]]:
          WHERE a.code IS NULL
     """).fetchone()[0]  # type: ignore[index]
     out["negative_nonneg_balances"] = conn.execute(
-        "SELECT count(*) FROM balances WHERE nonneg AND amount < 0").fetchone()[0]  # type: ignore[index]
+        "SELECT count(*) FROM balances WHERE nonneg AND amount < 0"
+    ).fetchone()[0]  # type: ignore[index]
     return time.perf_counter() - t0, out
 
 
@@ -251,8 +284,9 @@ def timed_gets(port: int, token: str, paths: list[tuple[str, str]], n: int = 20)
 
     def get(path: str) -> tuple[float, int, int]:
         t0 = time.perf_counter()
-        conn.request("GET", path, headers={"Authorization": f"Bearer {token}",
-                                           "Accept": "application/json"})
+        conn.request(
+            "GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        )
         r = conn.getresponse()
         body = r.read()
         if r.will_close:
@@ -266,37 +300,57 @@ def timed_gets(port: int, token: str, paths: list[tuple[str, str]], n: int = 20)
         ms = sorted(s[0] for s in samples)
         statuses = sorted({s[1] for s in samples})
         p95 = ms[max(0, round(0.95 * len(ms)) - 1)]
-        print(f"  {label:<44} median={statistics.median(ms):8.1f} ms  p95={p95:8.1f}  "
-              f"max={ms[-1]:8.1f}  status={statuses} bytes={samples[-1][2]}  GET {path}")
+        print(
+            f"  {label:<44} median={statistics.median(ms):8.1f} ms  p95={p95:8.1f}  "
+            f"max={ms[-1]:8.1f}  status={statuses} bytes={samples[-1][2]}  GET {path}"
+        )
         sys.stdout.flush()
 
 
-def sql_timings(conn: psycopg.Connection[Any], first: date, first_end: date, last: date,
-                last_end: date) -> None:
+def sql_timings(
+    conn: psycopg.Connection[Any], first: date, first_end: date, last: date, last_end: date
+) -> None:
     """The database's own part of each read: its main queries, timed from psycopg. The two
     "Σ postings … after" rows are what an opening balance cost before the month totals
     (kept − every posting after the date), kept for comparison."""
     day = timedelta(days=1)
     queries = [
-        ("SQL kept balance of 1200-P01",
-         "SELECT commodity, lot_key, SUM(amount) FROM balances WHERE account_code = '1200-P01' "
-         "GROUP BY 1, 2", {}),
-        ("SQL trial balance from kept balances",
-         "SELECT account_code, commodity, SUM(amount) FROM balances GROUP BY 1, 2", {}),
-        ("SQL (old) Σ postings of 1200-P01 after the latest month's start",
-         "SELECT SUM(amount) FROM postings WHERE account_code = '1200-P01' AND commodity = 'KHR'"
-         " AND accounting_date > %(d)s", {"d": last - day}),
-        ("SQL (old) Σ postings of 1200-P01 after the earliest month's start",
-         "SELECT SUM(amount) FROM postings WHERE account_code = '1200-P01' AND commodity = 'KHR'"
-         " AND accounting_date > %(d)s", {"d": first - day}),
-        ("SQL month totals of 1200-P01 after the earliest month",
-         "SELECT SUM(amount) FROM month_totals WHERE account_code = '1200-P01' "
-         "AND commodity = 'KHR' AND month > %(m)s", {"m": first}),
-        ("SQL statement page (101 lines) of the earliest month",
-         "SELECT p.id, p.amount, e.memo FROM postings p JOIN entries e ON e.id = p.entry_id "
-         "WHERE p.account_code = '1200-P01' AND p.commodity = 'KHR' AND p.accounting_date "
-         "BETWEEN %(a)s AND %(b)s ORDER BY p.accounting_date, p.id LIMIT 101",
-         {"a": first, "b": first_end}),
+        (
+            "SQL kept balance of 1200-P01",
+            "SELECT commodity, lot_key, SUM(amount) FROM balances WHERE account_code = '1200-P01' "
+            "GROUP BY 1, 2",
+            {},
+        ),
+        (
+            "SQL trial balance from kept balances",
+            "SELECT account_code, commodity, SUM(amount) FROM balances GROUP BY 1, 2",
+            {},
+        ),
+        (
+            "SQL (old) Σ postings of 1200-P01 after the latest month's start",
+            "SELECT SUM(amount) FROM postings WHERE account_code = '1200-P01' AND commodity = 'KHR'"
+            " AND accounting_date > %(d)s",
+            {"d": last - day},
+        ),
+        (
+            "SQL (old) Σ postings of 1200-P01 after the earliest month's start",
+            "SELECT SUM(amount) FROM postings WHERE account_code = '1200-P01' AND commodity = 'KHR'"
+            " AND accounting_date > %(d)s",
+            {"d": first - day},
+        ),
+        (
+            "SQL month totals of 1200-P01 after the earliest month",
+            "SELECT SUM(amount) FROM month_totals WHERE account_code = '1200-P01' "
+            "AND commodity = 'KHR' AND month > %(m)s",
+            {"m": first},
+        ),
+        (
+            "SQL statement page (101 lines) of the earliest month",
+            "SELECT p.id, p.amount, e.memo FROM postings p JOIN entries e ON e.id = p.entry_id "
+            "WHERE p.account_code = '1200-P01' AND p.commodity = 'KHR' AND p.accounting_date "
+            "BETWEEN %(a)s AND %(b)s ORDER BY p.accounting_date, p.id LIMIT 101",
+            {"a": first, "b": first_end},
+        ),
     ]
     for label, sql, params in queries:
         conn.execute(sql, params).fetchall()
@@ -308,8 +362,9 @@ def sql_timings(conn: psycopg.Connection[Any], first: date, first_end: date, las
         print(f"  {label:<66} median={statistics.median(ms):8.1f} ms  max={max(ms):8.1f}")
 
 
-def query_timings(url: str, first: date, first_end: date, last: date, last_end: date,
-                  *, plans: bool) -> None:
+def query_timings(
+    url: str, first: date, first_end: date, last: date, last_end: date, *, plans: bool
+) -> None:
     """``ledger.queries`` itself (SQLAlchemy, psycopg) on this database: each as-of read the
     statements make, its SQL statements, and (``plans``) EXPLAIN ANALYZE of each."""
     from sqlalchemy import create_engine, event
@@ -327,20 +382,31 @@ def query_timings(url: str, first: date, first_end: date, last: date, last_end: 
 
     p01 = ["1200-P01"]
     cases: list[tuple[str, Any]] = [
-        (f"opening of {first:%Y-%m} (balance_of as of {first - day})",
-         lambda s: balance_of(s, p01, "KHR", first - day)),
-        (f"closing of {first:%Y-%m} (balance_of as of {first_end})",
-         lambda s: balance_of(s, p01, "KHR", first_end)),
-        (f"opening of {last:%Y-%m} (balance_of as of {last - day})",
-         lambda s: balance_of(s, p01, "KHR", last - day)),
-        (f"balances 1200-P01 as of {first + 13 * day} (postings up to it)",
-         lambda s: balances(s, p01, first + 13 * day)),
-        (f"balances 1200-P01 as of {first + 19 * day} (postings after it)",
-         lambda s: balances(s, p01, first + 19 * day)),
-        (f"trial balance as of {last_end} (a month end)",
-         lambda s: trial_balance(s, last_end)),
-        (f"trial balance as of {last + 19 * day} (every posting after it in its month)",
-         lambda s: trial_balance(s, last + 19 * day)),
+        (
+            f"opening of {first:%Y-%m} (balance_of as of {first - day})",
+            lambda s: balance_of(s, p01, "KHR", first - day),
+        ),
+        (
+            f"closing of {first:%Y-%m} (balance_of as of {first_end})",
+            lambda s: balance_of(s, p01, "KHR", first_end),
+        ),
+        (
+            f"opening of {last:%Y-%m} (balance_of as of {last - day})",
+            lambda s: balance_of(s, p01, "KHR", last - day),
+        ),
+        (
+            f"balances 1200-P01 as of {first + 13 * day} (postings up to it)",
+            lambda s: balances(s, p01, first + 13 * day),
+        ),
+        (
+            f"balances 1200-P01 as of {first + 19 * day} (postings after it)",
+            lambda s: balances(s, p01, first + 19 * day),
+        ),
+        (f"trial balance as of {last_end} (a month end)", lambda s: trial_balance(s, last_end)),
+        (
+            f"trial balance as of {last + 19 * day} (every posting after it in its month)",
+            lambda s: trial_balance(s, last + 19 * day),
+        ),
     ]
     with Session(eng) as s:
         for label, fn in cases:
@@ -353,8 +419,10 @@ def query_timings(url: str, first: date, first_end: date, last: date, last_end: 
                 fn(s)
                 ms.append((time.perf_counter() - t0) * 1000)
                 s.rollback()
-            print(f"  queries: {label:<66} median={statistics.median(ms):8.1f} ms  "
-                  f"max={max(ms):8.1f}  SQL statements={len(seen)}")
+            print(
+                f"  queries: {label:<66} median={statistics.median(ms):8.1f} ms  "
+                f"max={max(ms):8.1f}  SQL statements={len(seen)}"
+            )
             if plans:
                 raw = eng.raw_connection()
                 try:
@@ -368,8 +436,9 @@ def query_timings(url: str, first: date, first_end: date, last: date, last_end: 
     eng.dispose()
 
 
-def in_process(url: str, token: str, paths: list[tuple[str, str]], db: str, *, n: int,
-               profile: bool) -> None:
+def in_process(
+    url: str, token: str, paths: list[tuple[str, str]], db: str, *, n: int, profile: bool
+) -> None:
     """Per request, in-process (Flask test client): this process's CPU, the PostgreSQL
     backends' CPU, SQL statements; with ``profile``, cProfile's top functions."""
     import cProfile
@@ -382,8 +451,11 @@ def in_process(url: str, token: str, paths: list[tuple[str, str]], db: str, *, n
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-books"})
     count = [0]
-    event.listen(app.extensions["rdf_db"].engine, "before_cursor_execute",
-                 lambda *_a: count.__setitem__(0, count[0] + 1))
+    event.listen(
+        app.extensions["rdf_db"].engine,
+        "before_cursor_execute",
+        lambda *_a: count.__setitem__(0, count[0] + 1),
+    )
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     for label, path in paths:
@@ -396,9 +468,11 @@ def in_process(url: str, token: str, paths: list[tuple[str, str]], db: str, *, n
             client.get(path, headers=headers)
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         pgc = cpu_delta(pg0, postgres_cpu(db))
-        print(f"  in-process {label:<44} wall {1000 * wall / n:7.1f} ms  python CPU "
-              f"{1000 * cpu / n:6.1f} ms  PostgreSQL CPU {1000 * pgc / n:6.1f} ms  "
-              f"SQL statements {count[0] / n:4.1f}")
+        print(
+            f"  in-process {label:<44} wall {1000 * wall / n:7.1f} ms  python CPU "
+            f"{1000 * cpu / n:6.1f} ms  PostgreSQL CPU {1000 * pgc / n:6.1f} ms  "
+            f"SQL statements {count[0] / n:4.1f}"
+        )
         if profile:
             prof = cProfile.Profile()
             prof.enable()
@@ -418,16 +492,22 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=15.0)
     ap.add_argument("--fallback", type=int, default=1_000_000)
     ap.add_argument("--trigger-sample", type=int, default=100_000)
-    ap.add_argument("--trigger-chunk", type=int, default=2500,
-                    help="postings per transaction with triggers on")
+    ap.add_argument(
+        "--trigger-chunk", type=int, default=2500, help="postings per transaction with triggers on"
+    )
     ap.add_argument("--chunk", type=int, default=1_000_000, help="postings per transaction")
     ap.add_argument("--keep", action="store_true", help="keep the database at the end")
     ap.add_argument("--reuse", action="store_true", help="reuse a database built before")
     ap.add_argument("--no-plans", action="store_true", help="no EXPLAIN ANALYZE output")
-    ap.add_argument("--trigger-ab", type=int, default=4000,
-                    help="entries per arm of the month-totals trigger cost (0: skip)")
-    ap.add_argument("--profile", action="store_true",
-                    help="cProfile of each statement request, in-process")
+    ap.add_argument(
+        "--trigger-ab",
+        type=int,
+        default=4000,
+        help="entries per arm of the month-totals trigger cost (0: skip)",
+    )
+    ap.add_argument(
+        "--profile", action="store_true", help="cProfile of each statement request, in-process"
+    )
     args = ap.parse_args()
     header("reads of the books with a big journal")
     import json
@@ -438,8 +518,9 @@ def main() -> None:
 
     info_path = Path(f"/tmp/{args.db}.json")
     if not args.reuse:
-        ns = argparse.Namespace(db=args.db, pharmacies=20, medicines=2, patients=10,
-                                lots="per-pharmacy")
+        ns = argparse.Namespace(
+            db=args.db, pharmacies=20, medicines=2, patients=10, lots="per-pharmacy"
+        )
         info = setup_fund.build(ns)
         info_path.write_text(json.dumps(info, indent=1))
         print(f"fund built in {info['built_in_s']} s")
@@ -463,26 +544,46 @@ def main() -> None:
         ("balance 4000 (revenue, every pharmacy)", "/api/v1/accounts/4000/balance"),
         ("balance 1200 (header, 20 sub-accounts)", "/api/v1/accounts/1200/balance"),
         ("trial balance", "/api/v1/reports/trial-balance"),
-        (f"statement 1200-P01 {last_full:%Y-%m} (latest month)",
-         f"/api/v1/accounts/1200-P01/statement?from={last_full}&to={last_full_end}"),
-        (f"statement 1200-P01 {first:%Y-%m} (earliest month)",
-         f"/api/v1/accounts/1200-P01/statement?from={first}&to={first_end}"),
-        (f"statement 1200-P01 {last_full:%Y-%m}, limit=1000",
-         f"/api/v1/accounts/1200-P01/statement?from={last_full}&to={last_full_end}&limit=1000"),
-        (f"statement 1200-{quiet} {last_full:%Y-%m} (quiet pharmacy)",
-         f"/api/v1/accounts/1200-{quiet}/statement?from={last_full}&to={last_full_end}"),
-        (f"statement 1200-{quiet} {first:%Y-%m} (quiet pharmacy)",
-         f"/api/v1/accounts/1200-{quiet}/statement?from={first}&to={first_end}"),
-        (f"pharmacy statement {quiet} {last_full:%Y-%m} JSON (quiet)",
-         f"/api/v1/statements/pharmacies/{quiet}?period={last_full:%Y-%m}&format=json"),
-        (f"pharmacy statement P01 {last_full:%Y-%m} JSON",
-         f"/api/v1/statements/pharmacies/P01?period={last_full:%Y-%m}&format=json"),
-        (f"pharmacy statement P01 {first:%Y-%m} JSON",
-         f"/api/v1/statements/pharmacies/P01?period={first:%Y-%m}&format=json"),
-        (f"balance 1200-P01 as of {first + timedelta(days=13)}",
-         f"/api/v1/accounts/1200-P01/balance?as_of={first + timedelta(days=13)}"),
-        (f"trial balance as of {last_full_end}",
-         f"/api/v1/reports/trial-balance?as_of={last_full_end}"),
+        (
+            f"statement 1200-P01 {last_full:%Y-%m} (latest month)",
+            f"/api/v1/accounts/1200-P01/statement?from={last_full}&to={last_full_end}",
+        ),
+        (
+            f"statement 1200-P01 {first:%Y-%m} (earliest month)",
+            f"/api/v1/accounts/1200-P01/statement?from={first}&to={first_end}",
+        ),
+        (
+            f"statement 1200-P01 {last_full:%Y-%m}, limit=1000",
+            f"/api/v1/accounts/1200-P01/statement?from={last_full}&to={last_full_end}&limit=1000",
+        ),
+        (
+            f"statement 1200-{quiet} {last_full:%Y-%m} (quiet pharmacy)",
+            f"/api/v1/accounts/1200-{quiet}/statement?from={last_full}&to={last_full_end}",
+        ),
+        (
+            f"statement 1200-{quiet} {first:%Y-%m} (quiet pharmacy)",
+            f"/api/v1/accounts/1200-{quiet}/statement?from={first}&to={first_end}",
+        ),
+        (
+            f"pharmacy statement {quiet} {last_full:%Y-%m} JSON (quiet)",
+            f"/api/v1/statements/pharmacies/{quiet}?period={last_full:%Y-%m}&format=json",
+        ),
+        (
+            f"pharmacy statement P01 {last_full:%Y-%m} JSON",
+            f"/api/v1/statements/pharmacies/P01?period={last_full:%Y-%m}&format=json",
+        ),
+        (
+            f"pharmacy statement P01 {first:%Y-%m} JSON",
+            f"/api/v1/statements/pharmacies/P01?period={first:%Y-%m}&format=json",
+        ),
+        (
+            f"balance 1200-P01 as of {first + timedelta(days=13)}",
+            f"/api/v1/accounts/1200-P01/balance?as_of={first + timedelta(days=13)}",
+        ),
+        (
+            f"trial balance as of {last_full_end}",
+            f"/api/v1/reports/trial-balance?as_of={last_full_end}",
+        ),
     ]
     statements = [r for r in reads if "statement" in r[0]]
     conn = psycopg.connect(f"{PG}/{args.db}", autocommit=True)
@@ -492,9 +593,11 @@ def main() -> None:
         have = count_postings(conn)
         need = target - have
         if need > 0 and rate_bulk is not None and need / rate_bulk > args.max_minutes * 60:
-            print(f"stage {target:,}: generating {need:,} postings at {rate_bulk:,.0f}/s would "
-                  f"take {need / rate_bulk / 60:.0f} min > {args.max_minutes} min: "
-                  f"stopping at {args.fallback:,} postings instead")
+            print(
+                f"stage {target:,}: generating {need:,} postings at {rate_bulk:,.0f}/s would "
+                f"take {need / rate_bulk / 60:.0f} min > {args.max_minutes} min: "
+                f"stopping at {args.fallback:,} postings instead"
+            )
             target = args.fallback
             need = target - have
         t_stage = time.perf_counter()
@@ -516,9 +619,11 @@ def main() -> None:
                 e = min(left, args.trigger_chunk // POSTINGS_PER_ENTRY)
                 secs += generate(conn, e, bulk=False, first=first, days=days, stripes=stripes)
                 left -= e
-            print(f"  generated {e_all * 5:,} postings with triggers on (row-by-row kept balances"
-                  f" and the deferred balance check, {args.trigger_chunk} postings per "
-                  f"transaction): {secs:.1f}s = {e_all * 5 / secs:,.0f} postings/s")
+            print(
+                f"  generated {e_all * 5:,} postings with triggers on (row-by-row kept balances"
+                f" and the deferred balance check, {args.trigger_chunk} postings per "
+                f"transaction): {secs:.1f}s = {e_all * 5 / secs:,.0f} postings/s"
+            )
             need -= e_all * 5
             if ab:
                 trigger_cost(conn, args.trigger_ab, 4, first, days, stripes)
@@ -535,10 +640,15 @@ def main() -> None:
             print(f"  bulk: {done:,}/{need:,} postings, {rate_bulk:,.0f} postings/s")
             sys.stdout.flush()
             remaining = (need - done) / rate_bulk
-            if remaining > args.max_minutes * 60 and target > args.fallback and \
-                    have + done < args.fallback:
-                print(f"  projected {remaining / 60:.0f} more minutes > {args.max_minutes}: "
-                      f"stopping at {args.fallback:,} postings")
+            if (
+                remaining > args.max_minutes * 60
+                and target > args.fallback
+                and have + done < args.fallback
+            ):
+                print(
+                    f"  projected {remaining / 60:.0f} more minutes > {args.max_minutes}: "
+                    f"stopping at {args.fallback:,} postings"
+                )
                 need = args.fallback - have
         if done:
             secs = recompute_balances(conn)
@@ -553,24 +663,32 @@ def main() -> None:
         print(f"  vacuum analyze {time.perf_counter() - t_an:.1f}s")
         vsecs, checks = verify(conn)
         total = count_postings(conn)
-        size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))"
-                            ).fetchone()[0]  # type: ignore[index]
+        size = conn.execute(
+            "SELECT pg_size_pretty(pg_database_size(current_database()))"
+        ).fetchone()[0]  # type: ignore[index]
         nbal = conn.execute("SELECT count(*) FROM balances").fetchone()[0]  # type: ignore[index]
         nmt = conn.execute("SELECT count(*) FROM month_totals").fetchone()[0]  # type: ignore[index]
-        print(f"stage: {total:,} postings ({size}, {nbal} kept balance rows, {nmt} month total "
-              f"rows), filled in "
-              f"{time.perf_counter() - t_stage:.0f}s; checks ({vsecs:.0f}s): {checks}")
+        print(
+            f"stage: {total:,} postings ({size}, {nbal} kept balance rows, {nmt} month total "
+            f"rows), filled in "
+            f"{time.perf_counter() - t_stage:.0f}s; checks ({vsecs:.0f}s): {checks}"
+        )
         sql_timings(conn, first, first_end, last_full, last_full_end)
-        query_timings(info["database_url"], first, first_end, last_full, last_full_end,
-                      plans=not args.no_plans)
+        query_timings(
+            info["database_url"],
+            first,
+            first_end,
+            last_full,
+            last_full_end,
+            plans=not args.no_plans,
+        )
         server = Server(info["database_url"], 1)
         server.start()
         try:
             timed_gets(server.port, token, reads)
         finally:
             server.stop()
-        in_process(info["database_url"], token, statements, args.db, n=20,
-                   profile=args.profile)
+        in_process(info["database_url"], token, statements, args.db, n=20, profile=args.profile)
     conn.close()
     if not args.keep:
         setup_fund.recreate(args.db, create=False)

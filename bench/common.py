@@ -32,8 +32,12 @@ def pg_env(url: str = PG) -> dict[str, str]:
     from urllib.parse import urlsplit
 
     u = urlsplit(url)
-    return {"PGHOST": u.hostname or "127.0.0.1", "PGUSER": u.username or "postgres",
-            "PGPORT": str(u.port or 5432), "PGOPTIONS": "-c client_min_messages=warning"}
+    return {
+        "PGHOST": u.hostname or "127.0.0.1",
+        "PGUSER": u.username or "postgres",
+        "PGPORT": str(u.port or 5432),
+        "PGOPTIONS": "-c client_min_messages=warning",
+    }
 
 
 PG_ENV = pg_env()
@@ -49,14 +53,17 @@ def cpu_model() -> str:
 
 def machine_line() -> str:
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    return (f"machine: nproc={os.cpu_count()} arch={platform.machine()} cpu=\"{cpu_model()}\" "
-            f"loadavg(before)={load} python={platform.python_version()}")
+    return (
+        f'machine: nproc={os.cpu_count()} arch={platform.machine()} cpu="{cpu_model()}" '
+        f"loadavg(before)={load} python={platform.python_version()}"
+    )
 
 
 def psql(sql: str, db: str = "postgres") -> str:
     env = {**os.environ, **PG_ENV}
-    return subprocess.run(["psql", "-d", db, "-Atqc", sql], env=env, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["psql", "-d", db, "-Atqc", sql], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def database_line() -> str:
@@ -73,10 +80,16 @@ def pgbench_tps(clients: int = 16, seconds: int = 30, db: str = "rdf_bench_pgben
     psql(f"DROP DATABASE IF EXISTS {db}")
     psql(f"CREATE DATABASE {db}")
     try:
-        subprocess.run(["pgbench", "-i", "-s", "10", "-q", db], env=env, check=True,
-                       capture_output=True)
-        out = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds),
-                              db], env=env, check=True, capture_output=True, text=True).stdout
+        subprocess.run(
+            ["pgbench", "-i", "-s", "10", "-q", db], env=env, check=True, capture_output=True
+        )
+        out = subprocess.run(
+            ["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), db],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     finally:
         psql(f"DROP DATABASE IF EXISTS {db}")
     m = re.search(r"^tps = ([0-9.]+)", out, re.M)
@@ -132,8 +145,9 @@ def children(pid: int) -> list[int]:
 
 
 def rss_mb(pid: int) -> float:
-    out = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True,
-                         text=True).stdout.strip()
+    out = subprocess.run(
+        ["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True
+    ).stdout.strip()
     return int(out) / 1024 if out else float("nan")
 
 
@@ -150,14 +164,30 @@ class Server:
     append: bool = False
 
     def start(self) -> None:
-        env = {**os.environ, "DATABASE_URL": self.database_url,
-               "RDF_SECRET_KEY": "bench-secret-" + str(os.getpid())}
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "RDF_SECRET_KEY": "bench-secret-" + str(os.getpid()),
+        }
         gunicorn = shutil.which("gunicorn", path=str(ROOT / ".venv" / "bin")) or "gunicorn"
         self.proc = subprocess.Popen(
-            [gunicorn, "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-             "--backlog", "256", "--timeout", "900", "app:create_app()"],
-            cwd=ROOT, env=env, stdout=self.log.open("ab" if self.append else "wb"),
-            stderr=subprocess.STDOUT)
+            [
+                gunicorn,
+                "-w",
+                str(self.workers),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--backlog",
+                "256",
+                "--timeout",
+                "900",
+                "app:create_app()",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("ab" if self.append else "wb"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
@@ -213,31 +243,42 @@ def header(title: str) -> None:
     sys.stdout.flush()
 
 
-def sql_chart_and_lots(conn: psycopg.Connection[Any], pharmacies: Sequence[str],
-                       medicines: Sequence[str], day: date) -> dict[tuple[str, str], int]:
+def sql_chart_and_lots(
+    conn: psycopg.Connection[Any], pharmacies: Sequence[str], medicines: Sequence[str], day: date
+) -> dict[tuple[str, str], int]:
     """For benches on a scratch database migrated to heads, in SQL (psycopg connection):
     the medicines as commodities, 1300-HEF and each pharmacy's 1200-/1400-/2100- accounts,
     and one lot per (pharmacy, medicine) received on ``day``; the lots' ids."""
     lots: dict[tuple[str, str], int] = {}
     with conn.transaction():
         for m in medicines:
-            conn.execute("INSERT INTO commodities (code, kind, exponent, name)"
-                         " VALUES (%s, 'medicine', 0, %s)", (m, m))
+            conn.execute(
+                "INSERT INTO commodities (code, kind, exponent, name)"
+                " VALUES (%s, 'medicine', 0, %s)",
+                (m, m),
+            )
         rows = [("1300-HEF", "1300", "HEF payer", "asset", "money", False, None)]
         for p in pharmacies:
-            rows += [(f"1200-{p}", "1200", f"Due from {p}", "asset", "money", False, p),
-                     (f"1400-{p}", "1400", f"Inventory {p}", "asset", "money+units", True, p),
-                     (f"2100-{p}", "2100", f"Due to {p}", "liability", "money", False, p)]
+            rows += [
+                (f"1200-{p}", "1200", f"Due from {p}", "asset", "money", False, p),
+                (f"1400-{p}", "1400", f"Inventory {p}", "asset", "money+units", True, p),
+                (f"2100-{p}", "2100", f"Due to {p}", "liability", "money", False, p),
+            ]
         for code, parent, name, typ, carries, inv, ph in rows:
-            conn.execute("INSERT INTO accounts (code, parent, name, type, carries, is_header,"
-                         " is_inventory, pharmacy, created_at)"
-                         " VALUES (%s, %s, %s, %s, %s, false, %s, %s, now())",
-                         (code, parent, name, typ, carries, inv, ph))
+            conn.execute(
+                "INSERT INTO accounts (code, parent, name, type, carries, is_header,"
+                " is_inventory, pharmacy, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, false, %s, %s, now())",
+                (code, parent, name, typ, carries, inv, ph),
+            )
         for p in pharmacies:
             for m in medicines:
-                lot = conn.execute("INSERT INTO lots (commodity, lot_code, expiry_on,"
-                                   " received_on) VALUES (%s, %s, '2030-12-31', %s)"
-                                   " RETURNING id", (m, f"L-{p}-{m}", day)).fetchone()
+                lot = conn.execute(
+                    "INSERT INTO lots (commodity, lot_code, expiry_on,"
+                    " received_on) VALUES (%s, %s, '2030-12-31', %s)"
+                    " RETURNING id",
+                    (m, f"L-{p}-{m}", day),
+                ).fetchone()
                 assert lot is not None
                 lots[(p, m)] = int(lot[0])
     return lots

@@ -64,8 +64,9 @@ def main() -> None:
 
     def dispense() -> None:
         p, body = make_body(fund, rng)
-        r = client.post("/api/v1/dispensings", json=body,
-                        headers={"Authorization": f"Bearer {toks[p]}"})
+        r = client.post(
+            "/api/v1/dispensings", json=body, headers={"Authorization": f"Bearer {toks[p]}"}
+        )
         assert r.status_code == 201, r.get_data(True)
 
     month = fund["service_date"][:8] + "01"
@@ -74,14 +75,20 @@ def main() -> None:
         def read() -> None:
             r = client.get(path, headers=fin)
             assert r.status_code == 200, r.get_data(True)
+
         return read
 
-    for label, fn in (("GET /healthz", healthz), ("GET /api/v1/pharmacies/P01", get_pharmacy),
-                      ("GET balance 1200-P01", reader("/api/v1/accounts/1200-P01/balance")),
-                      ("GET trial balance", reader("/api/v1/reports/trial-balance")),
-                      ("GET statement 1200-P01 month",
-                       reader(f"/api/v1/accounts/1200-P01/statement?from={month}")),
-                      ("POST /api/v1/dispensings", dispense)):
+    for label, fn in (
+        ("GET /healthz", healthz),
+        ("GET /api/v1/pharmacies/P01", get_pharmacy),
+        ("GET balance 1200-P01", reader("/api/v1/accounts/1200-P01/balance")),
+        ("GET trial balance", reader("/api/v1/reports/trial-balance")),
+        (
+            "GET statement 1200-P01 month",
+            reader(f"/api/v1/accounts/1200-P01/statement?from={month}"),
+        ),
+        ("POST /api/v1/dispensings", dispense),
+    ):
         for _ in range(3):
             fn()
         counts.update(sql=0, commit=0)
@@ -93,10 +100,12 @@ def main() -> None:
         pgc = cpu_delta(pg0, postgres_cpu(fund["db"]))
         per = 1000 / args.n
         ceiling = 2000 / (per * (cpu + pgc)) if cpu + pgc else float("inf")
-        print(f"{label:<30} wall {per * wall:7.1f} ms  python CPU {per * cpu:6.1f} ms  "
-              f"PostgreSQL CPU {per * pgc:5.1f} ms  SQL statements {counts['sql'] / args.n:5.1f}"
-              f"  commits {counts['commit'] / args.n:4.1f}  -> ceiling on 2 idle cores "
-              f"~{ceiling:,.0f}/s")
+        print(
+            f"{label:<30} wall {per * wall:7.1f} ms  python CPU {per * cpu:6.1f} ms  "
+            f"PostgreSQL CPU {per * pgc:5.1f} ms  SQL statements {counts['sql'] / args.n:5.1f}"
+            f"  commits {counts['commit'] / args.n:4.1f}  -> ceiling on 2 idle cores "
+            f"~{ceiling:,.0f}/s"
+        )
         sys.stdout.flush()
 
 

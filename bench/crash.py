@@ -86,12 +86,13 @@ FAILED: list[str] = []
 
 # --------------------------------------------------------------------------- the cluster
 
+
 def run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, check=check, capture_output=True, text=True)
 
 
 def cluster_status() -> str | None:
-    """"online", "down", or None when the cluster does not exist."""
+    """ "online", "down", or None when the cluster does not exist."""
     for line in run(["pg_lsclusters", "-h"]).stdout.splitlines():
         w = line.split()
         if len(w) >= 4 and w[0] == VERSION and w[1] == CLUSTER:
@@ -102,14 +103,16 @@ def cluster_status() -> str | None:
 def ensure_cluster() -> None:
     if cluster_status() is None:
         print(f"creating cluster {VERSION}/{CLUSTER} on port {PORT}")
-        run(["pg_createcluster", VERSION, CLUSTER, "--port", str(PORT), "--",
-             "--auth=trust"])
+        run(["pg_createcluster", VERSION, CLUSTER, "--port", str(PORT), "--", "--auth=trust"])
         # the main cluster's local settings (fsync, autovacuum, listen address), port excepted
         conf = Path(f"/etc/postgresql/{VERSION}/{CLUSTER}/conf.d/90-crash.conf")
         lines = [f"# copied from /etc/postgresql/{VERSION}/main/conf.d by bench/crash.py"]
         for f in sorted(Path(f"/etc/postgresql/{VERSION}/main/conf.d").glob("*.conf")):
-            lines += [ln for ln in f.read_text().splitlines()
-                      if ln.strip() and not ln.lstrip().startswith(("#", "port"))]
+            lines += [
+                ln
+                for ln in f.read_text().splitlines()
+                if ln.strip() and not ln.lstrip().startswith(("#", "port"))
+            ]
         conf.write_text("\n".join(lines) + "\n")
     if cluster_status() != "online":
         pg_start()
@@ -134,26 +137,47 @@ def drop_cluster() -> None:
     print(f"dropped cluster {VERSION}/{CLUSTER}")
 
 
-SETTINGS = ("server_version", "fsync", "synchronous_commit", "full_page_writes",
-            "wal_sync_method", "shared_buffers", "autovacuum")
+SETTINGS = (
+    "server_version",
+    "fsync",
+    "synchronous_commit",
+    "full_page_writes",
+    "wal_sync_method",
+    "shared_buffers",
+    "autovacuum",
+)
 
 
 def settings_line(port: int) -> str:
     env = {**os.environ, **pg_env(f"postgresql://postgres@127.0.0.1:{port}")}
     sql = "; ".join(f"SHOW {s}" for s in SETTINGS)
-    out = subprocess.run(["psql", "-d", "postgres", "-Atc", sql], env=env, capture_output=True,
-                         text=True).stdout.split("\n")
+    out = subprocess.run(
+        ["psql", "-d", "postgres", "-Atc", sql], env=env, capture_output=True, text=True
+    ).stdout.split("\n")
     return " ".join(f"{k}={v}" for k, v in zip(SETTINGS, out, strict=False))
 
 
 # --------------------------------------------------------------------------- the fund
 
+
 def make_fund() -> dict[str, Any]:
-    subprocess.run([sys.executable, str(ROOT / "bench" / "setup_fund.py"), "--pharmacies", "6",
-                    "--patients", "200", "--out", str(FUND_FILE)], check=True, cwd=ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "setup_fund.py"),
+            "--pharmacies",
+            "6",
+            "--patients",
+            "200",
+            "--out",
+            str(FUND_FILE),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
     fund: dict[str, Any] = json.loads(FUND_FILE.read_text())
     sys.path.insert(0, str(ROOT))
-    from ledger.auth import create_user
+    from api.auth import create_user
     from ledger.db import Database
 
     db = Database(fund["database_url"])
@@ -167,13 +191,27 @@ def make_fund() -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- HTTP
 
-def post(port: int, token: str, path: str, body: Any, headers: dict[str, str] | None = None,
-         timeout: float = 900) -> tuple[int, bytes]:
+
+def post(
+    port: int,
+    token: str,
+    path: str,
+    body: Any,
+    headers: dict[str, str] | None = None,
+    timeout: float = 900,
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("POST", path, body=json.dumps(body), headers={
-            "Authorization": f"Bearer {token}", "Content-Type": "application/json",
-            **(headers or {})})
+        conn.request(
+            "POST",
+            path,
+            body=json.dumps(body),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                **(headers or {}),
+            },
+        )
         r = conn.getresponse()
         return r.status, r.read()
     finally:
@@ -213,15 +251,19 @@ def kill9(server: Server) -> None:
 
 # --------------------------------------------------------------------------- the books
 
+
 def q(sql: str, db: str) -> str:
     return psql(sql, db)
 
 
 def stock(db: str) -> dict[tuple[str, str], int]:
     """Units of every medicine in every pharmacy's stock account (sum over lots)."""
-    out = q("SELECT account_code, commodity, sum(amount) FROM balances "
-            "WHERE account_code LIKE '1400-%' AND lot_key <> 0 AND commodity LIKE 'M%' "
-            "GROUP BY 1, 2", db)
+    out = q(
+        "SELECT account_code, commodity, sum(amount) FROM balances "
+        "WHERE account_code LIKE '1400-%' AND lot_key <> 0 AND commodity LIKE 'M%' "
+        "GROUP BY 1, 2",
+        db,
+    )
     res: dict[tuple[str, str], int] = {}
     for line in out.splitlines():
         acc, com, amt = line.split("|")
@@ -239,43 +281,33 @@ def check(name: str, ok: bool, detail: str, verbose: bool = True) -> bool:
 
 
 BOOK_CHECKS: dict[str, str] = {
-    "every entry balanced per commodity":
-        "SELECT count(*) FROM (SELECT entry_id FROM postings GROUP BY entry_id, commodity "
-        "HAVING sum(amount) <> 0) x",
-    "no entry without postings":
-        "SELECT count(*) FROM entries e WHERE NOT EXISTS "
-        "(SELECT 1 FROM postings p WHERE p.entry_id = e.id)",
-    "every dispensing has its entry":
-        "SELECT count(*) FROM dispensings d WHERE d.entry_id IS NULL OR NOT EXISTS "
-        "(SELECT 1 FROM entries e WHERE e.id = d.entry_id "
-        "AND e.source = 'dispensing:' || d.id)",
-    "no dispensing entry without its dispensing":
-        "SELECT count(*) FROM entries e WHERE e.source LIKE 'dispensing:%' AND NOT EXISTS "
-        "(SELECT 1 FROM dispensings d WHERE d.entry_id = e.id)",
-    "every dispensing has lines":
-        "SELECT count(*) FROM dispensings d WHERE NOT EXISTS "
-        "(SELECT 1 FROM dispensing_lines l WHERE l.dispensing_id = d.id)",
-    "lots sum to their line":
-        "SELECT count(*) FROM dispensing_lines l WHERE l.quantity IS DISTINCT FROM "
-        "(SELECT sum(x.quantity) FROM dispensing_lots x WHERE x.line_id = l.id)",
-    "stock postings match the lines":
-        "SELECT count(*) FROM (SELECT d.id, l.medicine, sum(l.quantity) AS q "
-        " FROM dispensings d JOIN dispensing_lines l ON l.dispensing_id = d.id GROUP BY 1, 2) a "
-        "FULL JOIN (SELECT d.id, p.commodity AS medicine, -sum(p.amount) AS q "
-        " FROM dispensings d JOIN postings p ON p.entry_id = d.entry_id "
-        " AND p.account_code = '1400-' || d.pharmacy AND p.commodity <> d.currency "
-        " GROUP BY 1, 2) b USING (id, medicine) WHERE a.q IS DISTINCT FROM b.q",
-    "no idempotency claim left half-done":
-        "SELECT count(*) FROM idempotency_keys WHERE status_code = 0",
-    "kept balances = sum of postings":
-        "SELECT count(*) FROM (SELECT account_code, commodity, coalesce(lot_id, 0) AS lot_key, "
-        " sum(amount) AS s FROM postings GROUP BY 1, 2, 3) p FULL JOIN "
-        "(SELECT account_code, commodity, lot_key, sum(amount) AS s FROM balances "
-        " GROUP BY 1, 2, 3) b USING (account_code, commodity, lot_key) "
-        "WHERE coalesce(p.s, 0) <> coalesce(b.s, 0)",
-    "0 negative lots":
-        "SELECT count(*) FROM (SELECT account_code, commodity, lot_key FROM balances "
-        "WHERE lot_key <> 0 GROUP BY 1, 2, 3 HAVING bool_or(nonneg) AND sum(amount) < 0) x",
+    "every entry balanced per commodity": "SELECT count(*) FROM (SELECT entry_id FROM postings GROUP BY entry_id, commodity "
+    "HAVING sum(amount) <> 0) x",
+    "no entry without postings": "SELECT count(*) FROM entries e WHERE NOT EXISTS "
+    "(SELECT 1 FROM postings p WHERE p.entry_id = e.id)",
+    "every dispensing has its entry": "SELECT count(*) FROM dispensings d WHERE d.entry_id IS NULL OR NOT EXISTS "
+    "(SELECT 1 FROM entries e WHERE e.id = d.entry_id "
+    "AND e.source = 'dispensing:' || d.id)",
+    "no dispensing entry without its dispensing": "SELECT count(*) FROM entries e WHERE e.source LIKE 'dispensing:%' AND NOT EXISTS "
+    "(SELECT 1 FROM dispensings d WHERE d.entry_id = e.id)",
+    "every dispensing has lines": "SELECT count(*) FROM dispensings d WHERE NOT EXISTS "
+    "(SELECT 1 FROM dispensing_lines l WHERE l.dispensing_id = d.id)",
+    "lots sum to their line": "SELECT count(*) FROM dispensing_lines l WHERE l.quantity IS DISTINCT FROM "
+    "(SELECT sum(x.quantity) FROM dispensing_lots x WHERE x.line_id = l.id)",
+    "stock postings match the lines": "SELECT count(*) FROM (SELECT d.id, l.medicine, sum(l.quantity) AS q "
+    " FROM dispensings d JOIN dispensing_lines l ON l.dispensing_id = d.id GROUP BY 1, 2) a "
+    "FULL JOIN (SELECT d.id, p.commodity AS medicine, -sum(p.amount) AS q "
+    " FROM dispensings d JOIN postings p ON p.entry_id = d.entry_id "
+    " AND p.account_code = '1400-' || d.pharmacy AND p.commodity <> d.currency "
+    " GROUP BY 1, 2) b USING (id, medicine) WHERE a.q IS DISTINCT FROM b.q",
+    "no idempotency claim left half-done": "SELECT count(*) FROM idempotency_keys WHERE status_code = 0",
+    "kept balances = sum of postings": "SELECT count(*) FROM (SELECT account_code, commodity, coalesce(lot_id, 0) AS lot_key, "
+    " sum(amount) AS s FROM postings GROUP BY 1, 2, 3) p FULL JOIN "
+    "(SELECT account_code, commodity, lot_key, sum(amount) AS s FROM balances "
+    " GROUP BY 1, 2, 3) b USING (account_code, commodity, lot_key) "
+    "WHERE coalesce(p.s, 0) <> coalesce(b.s, 0)",
+    "0 negative lots": "SELECT count(*) FROM (SELECT account_code, commodity, lot_key FROM balances "
+    "WHERE lot_key <> 0 GROUP BY 1, 2, 3 HAVING bool_or(nonneg) AND sum(amount) < 0) x",
 }
 
 
@@ -286,48 +318,80 @@ def book_checks(fund: dict[str, Any], port: int, verbose: bool) -> None:
         check(name, n == 0, f"{n} offending rows", verbose)
     status, body = get(port, fund["tokens"]["auditor"], "/api/v1/audit/verify")
     v = json.loads(body) if status == 200 else {}
-    check("/audit/verify ok", status == 200 and v.get("ok") is True,
-          f"{status} entries_checked={v.get('entries_checked')} unsealed={v.get('unsealed')} "
-          f"reason={v.get('reason')}", verbose)
+    check(
+        "/audit/verify ok",
+        status == 200 and v.get("ok") is True,
+        f"{status} entries_checked={v.get('entries_checked')} unsealed={v.get('unsealed')} "
+        f"reason={v.get('reason')}",
+        verbose,
+    )
 
 
 def refs_check(db: str, prefix: str, expected: dict[str, str | None], verbose: bool) -> None:
     """Every client_ref of ``expected`` (ref -> id the client was answered) is one dispensing,
     with that id; no other dispensing carries the prefix."""
-    rows = q(f"SELECT client_ref, count(*), min(id) FROM dispensings "
-             f"WHERE client_ref LIKE '{prefix}%' GROUP BY 1", db)
-    found = {r.split("|")[0]: (int(r.split("|")[1]), r.split("|")[2])
-             for r in rows.splitlines() if r}
+    rows = q(
+        f"SELECT client_ref, count(*), min(id) FROM dispensings "
+        f"WHERE client_ref LIKE '{prefix}%' GROUP BY 1",
+        db,
+    )
+    found = {
+        r.split("|")[0]: (int(r.split("|")[1]), r.split("|")[2]) for r in rows.splitlines() if r
+    }
     dup = sum(1 for n, _ in found.values() if n > 1)
     missing = sum(1 for ref in expected if ref not in found)
     extra = sum(1 for ref in found if ref not in expected)
     wrong = sum(1 for ref, i in expected.items() if ref in found and found[ref][1] != i)
-    check("one dispensing per client_ref", dup == 0 and missing == 0 and extra == 0,
-          f"{len(expected)} refs, {len(found)} in the books, {dup} duplicated, {missing} "
-          f"missing, {extra} unknown", verbose)
-    check("answers name the booked dispensing", wrong == 0,
-          f"{wrong} answers with another id than the books", verbose)
+    check(
+        "one dispensing per client_ref",
+        dup == 0 and missing == 0 and extra == 0,
+        f"{len(expected)} refs, {len(found)} in the books, {dup} duplicated, {missing} "
+        f"missing, {extra} unknown",
+        verbose,
+    )
+    check(
+        "answers name the booked dispensing",
+        wrong == 0,
+        f"{wrong} answers with another id than the books",
+        verbose,
+    )
 
 
-def stock_check(before: dict[tuple[str, str], int], after: dict[tuple[str, str], int],
-                dispensed: Counter[tuple[str, str]], verbose: bool) -> None:
-    off = [(k, before.get(k, 0) - dispensed[k], after.get(k, 0))
-           for k in set(before) | set(after) if before.get(k, 0) - dispensed[k] != after.get(k, 0)]
+def stock_check(
+    before: dict[tuple[str, str], int],
+    after: dict[tuple[str, str], int],
+    dispensed: Counter[tuple[str, str]],
+    verbose: bool,
+) -> None:
+    off = [
+        (k, before.get(k, 0) - dispensed[k], after.get(k, 0))
+        for k in set(before) | set(after)
+        if before.get(k, 0) - dispensed[k] != after.get(k, 0)
+    ]
     total = sum(dispensed.values())
-    check("stock = start - dispensed", not off,
-          f"{total} units dispensed over {len(dispensed)} (pharmacy, medicine); "
-          f"{len(off)} differ {off[:3]}", verbose)
+    check(
+        "stock = start - dispensed",
+        not off,
+        f"{total} units dispensed over {len(dispensed)} (pharmacy, medicine); "
+        f"{len(off)} differ {off[:3]}",
+        verbose,
+    )
 
 
 # --------------------------------------------------------------------------- records
 
-def make_record(rng: random.Random, fund: dict[str, Any], pharmacy: str,
-                client_ref: str | None) -> dict[str, Any]:
+
+def make_record(
+    rng: random.Random, fund: dict[str, Any], pharmacy: str, client_ref: str | None
+) -> dict[str, Any]:
     meds = rng.sample(fund["medicines"], rng.randint(1, 3))
-    return {"pharmacy": pharmacy,
-            "patient": rng.choice(fund["patients"]) if rng.random() < 0.5 else None,
-            "service_date": fund["service_date"], "client_ref": client_ref,
-            "items": [{"medicine": m, "quantity": rng.randint(1, 5)} for m in meds]}
+    return {
+        "pharmacy": pharmacy,
+        "patient": rng.choice(fund["patients"]) if rng.random() < 0.5 else None,
+        "service_date": fund["service_date"],
+        "client_ref": client_ref,
+        "items": [{"medicine": m, "quantity": rng.randint(1, 5)} for m in meds],
+    }
 
 
 def units(records: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
@@ -347,9 +411,12 @@ def batch_complete(status: int, payload: bytes, size: int) -> bool:
 
 # --------------------------------------------------------------------------- kill -9
 
+
 def kill_trials(fund: dict[str, Any], args: argparse.Namespace, run_id: str) -> None:
-    header(f"kill -9 of gunicorn during a {args.size}-record batch: {args.seeds} seeds "
-           f"from {args.first_seed}")
+    header(
+        f"kill -9 of gunicorn during a {args.size}-record batch: {args.seeds} seeds "
+        f"from {args.first_seed}"
+    )
     log = LOG_DIR / "gunicorn-kill.log"
     log.write_bytes(b"")
     # the rate of the batch endpoint now: a batch of a few chunks (up to 300 records), timed
@@ -360,16 +427,21 @@ def kill_trials(fund: dict[str, Any], args: argparse.Namespace, run_id: str) -> 
     token = fund["tokens"]["pharmacists"][pharmacy]
     rng = random.Random(f"{run_id}-warm")
     n_warm = min(args.size, 300)
-    post(server.port, token, "/api/v1/dispensings/batch", {"dispensings": [
-        make_record(rng, fund, pharmacy, f"{run_id}-cold-{i}") for i in range(2)]})
+    post(
+        server.port,
+        token,
+        "/api/v1/dispensings/batch",
+        {"dispensings": [make_record(rng, fund, pharmacy, f"{run_id}-cold-{i}") for i in range(2)]},
+    )
     warm = [make_record(rng, fund, pharmacy, f"{run_id}-warm-{i}") for i in range(n_warm)]
     t0 = time.monotonic()
-    status, payload = post(server.port, token, "/api/v1/dispensings/batch",
-                           {"dispensings": warm})
+    status, payload = post(server.port, token, "/api/v1/dispensings/batch", {"dispensings": warm})
     rates = [len(warm) / (time.monotonic() - t0)]
     server.stop()
-    print(f"  warm-up: {n_warm} records answered {status} at {rates[0]:.1f} dispensings/s; "
-          f"gunicorn -w {args.workers}")
+    print(
+        f"  warm-up: {n_warm} records answered {status} at {rates[0]:.1f} dispensings/s; "
+        f"gunicorn -w {args.workers}"
+    )
     summary: list[dict[str, Any]] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         summary.append(kill_trial(fund, args, run_id, seed, rates, log))
@@ -377,17 +449,27 @@ def kill_trials(fund: dict[str, Any], args: argparse.Namespace, run_id: str) -> 
     mid = [t for t in summary if t["mid"]]
     committed = sorted(t["committed"] for t in summary)
     resends = sorted(t["resends"] for t in summary)
-    print(f"\n  summary (kill -9): {len(summary)} trials of {args.size} records; kills landed "
-          f"mid-batch (0 < committed < size, no answer yet): {len(mid)}")
+    print(
+        f"\n  summary (kill -9): {len(summary)} trials of {args.size} records; kills landed "
+        f"mid-batch (0 < committed < size, no answer yet): {len(mid)}"
+    )
     if summary:
-        print(f"  records committed before the kill: min {committed[0]} median "
-              f"{statistics.median(committed):.0f} max {committed[-1]}; resends to converge: "
-              f"min {resends[0]} median {statistics.median(resends):.0f} max {resends[-1]}; "
-              f"kill moments {', '.join(format(t['kill_at'], '.1f') for t in summary)} s")
+        print(
+            f"  records committed before the kill: min {committed[0]} median "
+            f"{statistics.median(committed):.0f} max {committed[-1]}; resends to converge: "
+            f"min {resends[0]} median {statistics.median(resends):.0f} max {resends[-1]}; "
+            f"kill moments {', '.join(format(t['kill_at'], '.1f') for t in summary)} s"
+        )
 
 
-def kill_trial(fund: dict[str, Any], args: argparse.Namespace, run_id: str, seed: int,
-               rates: list[float], log: Path) -> dict[str, Any]:
+def kill_trial(
+    fund: dict[str, Any],
+    args: argparse.Namespace,
+    run_id: str,
+    seed: int,
+    rates: list[float],
+    log: Path,
+) -> dict[str, Any]:
     db = fund["db"]
     rng = random.Random(seed)
     pharmacy = fund["pharmacies"][seed % len(fund["pharmacies"])]
@@ -420,8 +502,9 @@ def kill_trial(fund: dict[str, Any], args: argparse.Namespace, run_id: str, seed
     t.join()
     # the answer may have arrived between the timed-out wait and the kill: then it was
     # answered too (with a batch Idempotency-Key, the resend replays that whole answer)
-    answered = answered or bool(first and not isinstance(first[0], Exception)
-                                and first[0][0] == 200)
+    answered = answered or bool(
+        first and not isinstance(first[0], Exception) and first[0][0] == 200
+    )
     time.sleep(0.5)
     committed = int(q(f"SELECT count(*) FROM dispensings WHERE client_ref LIKE '{prefix}%'", db))
     unsealed = int(q("SELECT count(*) FROM entries WHERE seal_seq IS NULL", db))
@@ -448,38 +531,52 @@ def kill_trial(fund: dict[str, Any], args: argparse.Namespace, run_id: str, seed
             final = json.loads(payload)
             break
         if resends >= 20:
-            print(f"    seed {seed}: no complete answer after 20 resends: {status} "
-                  f"{payload[:300]!r}")
+            print(
+                f"    seed {seed}: no complete answer after 20 resends: {status} {payload[:300]!r}"
+            )
             break
         time.sleep(1)
     converge_s = time.monotonic() - t1
     results = final.get("results", [])
     answered_ids = {r["client_ref"]: r["dispensing"]["id"] for r in results}
     created, replayed = final.get("created", 0), final.get("replayed", 0)
-    first_desc = ("none" if not first or isinstance(first[0], Exception)
-                  else str(first[0][0]))
+    first_desc = "none" if not first or isinstance(first[0], Exception) else str(first[0][0])
     mid = not answered and 0 < committed < args.size
-    print(f"  seed {seed:3d} {pharmacy} batch-key={'yes' if hdrs else 'no '} kill at "
-          f"{kill_at:6.1f} s of ~{expected_s:.0f} (first answer: {first_desc}); committed at "
-          f"kill {committed:4d}, unsealed {unsealed}; resends {resends} {dict(statuses)}, "
-          f"converged in {converge_s:.1f} s ({created} created, {replayed} replayed)")
+    print(
+        f"  seed {seed:3d} {pharmacy} batch-key={'yes' if hdrs else 'no '} kill at "
+        f"{kill_at:6.1f} s of ~{expected_s:.0f} (first answer: {first_desc}); committed at "
+        f"kill {committed:4d}, unsealed {unsealed}; resends {resends} {dict(statuses)}, "
+        f"converged in {converge_s:.1f} s ({created} created, {replayed} replayed)"
+    )
     verbose = args.verbose
     failed_before = len(FAILED)
     check("complete answer", bool(final), f"{len(results)} results", verbose)
-    check("replayed = committed at the kill", replayed == committed or answered,
-          f"replayed {replayed}, committed {committed}", verbose)
-    refs_check(db, prefix, answered_ids if final else
-               {r["client_ref"]: None for r in records}, verbose)
+    check(
+        "replayed = committed at the kill",
+        replayed == committed or answered,
+        f"replayed {replayed}, committed {committed}",
+        verbose,
+    )
+    refs_check(
+        db, prefix, answered_ids if final else {r["client_ref"]: None for r in records}, verbose
+    )
     stock_check(before, stock(db), units(records), verbose)
     book_checks(fund, server.port, verbose)
     server.stop()
     n_failed = len(FAILED) - failed_before
     print(f"    checks: {'all PASS' if n_failed == 0 else f'{n_failed} FAIL'}")
-    return {"seed": seed, "mid": mid, "committed": committed, "resends": resends,
-            "kill_at": kill_at, "answered": answered}
+    return {
+        "seed": seed,
+        "mid": mid,
+        "committed": committed,
+        "resends": resends,
+        "kill_at": kill_at,
+        "answered": answered,
+    }
 
 
 # --------------------------------------------------------------------------- pg stop
+
 
 class Load:
     """Clients that send every request until it is answered (no answer or 5xx: again)."""
@@ -504,24 +601,27 @@ class Load:
     def start(self) -> None:
         ph = self.fund["pharmacies"]
         plan: list[tuple[str, str, Callable[..., None]]] = [
-            ("single-ref", ph[1], self._single_ref), ("single-ref", ph[2], self._single_ref),
-            ("single-key", ph[3], self._single_key), ("batch+key", ph[4], self._batch),
-            ("batch", ph[5], self._batch)]
+            ("single-ref", ph[1], self._single_ref),
+            ("single-ref", ph[2], self._single_ref),
+            ("single-key", ph[3], self._single_key),
+            ("batch+key", ph[4], self._batch),
+            ("batch", ph[5], self._batch),
+        ]
         for i, (kind, pharmacy, fn) in enumerate(plan):
             t = threading.Thread(target=self._loop, args=(i, kind, pharmacy, fn), daemon=True)
             t.start()
             self.threads.append(t)
 
-    def _loop(self, i: int, kind: str, pharmacy: str,
-              fn: Callable[..., None]) -> None:
+    def _loop(self, i: int, kind: str, pharmacy: str, fn: Callable[..., None]) -> None:
         rng = random.Random(f"{self.run_id}-{i}")
         n = 0
         while not self.stop.is_set():
             n += 1
             fn(rng, n, i, kind, pharmacy)
 
-    def _send(self, pharmacy: str, path: str, body: Any,
-              headers: dict[str, str]) -> tuple[int, bytes]:
+    def _send(
+        self, pharmacy: str, path: str, body: Any, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
         token = self.fund["tokens"]["pharmacists"][pharmacy]
         with self.lock:
             self.inflight += 1
@@ -535,9 +635,13 @@ class Load:
                 status, payload, outcome = 0, b"", f"no answer ({type(exc).__name__})"
             with self.lock:
                 self.statuses[outcome] += 1
-            if 0 < status < 500 and not (path.endswith("batch") and status == 200 and any(
-                    r["status"] >= 500 or r["status"] == 409
-                    for r in json.loads(payload)["results"])):
+            if 0 < status < 500 and not (
+                path.endswith("batch")
+                and status == 200
+                and any(
+                    r["status"] >= 500 or r["status"] == 409 for r in json.loads(payload)["results"]
+                )
+            ):
                 break
             time.sleep(0.3)
         with self.lock:
@@ -556,16 +660,18 @@ class Load:
     def _single_key(self, rng: random.Random, n: int, i: int, kind: str, pharmacy: str) -> None:
         key = f"{self.run_id}-c{i}-{n}"
         rec = make_record(rng, self.fund, pharmacy, None)
-        status, payload = self._send(pharmacy, "/api/v1/dispensings", rec,
-                                     {"Idempotency-Key": key})
+        status, payload = self._send(pharmacy, "/api/v1/dispensings", rec, {"Idempotency-Key": key})
         self._booked(kind, status, payload, [rec], {key: payload}, self.keys)
 
     def _batch(self, rng: random.Random, n: int, i: int, kind: str, pharmacy: str) -> None:
-        recs = [make_record(rng, self.fund, pharmacy, f"{self.run_id}-c{i}-{n}-{j}")
-                for j in range(self.batch_size)]
+        recs = [
+            make_record(rng, self.fund, pharmacy, f"{self.run_id}-c{i}-{n}-{j}")
+            for j in range(self.batch_size)
+        ]
         hdrs = {"Idempotency-Key": f"{self.run_id}-c{i}-{n}"} if kind == "batch+key" else {}
-        status, payload = self._send(pharmacy, "/api/v1/dispensings/batch",
-                                     {"dispensings": recs}, hdrs)
+        status, payload = self._send(
+            pharmacy, "/api/v1/dispensings/batch", {"dispensings": recs}, hdrs
+        )
         if status != 200:
             self._booked(kind, status, payload, [], {}, self.refs)
             return
@@ -573,11 +679,24 @@ class Load:
         with self.lock:
             self.replayed += sum(1 for r in results if r.get("replayed"))
         for rec, r in zip(recs, results, strict=True):
-            self._booked(kind, r["status"], json.dumps(r["dispensing"]).encode(), [rec],
-                         {rec["client_ref"]: json.dumps(r["dispensing"]).encode()}, self.refs)
+            self._booked(
+                kind,
+                r["status"],
+                json.dumps(r["dispensing"]).encode(),
+                [rec],
+                {rec["client_ref"]: json.dumps(r["dispensing"]).encode()},
+                self.refs,
+            )
 
-    def _booked(self, kind: str, status: int, payload: bytes, recs: list[dict[str, Any]],
-                answers: dict[str, bytes], into: dict[str, str | None]) -> None:
+    def _booked(
+        self,
+        kind: str,
+        status: int,
+        payload: bytes,
+        recs: list[dict[str, Any]],
+        answers: dict[str, bytes],
+        into: dict[str, str | None],
+    ) -> None:
         with self.lock:
             if status != 201:
                 self.unexpected.append(f"{kind}: {status} {payload[:300]!r}")
@@ -588,8 +707,10 @@ class Load:
 
 
 def pg_trials(fund: dict[str, Any], args: argparse.Namespace, run_id: str) -> None:
-    header(f"PostgreSQL stopped with -m immediate {args.pg_stops} times mid-load "
-           f"(cluster {VERSION}/{CLUSTER})")
+    header(
+        f"PostgreSQL stopped with -m immediate {args.pg_stops} times mid-load "
+        f"(cluster {VERSION}/{CLUSTER})"
+    )
     db = fund["db"]
     rng = random.Random(f"{run_id}-pg")
     before = stock(db)
@@ -599,9 +720,11 @@ def pg_trials(fund: dict[str, Any], args: argparse.Namespace, run_id: str) -> No
     server.start()
     load = Load(fund, server.port, f"{run_id}-pg", args.pg_batch)
     load.start()
-    print(f"  5 clients (2 single dispensings with client_ref, 1 with only an Idempotency-Key, "
-          f"2 batches of {args.pg_batch}: one with a batch Idempotency-Key); gunicorn "
-          f"-w {args.workers}")
+    print(
+        f"  5 clients (2 single dispensings with client_ref, 1 with only an Idempotency-Key, "
+        f"2 batches of {args.pg_batch}: one with a batch Idempotency-Key); gunicorn "
+        f"-w {args.workers}"
+    )
     last = 0
     landed = 0
     downs: list[float] = []
@@ -626,50 +749,82 @@ def pg_trials(fund: dict[str, Any], args: argparse.Namespace, run_id: str) -> No
             if first_after is None:
                 time.sleep(0.1)
         after_s = "none within 60" if first_after is None else f"{first_after:.2f}"
-        print(f"  stop {k:2d}: {inflight} requests in flight, {answered - last} answered since "
-              f"the last stop; stop took {stop_s:.2f} s, down {t_up - t_down:.1f} s (start incl. "
-              f"recovery {start_s:.2f} s); first answer {after_s} s after", flush=True)
+        print(
+            f"  stop {k:2d}: {inflight} requests in flight, {answered - last} answered since "
+            f"the last stop; stop took {stop_s:.2f} s, down {t_up - t_down:.1f} s (start incl. "
+            f"recovery {start_s:.2f} s); first answer {after_s} s after",
+            flush=True,
+        )
         last = answered
     time.sleep(3)
     load.stop.set()
     for t in load.threads:
         t.join(timeout=600)
     still = sum(t.is_alive() for t in load.threads)
-    print(f"  requests answered: {len(load.answers)} ({load.retried} needed more than one "
-          f"send); attempts by outcome {dict(load.statuses)}; final answers {dict(load.finals)}")
-    print(f"  stops with requests in flight: {landed} of {args.pg_stops}; dispensings "
-          f"acknowledged: {len(load.refs)} by client_ref, {len(load.keys)} by Idempotency-Key; "
-          f"batch records answered as replays (committed before a stop cut their batch off): "
-          f"{load.replayed}")
-    unhandled = [ln for ln in log.read_text(errors="replace").splitlines()
-                 if "unhandled error" in ln]
+    print(
+        f"  requests answered: {len(load.answers)} ({load.retried} needed more than one "
+        f"send); attempts by outcome {dict(load.statuses)}; final answers {dict(load.finals)}"
+    )
+    print(
+        f"  stops with requests in flight: {landed} of {args.pg_stops}; dispensings "
+        f"acknowledged: {len(load.refs)} by client_ref, {len(load.keys)} by Idempotency-Key; "
+        f"batch records answered as replays (committed before a stop cut their batch off): "
+        f"{load.replayed}"
+    )
+    unhandled = [
+        ln for ln in log.read_text(errors="replace").splitlines() if "unhandled error" in ln
+    ]
     verbose = True
     check("clients finished", still == 0, f"{still} still sending", verbose)
-    check("every request answered 201/200", not load.unexpected,
-          f"{len(load.unexpected)} otherwise {load.unexpected[:3]}", verbose)
-    check("no 500 (only 503 while the database is down)",
-          "500" not in load.statuses and not unhandled,
-          f"500 answers {load.statuses.get('500', 0)}, unhandled errors in the log "
-          f"{len(unhandled)} {unhandled[:2]}", verbose)
+    check(
+        "every request answered 201/200",
+        not load.unexpected,
+        f"{len(load.unexpected)} otherwise {load.unexpected[:3]}",
+        verbose,
+    )
+    check(
+        "no 500 (only 503 while the database is down)",
+        "500" not in load.statuses and not unhandled,
+        f"500 answers {load.statuses.get('500', 0)}, unhandled errors in the log "
+        f"{len(unhandled)} {unhandled[:2]}",
+        verbose,
+    )
     refs_check(db, f"{run_id}-pg-", load.refs, verbose)
     # dispensings without client_ref: the Idempotency-Key client's pharmacy only
     key_pharmacy = fund["pharmacies"][3]
-    n_keyed = int(q(f"SELECT count(*) FROM dispensings WHERE id > {max_before} AND "
-                    f"client_ref IS NULL AND pharmacy = '{key_pharmacy}'", db))
+    n_keyed = int(
+        q(
+            f"SELECT count(*) FROM dispensings WHERE id > {max_before} AND "
+            f"client_ref IS NULL AND pharmacy = '{key_pharmacy}'",
+            db,
+        )
+    )
     ids = set(load.keys.values())
-    booked = set(q(f"SELECT id FROM dispensings WHERE id > {max_before} AND client_ref IS NULL "
-                   f"AND pharmacy = '{key_pharmacy}'", db).split())
-    check("one dispensing per Idempotency-Key", n_keyed == len(load.keys) and ids == booked,
-          f"{len(load.keys)} keys, {n_keyed} dispensings without client_ref, "
-          f"{len(ids ^ booked)} ids differ", verbose)
+    booked = set(
+        q(
+            f"SELECT id FROM dispensings WHERE id > {max_before} AND client_ref IS NULL "
+            f"AND pharmacy = '{key_pharmacy}'",
+            db,
+        ).split()
+    )
+    check(
+        "one dispensing per Idempotency-Key",
+        n_keyed == len(load.keys) and ids == booked,
+        f"{len(load.keys)} keys, {n_keyed} dispensings without client_ref, "
+        f"{len(ids ^ booked)} ids differ",
+        verbose,
+    )
     stock_check(before, stock(db), load.dispensed, verbose)
     book_checks(fund, server.port, verbose)
     server.stop()
-    print(f"  down time per stop: min {min(downs):.1f} median {statistics.median(downs):.1f} "
-          f"max {max(downs):.1f} s")
+    print(
+        f"  down time per stop: min {min(downs):.1f} median {statistics.median(downs):.1f} "
+        f"max {max(downs):.1f} s"
+    )
 
 
 # --------------------------------------------------------------------------- main
+
 
 def code_version() -> str:
     """The commit under test (a snapshot made by ``git archive`` carries it in COMMIT), and
@@ -677,8 +832,9 @@ def code_version() -> str:
     if (ROOT / "COMMIT").exists():
         return (ROOT / "COMMIT").read_text().strip()[:10] + " (snapshot)"
     head = run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], check=False)
-    dirty = run(["git", "-C", str(ROOT), "status", "--short", "--untracked-files=no"],
-                check=False).stdout.split("\n")
+    dirty = run(
+        ["git", "-C", str(ROOT), "status", "--short", "--untracked-files=no"], check=False
+    ).stdout.split("\n")
     return f"{head.stdout.strip()} ({len([d for d in dirty if d])} files modified)"
 
 
@@ -712,8 +868,12 @@ def main() -> None:
     finally:
         if not args.keep_cluster:
             drop_cluster()
-    print("\nchecks: " + ", ".join(f"{name} {'PASS' if ok else 'FAIL'} x{n}"
-                                   for (name, ok), n in sorted(RESULTS.items())))
+    print(
+        "\nchecks: "
+        + ", ".join(
+            f"{name} {'PASS' if ok else 'FAIL'} x{n}" for (name, ok), n in sorted(RESULTS.items())
+        )
+    )
     print(f"FAILED: {', '.join(sorted(set(FAILED)))}" if FAILED else "all checks passed")
     sys.exit(1 if FAILED else 0)
 

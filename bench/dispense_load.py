@@ -65,13 +65,15 @@ def make_body(fund: dict[str, Any], rng: random.Random) -> tuple[str, dict[str, 
     pharmacy = rng.choice(fund["pharmacies"])
     meds = rng.sample(fund["medicines"], rng.randint(1, 3))
     return pharmacy, {
-        "pharmacy": pharmacy, "patient": rng.choice(fund["patients"]),
-        "service_date": fund["service_date"], "client_ref": uuid.uuid4().hex,
-        "items": [{"medicine": m, "quantity": rng.randint(1, 30)} for m in meds]}
+        "pharmacy": pharmacy,
+        "patient": rng.choice(fund["patients"]),
+        "service_date": fund["service_date"],
+        "client_ref": uuid.uuid4().hex,
+        "items": [{"medicine": m, "quantity": rng.randint(1, 30)} for m in meds],
+    }
 
 
-def python_load(fund: dict[str, Any], port: int, clients: int, seconds: float
-                ) -> dict[str, Any]:
+def python_load(fund: dict[str, Any], port: int, clients: int, seconds: float) -> dict[str, Any]:
     stop_at = time.perf_counter() + seconds
     results: list[tuple[float, int]] = []
     errors: list[str] = []
@@ -87,9 +89,15 @@ def python_load(fund: dict[str, Any], port: int, clients: int, seconds: float
             data = json.dumps(body)
             t0 = time.perf_counter()
             try:
-                conn.request("POST", "/api/v1/dispensings", data, {
-                    "Content-Type": "application/json",
-                    "Authorization": f"Bearer {tokens[pharmacy]}"})
+                conn.request(
+                    "POST",
+                    "/api/v1/dispensings",
+                    data,
+                    {
+                        "Content-Type": "application/json",
+                        "Authorization": f"Bearer {tokens[pharmacy]}",
+                    },
+                )
                 r = conn.getresponse()
                 payload = r.read()
                 status = r.status
@@ -109,9 +117,14 @@ def python_load(fund: dict[str, Any], port: int, clients: int, seconds: float
     wall = run_threads(client, clients)
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     lat = sorted(x[0] * 1000 for x in results)
-    return {"wall": wall, "count": len(results), "latencies_ms": lat,
-            "status": Counter(x[1] for x in results), "errors": errors,
-            "client_cpu": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)}
+    return {
+        "wall": wall,
+        "count": len(results),
+        "latencies_ms": lat,
+        "status": Counter(x[1] for x in results),
+        "errors": errors,
+        "client_cpu": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime),
+    }
 
 
 WRK_LUA = r"""
@@ -174,30 +187,54 @@ def wrk_load(fund: dict[str, Any], port: int, clients: int, seconds: float) -> d
     lua = WRK_LUA % {
         "pharmacies": q(fund["pharmacies"]),
         "tokens": q(fund["tokens"]["pharmacists"][p] for p in fund["pharmacies"]),
-        "medicines": q(fund["medicines"]), "patients_n": len(fund["patients"]),
-        "service_date": fund["service_date"]}
+        "medicines": q(fund["medicines"]),
+        "patients_n": len(fund["patients"]),
+        "service_date": fund["service_date"],
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua)
     # statuses is a global per thread state: expose it to done() through thread:get
     t0 = time.perf_counter()
     proc = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(clients), "-d", f"{int(seconds)}s", "--timeout", "30s",
-         "-s", f.name, f"http://127.0.0.1:{port}"], capture_output=True, text=True)
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(clients),
+            "-d",
+            f"{int(seconds)}s",
+            "--timeout",
+            "30s",
+            "-s",
+            f.name,
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
     m = re.search(r"^WRKJSON (.*)$", proc.stdout, re.M)
     if not m:
         raise SystemExit(f"wrk failed: {proc.stdout}\n{proc.stderr}")
     d = json.loads(m.group(1))
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"wall": d["duration_us"] / 1e6, "count": d["requests"], "wrk": d,
-            "status": Counter({int(k): v for k, v in d["status"].items()}),
-            "errors": [] if d["errors_connect"] + d["errors_read"] + d["errors_timeout"] == 0
-            else [f"socket errors: {d}"], "client_cpu": ru.ru_utime + ru.ru_stime,
-            "wall_total": wall}
+    return {
+        "wall": d["duration_us"] / 1e6,
+        "count": d["requests"],
+        "wrk": d,
+        "status": Counter({int(k): v for k, v in d["status"].items()}),
+        "errors": []
+        if d["errors_connect"] + d["errors_read"] + d["errors_timeout"] == 0
+        else [f"socket errors: {d}"],
+        "client_cpu": ru.ru_utime + ru.ru_stime,
+        "wall_total": wall,
+    }
 
 
-def run_once(fund: dict[str, Any], workers: int, clients: int, seconds: float, kind: str
-             ) -> dict[str, Any]:
+def run_once(
+    fund: dict[str, Any], workers: int, clients: int, seconds: float, kind: str
+) -> dict[str, Any]:
     server = Server(fund["database_url"], workers)
     server.start()
     try:
@@ -207,8 +244,7 @@ def run_once(fund: dict[str, Any], workers: int, clients: int, seconds: float, k
         p0 = postgres_cpu(db)
         b0 = total_busy_seconds()
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        res = (python_load if kind == "python" else wrk_load)(fund, server.port, clients,
-                                                               seconds)
+        res = (python_load if kind == "python" else wrk_load)(fund, server.port, clients, seconds)
         if kind == "wrk":
             ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             res["client_cpu"] = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
@@ -222,39 +258,49 @@ def run_once(fund: dict[str, Any], workers: int, clients: int, seconds: float, k
     return res
 
 
-def report(workers: int, kind: str, clients: int, res: dict[str, Any], tps: float | None
-           ) -> float:
+def report(workers: int, kind: str, clients: int, res: dict[str, Any], tps: float | None) -> float:
     n, wall = res["count"], res["wall"]
     rate = n / wall
     if "latencies_ms" in res:
         lat = res["latencies_ms"]
-        p50, p95, p99, mx = (percentile(lat, 50), percentile(lat, 95), percentile(lat, 99),
-                             lat[-1] if lat else float("nan"))
+        p50, p95, p99, mx = (
+            percentile(lat, 50),
+            percentile(lat, 95),
+            percentile(lat, 99),
+            lat[-1] if lat else float("nan"),
+        )
     else:
         w = res["wrk"]
         p50, p95, p99, mx = w["p50"] / 1000, w["p95"] / 1000, w["p99"] / 1000, w["max"] / 1000
     ok = res["status"].get(201, 0)
-    print(f"workers={workers} client={kind} clients={clients} duration={wall:.1f}s "
-          f"requests={n} throughput={rate:.1f}/s (201 only: {ok / wall:.1f}/s)")
+    print(
+        f"workers={workers} client={kind} clients={clients} duration={wall:.1f}s "
+        f"requests={n} throughput={rate:.1f}/s (201 only: {ok / wall:.1f}/s)"
+    )
     print(f"  latency ms: p50={p50:.1f} p95={p95:.1f} p99={p99:.1f} max={mx:.1f}")
-    print(f"  status: {dict(sorted(res['status'].items()))}"
-          + ("  ALL 201" if ok == n else "  NOT ALL 201"))
+    print(
+        f"  status: {dict(sorted(res['status'].items()))}"
+        + ("  ALL 201" if ok == n else "  NOT ALL 201")
+    )
     for e in res["errors"][:3]:
         print(f"  e.g. {e}")
     if tps:
-        print(f"  ratio to pgbench TPC-B (16 clients, same run, {tps:.0f} tps): "
-              f"{rate / tps:.3f}")
+        print(f"  ratio to pgbench TPC-B (16 clients, same run, {tps:.0f} tps): {rate / tps:.3f}")
     cores = 2 * wall
     other = res["busy_cpu"] - res["client_cpu"] - res["workers_cpu"] - res["postgres_cpu"]
-    print(f"  CPU seconds over {wall:.1f}s x 2 cores = {cores:.0f}: load generator "
-          f"{res['client_cpu']:.1f} ({res['client_cpu'] / cores:.0%}), gunicorn workers "
-          f"{res['workers_cpu']:.1f} ({res['workers_cpu'] / cores:.0%}), PostgreSQL (this DB) "
-          f"{res['postgres_cpu']:.1f} ({res['postgres_cpu'] / cores:.0%}), rest of the machine "
-          f"{other:.1f} ({other / cores:.0%})")
+    print(
+        f"  CPU seconds over {wall:.1f}s x 2 cores = {cores:.0f}: load generator "
+        f"{res['client_cpu']:.1f} ({res['client_cpu'] / cores:.0%}), gunicorn workers "
+        f"{res['workers_cpu']:.1f} ({res['workers_cpu'] / cores:.0%}), PostgreSQL (this DB) "
+        f"{res['postgres_cpu']:.1f} ({res['postgres_cpu'] / cores:.0%}), rest of the machine "
+        f"{other:.1f} ({other / cores:.0%})"
+    )
     if n:
-        print(f"  per request: workers {1000 * res['workers_cpu'] / n:.2f} ms CPU, PostgreSQL "
-              f"{1000 * res['postgres_cpu'] / n:.2f} ms CPU, load generator "
-              f"{1000 * res['client_cpu'] / n:.2f} ms CPU")
+        print(
+            f"  per request: workers {1000 * res['workers_cpu'] / n:.2f} ms CPU, PostgreSQL "
+            f"{1000 * res['postgres_cpu'] / n:.2f} ms CPU, load generator "
+            f"{1000 * res['client_cpu'] / n:.2f} ms CPU"
+        )
     print(f"  worker RSS after the load (MB): {res['rss_mb']}  max={max(res['rss_mb'])}")
     sys.stdout.flush()
     return rate
@@ -271,8 +317,10 @@ def main() -> None:
     args = ap.parse_args()
     fund = json.loads(Path(args.fund).read_text())
     header("POST /dispensings under load")
-    print(f"fund: {fund['db']} lots={fund['lots']} pharmacies={len(fund['pharmacies'])} "
-          f"medicines={len(fund['medicines'])} patients={len(fund['patients'])}")
+    print(
+        f"fund: {fund['db']} lots={fund['lots']} pharmacies={len(fund['pharmacies'])} "
+        f"medicines={len(fund['medicines'])} patients={len(fund['patients'])}"
+    )
     tps = None
     if args.pgbench_seconds:
         tps = pgbench_tps(16, args.pgbench_seconds)
@@ -285,9 +333,11 @@ def main() -> None:
             if best is None or rate > best[0]:
                 best = (rate, w, kind)
     if best:
-        print(f"best: {best[0]:.1f}/s with {best[1]} workers ({best[2]} client)"
-              + (f", ratio to pgbench {best[0] / tps:.3f}" if tps else "")
-              + "; targets: >= 400/s, p99 <= 100 ms, RSS <= 150 MB")
+        print(
+            f"best: {best[0]:.1f}/s with {best[1]} workers ({best[2]} client)"
+            + (f", ratio to pgbench {best[0] / tps:.3f}" if tps else "")
+            + "; targets: >= 400/s, p99 <= 100 ms, RSS <= 150 MB"
+        )
 
 
 if __name__ == "__main__":

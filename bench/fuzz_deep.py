@@ -64,8 +64,9 @@ class Recorder:
         environ["wsgi.input"] = io.BytesIO(body)
         label, who, mode = _current
 
-        def recording_start(status: str, headers: list[tuple[str, str]],
-                            exc_info: Any = None) -> Any:
+        def recording_start(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             code = int(status.split()[0])
             _sent[(label, who, mode)] += 1
             _statuses[(label, who)][code] += 1
@@ -76,9 +77,13 @@ class Recorder:
                 _server_errors.append(
                     f"{code} as {who} ({label}, {mode}): {environ['REQUEST_METHOD']} "
                     f"{path}{'?' + query if query else ''} "
-                    f"content-type={environ.get('CONTENT_TYPE', '')!r} body={body[:2000]!r}")
-            return start_response(status, headers, exc_info) if exc_info else \
-                start_response(status, headers)
+                    f"content-type={environ.get('CONTENT_TYPE', '')!r} body={body[:2000]!r}"
+                )
+            return (
+                start_response(status, headers, exc_info)
+                if exc_info
+                else start_response(status, headers)
+            )
 
         return self.app(environ, recording_start)
 
@@ -87,8 +92,9 @@ def make_database(url_base: str) -> str:
     import psycopg
 
     with psycopg.connect(f"{url_base}/postgres", autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = %s", (FUZZ_DB,))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (FUZZ_DB,)
+        )
         conn.execute(f'DROP DATABASE IF EXISTS "{FUZZ_DB}"')
         conn.execute(f'CREATE DATABASE "{FUZZ_DB}"')
     return url_base.replace("postgresql://", "postgresql+psycopg://", 1) + f"/{FUZZ_DB}"
@@ -98,8 +104,9 @@ def drop_database(url_base: str) -> None:
     import psycopg
 
     with psycopg.connect(f"{url_base}/postgres", autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = %s", (FUZZ_DB,))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (FUZZ_DB,)
+        )
         conn.execute(f'DROP DATABASE IF EXISTS "{FUZZ_DB}"')
 
 
@@ -110,13 +117,20 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=3600.0, help="seconds before stopping")
     parser.add_argument("--seed", type=int, default=None, help="fixed seed (default: random)")
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--pg", action="store_true",
-                        help=f"make {FUZZ_DB} on BENCH_PG ({PG}) and drop it at the end")
+    parser.add_argument(
+        "--pg",
+        action="store_true",
+        help=f"make {FUZZ_DB} on BENCH_PG ({PG}) and drop it at the end",
+    )
     parser.add_argument("--keep", action="store_true", help="with --pg: keep the database")
-    parser.add_argument("--callers", default="finance,pharmacist,auditor",
-                        help="roles to fuzz as (each on the operations its role may call)")
-    parser.add_argument("--match", default=None,
-                        help="only operations whose 'METHOD /path' matches this regex")
+    parser.add_argument(
+        "--callers",
+        default="finance,pharmacist,auditor",
+        help="roles to fuzz as (each on the operations its role may call)",
+    )
+    parser.add_argument(
+        "--match", default=None, help="only operations whose 'METHOD /path' matches this regex"
+    )
     args = parser.parse_args()
 
     from schemathesis import APIOperation
@@ -124,7 +138,7 @@ def main() -> int:
 
     import demo
     import tests.audit.fuzzing as fuzzing
-    from ledger.cli import upgrade
+    from commands import upgrade
     from tests.audit.conftest import create_pharmacy, create_user_token
     from tests.conftest import make_app
 
@@ -137,8 +151,10 @@ def main() -> int:
             url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'fuzz.sqlite3'}"
         print(f"== schemathesis deep run on {url.split('://')[0]}")
         print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
-    print(f"examples asked per operation and caller: {args.examples} valid, "
-          f"{args.negative} invalid; seed {args.seed}; budget {args.budget:.0f} s")
+    print(
+        f"examples asked per operation and caller: {args.examples} valid, "
+        f"{args.negative} invalid; seed {args.seed}; budget {args.budget:.0f} s"
+    )
     sys.stdout.flush()
     upgrade(url)
     app = make_app(url)
@@ -151,17 +167,24 @@ def main() -> int:
         create_pharmacy(app, app.test_client(), finance, "PFUZZ")
         every = {
             "finance": finance,
-            "pharmacist": create_user_token(app, "fuzz-deep-pharmacist", "pharmacist",
-                                            "PFUZZ"),
+            "pharmacist": create_user_token(app, "fuzz-deep-pharmacist", "pharmacist", "PFUZZ"),
             "auditor": create_user_token(app, "fuzz-deep-auditor", "auditor"),
         }
         tokens = {who: every[who] for who in args.callers.split(",")}
         app.wsgi_app = Recorder(app.wsgi_app)  # type: ignore[method-assign]
         original = fuzzing._fuzz_operation
 
-        def tracked(op: APIOperation[Any, Any, Any, Any], label: str, who: str, token: str,
-                    mode: GenerationMode, max_examples: int, seed: int | None,
-                    report: fuzzing.FuzzReport, seen: set[str]) -> None:
+        def tracked(
+            op: APIOperation[Any, Any, Any, Any],
+            label: str,
+            who: str,
+            token: str,
+            mode: GenerationMode,
+            max_examples: int,
+            seed: int | None,
+            report: fuzzing.FuzzReport,
+            seen: set[str],
+        ) -> None:
             if args.match is not None and not re.search(args.match, label):
                 return
             _current[:] = [label, who, mode.value]
@@ -169,8 +192,11 @@ def main() -> int:
             original(op, label, who, token, mode, max_examples, seed, report, seen)
             if mode.value == "negative":
                 done = sum(n for (lb, w, _m), n in _sent.items() if lb == label and w == who)
-                print(f"  {who:10s} {label}: {done} requests, "
-                      f"{time.monotonic() - started:.1f} s (last mode)", flush=True)
+                print(
+                    f"  {who:10s} {label}: {done} requests, "
+                    f"{time.monotonic() - started:.1f} s (last mode)",
+                    flush=True,
+                )
 
         fuzzing._fuzz_operation = tracked
         report = fuzzing.run_fuzz(
@@ -195,12 +221,16 @@ def main() -> int:
         print(f"  {who:10s} {label:60s} {pos:4d} / {neg:3d}  {st}")
         if pos < args.examples:
             short.append(f"{who} {label} ({pos})")
-    print(f"\noperations: {report.operations} in the document; "
-          f"{len({lb for lb, _w in ops})} fuzzed; {len(ops)} (operation, caller) pairs")
+    print(
+        f"\noperations: {report.operations} in the document; "
+        f"{len({lb for lb, _w in ops})} fuzzed; {len(ops)} (operation, caller) pairs"
+    )
     print(f"requests:   {report.requests} in {report.seconds:.1f} s")
     print(f"statuses:   {sorted(report.statuses.items())}")
-    print(f"pairs with fewer than {args.examples} valid examples (input space exhausted "
-          f"or the budget): {len(short)}")
+    print(
+        f"pairs with fewer than {args.examples} valid examples (input space exhausted "
+        f"or the budget): {len(short)}"
+    )
     for line in short:
         print(f"  - {line}")
     if report.skipped:

@@ -68,12 +68,18 @@ def main() -> None:
             records = [body] + [make_body(fund, rng)[1] for _ in range(args.batch - 1)]
             for rec in records:
                 rec["pharmacy"] = pharmacy
-            r = client.post("/api/v1/dispensings/batch", json={"dispensings": records},
-                            headers={"Authorization": f"Bearer {tokens[pharmacy]}"})
+            r = client.post(
+                "/api/v1/dispensings/batch",
+                json={"dispensings": records},
+                headers={"Authorization": f"Bearer {tokens[pharmacy]}"},
+            )
             assert r.status_code == 200 and r.get_json()["created"] == args.batch, r.get_data(True)
             return
-        r = client.post("/api/v1/dispensings", json=body,
-                        headers={"Authorization": f"Bearer {tokens[pharmacy]}"})
+        r = client.post(
+            "/api/v1/dispensings",
+            json=body,
+            headers={"Authorization": f"Bearer {tokens[pharmacy]}"},
+        )
         assert r.status_code == 201, r.get_data(True)
 
     one()  # warm up
@@ -85,18 +91,24 @@ def main() -> None:
         one()
     prof.disable()
     wall = time.perf_counter() - t0
-    print(f"{args.n} requests in {wall:.2f}s: {1000 * wall / args.n:.1f} ms per request "
-          f"(one client, no concurrency)")
+    print(
+        f"{args.n} requests in {wall:.2f}s: {1000 * wall / args.n:.1f} ms per request "
+        f"(one client, no concurrency)"
+    )
     if args.batch:
-        print(f"per record: {1000 * wall / args.n / args.batch:.2f} ms wall, "
-              f"{args.n * args.batch / wall:.0f} records/s")
+        print(
+            f"per record: {1000 * wall / args.n / args.batch:.2f} ms wall, "
+            f"{args.n * args.batch / wall:.0f} records/s"
+        )
     pstats.Stats(prof).sort_stats("cumulative").print_stats(args.top)
     if args.save:
         prof.dump_stats(args.save)  # for pstats' print_callees
     if args.sql:
         total = sum(len(v) for v in stmts.values())
-        print(f"SQL statements per request: {total / args.n:.1f}; "
-              f"time in SQL per request: {1000 * sum(map(sum, stmts.values())) / args.n:.1f} ms")
+        print(
+            f"SQL statements per request: {total / args.n:.1f}; "
+            f"time in SQL per request: {1000 * sum(map(sum, stmts.values())) / args.n:.1f} ms"
+        )
         for s, ts in sorted(stmts.items(), key=lambda kv: -sum(kv[1]))[:25]:
             print(f"  {len(ts) / args.n:5.1f}/req {1000 * sum(ts) / args.n:7.2f} ms/req  {s}")
 

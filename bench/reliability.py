@@ -76,8 +76,11 @@ class Client:
 
 
 def lot_units(db: str, account: str, medicine: str) -> list[int]:
-    out = psql(f"SELECT sum(amount) FROM balances WHERE account_code = '{account}' "
-               f"AND commodity = '{medicine}' AND lot_key <> 0 GROUP BY lot_key", db)
+    out = psql(
+        f"SELECT sum(amount) FROM balances WHERE account_code = '{account}' "
+        f"AND commodity = '{medicine}' AND lot_key <> 0 GROUP BY lot_key",
+        db,
+    )
     return [int(x) for x in out.split()]
 
 
@@ -99,24 +102,39 @@ def contention(fund: dict[str, Any], port: int, clients: int, seconds: float) ->
         n = 0
         while time.time() < stop_at:
             n += 1
-            status, _ = c.request("POST", "/api/v1/dispensings", {
-                "pharmacy": pharmacy, "patient": None, "service_date": fund["service_date"],
-                "client_ref": f"cont-{i}-{n}-{time.time_ns()}",
-                "items": [{"medicine": medicine, "quantity": 1}]})
+            status, _ = c.request(
+                "POST",
+                "/api/v1/dispensings",
+                {
+                    "pharmacy": pharmacy,
+                    "patient": None,
+                    "service_date": fund["service_date"],
+                    "client_ref": f"cont-{i}-{n}-{time.time_ns()}",
+                    "items": [{"medicine": medicine, "quantity": 1}],
+                },
+            )
             with lock:
                 statuses[status] += 1
 
     elapsed = run_threads(run, clients)
     end_units = sum(lot_units(db, f"1400-{pharmacy}", medicine))
     ok = statuses[201]
-    print(f"  {sum(statuses.values())} requests in {elapsed:.1f} s "
-          f"({ok / elapsed:.1f} dispensings/s), statuses {dict(statuses)}")
+    print(
+        f"  {sum(statuses.values())} requests in {elapsed:.1f} s "
+        f"({ok / elapsed:.1f} dispensings/s), statuses {dict(statuses)}"
+    )
     check("no 5xx", not any(s >= 500 for s in statuses), str(dict(statuses)))
-    check("stock = start - acknowledged", end_units == start_units - ok,
-          f"{start_units} - {ok} = {start_units - ok}, books say {end_units}")
+    check(
+        "stock = start - acknowledged",
+        end_units == start_units - ok,
+        f"{start_units} - {ok} = {start_units - ok}, books say {end_units}",
+    )
     check("no negative lot", negative_lots(db) == 0, f"{negative_lots(db)} negative")
-    unbalanced = psql("SELECT count(*) FROM (SELECT entry_id FROM postings GROUP BY entry_id, "
-                      "commodity HAVING sum(amount) <> 0) x", db)
+    unbalanced = psql(
+        "SELECT count(*) FROM (SELECT entry_id FROM postings GROUP BY entry_id, "
+        "commodity HAVING sum(amount) <> 0) x",
+        db,
+    )
     check("0 unbalanced entries", unbalanced == "0", f"{unbalanced} unbalanced")
 
 
@@ -129,10 +147,18 @@ def storm(fund: dict[str, Any], port: int, posts: int, clients: int) -> None:
     run_id = f"storm-{int(time.time())}"
 
     def body(key: int, altered: bool = False) -> dict[str, Any]:
-        return {"pharmacy": pharmacy, "patient": None, "service_date": fund["service_date"],
-                "client_ref": f"{run_id}-{key}",
-                "items": [{"medicine": fund["medicines"][key % len(fund["medicines"])],
-                           "quantity": 2 if altered else 1}]}
+        return {
+            "pharmacy": pharmacy,
+            "patient": None,
+            "service_date": fund["service_date"],
+            "client_ref": f"{run_id}-{key}",
+            "items": [
+                {
+                    "medicine": fund["medicines"][key % len(fund["medicines"])],
+                    "quantity": 2 if altered else 1,
+                }
+            ],
+        }
 
     plan: list[tuple[int, bool]] = [(k, False) for k in range(1024)]
     while len(plan) < posts:
@@ -170,16 +196,28 @@ def storm(fund: dict[str, Any], port: int, posts: int, clients: int) -> None:
     print(f"  {len(results)} posts in {elapsed:.1f} s, statuses {dict(statuses)}")
     replays = [(k, p) for k, a, s, p in results if k < 1024 and not a]
     identical = sum(1 for k, p in replays if p == first.get(k))
-    check("replays byte-identical", identical == len(replays),
-          f"{identical} of {len(replays)} identical to the first answer")
+    check(
+        "replays byte-identical",
+        identical == len(replays),
+        f"{identical} of {len(replays)} identical to the first answer",
+    )
     altered = [s for k, a, s, _ in results if a]
-    check("altered bodies 409", all(s == 409 for s in altered),
-          f"{Counter(altered)} over {len(altered)} altered replays")
+    check(
+        "altered bodies 409",
+        all(s == 409 for s in altered),
+        f"{Counter(altered)} over {len(altered)} altered replays",
+    )
     keys = len({k for k, _ in plan})
-    rows = psql(f"SELECT count(*), count(DISTINCT client_ref) FROM dispensings "
-                f"WHERE client_ref LIKE '{run_id}-%'", db).split("|")
-    check("one dispensing per key", rows == [str(keys), str(keys)],
-          f"{keys} keys, dispensings {rows[0]}, distinct refs {rows[1]}")
+    rows = psql(
+        f"SELECT count(*), count(DISTINCT client_ref) FROM dispensings "
+        f"WHERE client_ref LIKE '{run_id}-%'",
+        db,
+    ).split("|")
+    check(
+        "one dispensing per key",
+        rows == [str(keys), str(keys)],
+        f"{keys} keys, dispensings {rows[0]}, distinct refs {rows[1]}",
+    )
     check("no 5xx", not any(s >= 500 for s in statuses), str(dict(statuses)))
 
 
@@ -206,10 +244,18 @@ def close_race(fund: dict[str, Any], port: int, seconds: float) -> None:
         n = 0
         while not stop.is_set():
             n += 1
-            s, payload = c.request("POST", "/api/v1/journal-entries", {
-                "date": last_end.replace(day=15).isoformat(), "memo": f"race {i}-{n}",
-                "postings": [{"account": "1010", "commodity": "KHR", "amount": "100"},
-                             {"account": "3000", "commodity": "KHR", "amount": "-100"}]})
+            s, payload = c.request(
+                "POST",
+                "/api/v1/journal-entries",
+                {
+                    "date": last_end.replace(day=15).isoformat(),
+                    "memo": f"race {i}-{n}",
+                    "postings": [
+                        {"account": "1010", "commodity": "KHR", "amount": "100"},
+                        {"account": "3000", "commodity": "KHR", "amount": "-100"},
+                    ],
+                },
+            )
             with lock:
                 statuses[s] += 1
                 if s == 201:
@@ -221,8 +267,9 @@ def close_race(fund: dict[str, Any], port: int, seconds: float) -> None:
     started = time.time()
     time.sleep(seconds / 2)
     closer = Client(port, finance)
-    s, payload = closer.request("POST", f"/api/v1/periods/{period}/close",
-                                {"force": True, "reason": "bench: close race"})
+    s, payload = closer.request(
+        "POST", f"/api/v1/periods/{period}/close", {"force": True, "reason": "bench: close race"}
+    )
     closed_at = time.time()
     _, tb_at_close = closer.request("GET", f"/api/v1/reports/trial-balance?as_of={last_end}")
     time.sleep(seconds / 2)
@@ -235,8 +282,11 @@ def close_race(fund: dict[str, Any], port: int, seconds: float) -> None:
     dates = Counter(e["accounting_date"] for e in acknowledged)
     good = all(d.startswith(period) or d == this_month.isoformat() for d in dates)
     check("each entry before the close or in the next month", good, str(dict(dates)))
-    check("closed month's trial balance unchanged", tb_at_close == tb_after,
-          "identical" if tb_at_close == tb_after else "CHANGED")
+    check(
+        "closed month's trial balance unchanged",
+        tb_at_close == tb_after,
+        "identical" if tb_at_close == tb_after else "CHANGED",
+    )
     check("no 5xx", not any(x >= 500 for x in statuses), str(dict(statuses)))
 
 

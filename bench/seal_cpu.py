@@ -89,15 +89,16 @@ def main() -> None:
 
     for _round in range(args.rounds):
         # the order alternates: the first mode of a round tends to pay for warming caches
-        for mode in (modes if _round % 2 == 0 else modes[::-1]):
+        for mode in modes if _round % 2 == 0 else modes[::-1]:
             app = apps[mode]
             client = app.test_client()
             sealer = app.extensions["rdf_after_commit"]
 
             def dispense(client: Any = client) -> None:
                 p, body = make_body(fund, rng)
-                r = client.post("/api/v1/dispensings", json=body,
-                                headers={"Authorization": f"Bearer {toks[p]}"})
+                r = client.post(
+                    "/api/v1/dispensings", json=body, headers={"Authorization": f"Bearer {toks[p]}"}
+                )
                 assert r.status_code == 201, r.get_data(True)
 
             for _ in range(3):
@@ -122,31 +123,42 @@ def main() -> None:
             snap = dict(c)
             left = unsealed(app)
             n = args.n
-            results[mode].append({
-                "wall": 1000 * wall / n, "py": 1000 * proc / n, "py_req": 1000 * thr / n,
-                "pg": 1000 * pgc / n, "sql_req": snap["sql_req"] / n,
-                "sql_other": snap["sql_other"] / n, "commit_req": snap["commit_req"] / n,
-                "commit_other": snap["commit_other"] / n,
-                "runs": (getattr(sealer, "runs", 0) - runs0) / n, "left": left,
-                "py_sealer": 1000 * (getattr(sealer, "cpu_seconds", 0.0) - scpu0) / n,
-            })
+            results[mode].append(
+                {
+                    "wall": 1000 * wall / n,
+                    "py": 1000 * proc / n,
+                    "py_req": 1000 * thr / n,
+                    "pg": 1000 * pgc / n,
+                    "sql_req": snap["sql_req"] / n,
+                    "sql_other": snap["sql_other"] / n,
+                    "commit_req": snap["commit_req"] / n,
+                    "commit_other": snap["commit_other"] / n,
+                    "runs": (getattr(sealer, "runs", 0) - runs0) / n,
+                    "left": left,
+                    "py_sealer": 1000 * (getattr(sealer, "cpu_seconds", 0.0) - scpu0) / n,
+                }
+            )
             r = results[mode][-1]
-            print(f"  round {_round + 1} {mode:<10} wall {r['wall']:6.1f} ms  python CPU "
-                  f"{r['py']:5.1f} ms (request thread {r['py_req']:5.1f}, sealer "
-                  f"{r['py_sealer']:4.1f})  PostgreSQL CPU "
-                  f"{r['pg']:5.1f} ms  SQL {r['sql_req']:4.1f}+{r['sql_other']:3.1f}  commits "
-                  f"{r['commit_req']:3.1f}+{r['commit_other']:3.2f}  sealer runs/request "
-                  f"{r['runs']:4.2f}  unsealed after {left}")
+            print(
+                f"  round {_round + 1} {mode:<10} wall {r['wall']:6.1f} ms  python CPU "
+                f"{r['py']:5.1f} ms (request thread {r['py_req']:5.1f}, sealer "
+                f"{r['py_sealer']:4.1f})  PostgreSQL CPU "
+                f"{r['pg']:5.1f} ms  SQL {r['sql_req']:4.1f}+{r['sql_other']:3.1f}  commits "
+                f"{r['commit_req']:3.1f}+{r['commit_other']:3.2f}  sealer runs/request "
+                f"{r['runs']:4.2f}  unsealed after {left}"
+            )
             sys.stdout.flush()
     print("median over rounds (SQL and commits: request thread + sealer thread):")
     for mode in modes:
         med = {k: statistics.median(r[k] for r in results[mode]) for k in results[mode][0]}
-        print(f"  {mode:<10} wall {med['wall']:6.1f} ms  python CPU {med['py']:5.1f} ms "
-              f"(request thread {med['py_req']:5.1f}, sealer {med['py_sealer']:4.1f})  "
-              f"PostgreSQL CPU {med['pg']:5.1f} ms  "
-              f"SQL {med['sql_req']:4.1f}+{med['sql_other']:3.1f}  commits "
-              f"{med['commit_req']:3.1f}+{med['commit_other']:3.2f}  sealer runs/request "
-              f"{med['runs']:4.2f}")
+        print(
+            f"  {mode:<10} wall {med['wall']:6.1f} ms  python CPU {med['py']:5.1f} ms "
+            f"(request thread {med['py_req']:5.1f}, sealer {med['py_sealer']:4.1f})  "
+            f"PostgreSQL CPU {med['pg']:5.1f} ms  "
+            f"SQL {med['sql_req']:4.1f}+{med['sql_other']:3.1f}  commits "
+            f"{med['commit_req']:3.1f}+{med['commit_other']:3.2f}  sealer runs/request "
+            f"{med['runs']:4.2f}"
+        )
     for app in apps.values():
         sealer = app.extensions["rdf_after_commit"]
         if hasattr(sealer, "stop"):

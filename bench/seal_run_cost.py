@@ -93,11 +93,14 @@ class Books:
         with c.transaction():
             for (p, m), lot in self.lots.items():
                 eid = self._entries(p, 1, "stock")[0]
-                self._postings([
-                    (eid, f"1400-{p}", m, lot, STOCK, 0), (eid, "9000", m, lot, -STOCK, 0),
-                    (eid, f"1400-{p}", "KHR", lot, STOCK, 0),
-                    (eid, "3000", "KHR", None, -STOCK, 0),
-                ])
+                self._postings(
+                    [
+                        (eid, f"1400-{p}", m, lot, STOCK, 0),
+                        (eid, "9000", m, lot, -STOCK, 0),
+                        (eid, f"1400-{p}", "KHR", lot, STOCK, 0),
+                        (eid, "3000", "KHR", None, -STOCK, 0),
+                    ]
+                )
 
     def _entries(self, pharmacy: str, n: int, kind: str) -> list[int]:
         first = self.serial + 1
@@ -111,7 +114,8 @@ class Books:
                  FROM generate_series(%(a)s::bigint, %(b)s::bigint) AS i
                ORDER BY i
                RETURNING id""",
-            {"d": self.day, "p": pharmacy, "kind": kind, "a": first, "b": self.serial})
+            {"d": self.day, "p": pharmacy, "kind": kind, "a": first, "b": self.serial},
+        )
         return sorted(int(r[0]) for r in rows.fetchall())
 
     def _postings(self, rows: list[tuple[int, str, str, int | None, int, int]]) -> None:
@@ -122,8 +126,16 @@ class Books:
                SELECT * FROM unnest(%(e)s::bigint[], %(a)s::text[], %(c)s::text[],
                                     %(l)s::bigint[], %(m)s::bigint[], %(d)s::date[],
                                     %(s)s::smallint[])""",
-            {"e": list(cols[0]), "a": list(cols[1]), "c": list(cols[2]), "l": list(cols[3]),
-             "m": list(cols[4]), "d": [self.day] * len(rows), "s": list(cols[5])})
+            {
+                "e": list(cols[0]),
+                "a": list(cols[1]),
+                "c": list(cols[2]),
+                "l": list(cols[3]),
+                "m": list(cols[4]),
+                "d": [self.day] * len(rows),
+                "s": list(cols[5]),
+            },
+        )
 
     def dispensing(self, eid: int, p: str) -> list[tuple[int, str, str, int | None, int, int]]:
         from ledger.model import stripe_for
@@ -137,18 +149,23 @@ class Books:
         fund_part = subsidy // 5
         s = stripe_for(p, lot_key=0, nonneg=False)
         rows = [
-            (eid, "5000", m, lot, q, s), (eid, f"1400-{p}", m, lot, -q, 0),
-            (eid, "5000", "KHR", None, cost, s), (eid, f"1400-{p}", "KHR", lot, -cost, 0),
+            (eid, "5000", m, lot, q, s),
+            (eid, f"1400-{p}", m, lot, -q, 0),
+            (eid, "5000", "KHR", None, cost, s),
+            (eid, f"1400-{p}", "KHR", lot, -cost, 0),
             (eid, f"1200-{p}", "KHR", None, price - subsidy, s),
             (eid, "1300-HEF", "KHR", None, subsidy - fund_part, s),
             (eid, "5300", "KHR", None, fund_part, s),
             (eid, "4000", "KHR", None, -price, s),
-            (eid, "5100", "KHR", None, fee, s), (eid, f"2100-{p}", "KHR", None, -fee, s),
+            (eid, "5100", "KHR", None, fee, s),
+            (eid, f"2100-{p}", "KHR", None, -fee, s),
         ]
         extra = self.postings - len(rows)
         for i in range(max(0, extra) // 2):  # more postings: pairs of fee lines
-            rows += [(eid, "5100", "KHR", None, 1 + i, s), (eid, f"2100-{p}", "KHR", None,
-                                                              -1 - i, s)]
+            rows += [
+                (eid, "5100", "KHR", None, 1 + i, s),
+                (eid, f"2100-{p}", "KHR", None, -1 - i, s),
+            ]
         return rows[: self.postings] if extra < 0 else rows
 
     def write(self, n: int) -> list[int]:
@@ -234,7 +251,7 @@ def explain_update(conn: psycopg.Connection[Any], ids: list[int], rounds: int = 
     total: dict[bool, list[float]] = {True: [], False: []}
     guard_ms: list[float] = []
     for rep in range(rounds):
-        for guard in ((True, False) if rep % 2 == 0 else (False, True)):
+        for guard in (True, False) if rep % 2 == 0 else (False, True):
             with conn.transaction(force_rollback=True):
                 if not guard:
                     conn.execute("ALTER TABLE entries DISABLE TRIGGER entries_guard")
@@ -250,9 +267,11 @@ def explain_update(conn: psycopg.Connection[Any], ids: list[int], rounds: int = 
     n = len(ids)
     on, off = statistics.median(total[True]), statistics.median(total[False])
     g = statistics.median(guard_ms)
-    return (f"with entries_guard {on:.2f} ms ({on / n * 1000:.1f} us/entry), of which the "
-            f"trigger {g:.2f} ms ({g / n * 1000:.1f} us/call); guard disabled (rolled back) "
-            f"{off:.2f} ms ({off / n * 1000:.1f} us/entry); medians of {rounds}")
+    return (
+        f"with entries_guard {on:.2f} ms ({on / n * 1000:.1f} us/entry), of which the "
+        f"trigger {g:.2f} ms ({g / n * 1000:.1f} us/call); guard disabled (rolled back) "
+        f"{off:.2f} ms ({off / n * 1000:.1f} us/entry); medians of {rounds}"
+    )
 
 
 def main() -> None:
@@ -267,7 +286,7 @@ def main() -> None:
     header("CPU of one sealing run, per entry sealed")
     print(f"tree: {ROOT}")
     import ledger.sealing as sealing
-    from ledger.cli import upgrade
+    from commands import upgrade
     from ledger.db import Database
 
     batch = max(sealing.BATCH_SIZE, max(sizes) + 1)
@@ -290,7 +309,7 @@ def main() -> None:
         walls: dict[int, Counter[str]] = {k: Counter() for k in sizes}
         calls: dict[int, Counter[str]] = {k: Counter() for k in sizes}
         for rep in range(args.rounds):
-            for k in (sizes if rep % 2 == 0 else sizes[::-1]):
+            for k in sizes if rep % 2 == 0 else sizes[::-1]:
                 books.write(k)
                 probe.count = 0
                 probe.wall.clear()
@@ -304,13 +323,16 @@ def main() -> None:
                 pg1 = probe.pg_ns()
                 assert n == k, (n, k)
                 pg = sum(v - pg0.get(pid, 0) for pid, v in pg1.items()) / 1e9
-                runs[k].append({"py": py * 1000, "pg": pg * 1000, "wall": wall * 1000,
-                                "sql": probe.count})
+                runs[k].append(
+                    {"py": py * 1000, "pg": pg * 1000, "wall": wall * 1000, "sql": probe.count}
+                )
                 walls[k].update(probe.wall)
                 calls[k].update(probe.calls)
-                print(f"round {rep + 1} size {k:>4}: python {py * 1000:6.1f} ms  "
-                      f"postgres {pg * 1000:6.1f} ms  wall {wall * 1000:6.1f} ms  "
-                      f"statements {probe.count}")
+                print(
+                    f"round {rep + 1} size {k:>4}: python {py * 1000:6.1f} ms  "
+                    f"postgres {pg * 1000:6.1f} ms  wall {wall * 1000:6.1f} ms  "
+                    f"statements {probe.count}"
+                )
         print()
         print(f"per sealing run (median of {args.rounds}), and per entry sealed:")
         for k in sizes:
@@ -319,13 +341,16 @@ def main() -> None:
             pg = statistics.median(r["pg"] for r in rs)
             wall = statistics.median(r["wall"] for r in rs)
             sql = statistics.median(r["sql"] for r in rs)
-            print(f"  {k:>4} entries x {args.postings} postings: python {py:6.1f} ms "
-                  f"({py / k * 1000:5.0f} us/entry)  postgres {pg:6.1f} ms "
-                  f"({pg / k * 1000:5.0f} us/entry)  both {(py + pg) / k * 1000:5.0f} us/entry"
-                  f"  wall {wall:6.1f} ms  statements {sql:.0f}")
+            print(
+                f"  {k:>4} entries x {args.postings} postings: python {py:6.1f} ms "
+                f"({py / k * 1000:5.0f} us/entry)  postgres {pg:6.1f} ms "
+                f"({pg / k * 1000:5.0f} us/entry)  both {(py + pg) / k * 1000:5.0f} us/entry"
+                f"  wall {wall:6.1f} ms  statements {sql:.0f}"
+            )
             spent = ", ".join(
                 f"{kind} {walls[k][kind] / len(rs) * 1000:.1f} ms x{calls[k][kind] / len(rs):g}"
-                for kind in sorted(walls[k], key=lambda x: -walls[k][x]))
+                for kind in sorted(walls[k], key=lambda x: -walls[k][x])
+            )
             print(f"        wall per run by statement: {spent}")
         print()
         ids = books.write(max(sizes))
@@ -334,8 +359,10 @@ def main() -> None:
         sealing.seal_pending(factory, blocking=True)
         report = sealing.verify(factory)
         print()
-        print(f"chain: ok={report.ok} entries_checked={report.entries_checked} "
-              f"unsealed={report.unsealed} reason={report.reason}")
+        print(
+            f"chain: ok={report.ok} entries_checked={report.entries_checked} "
+            f"unsealed={report.unsealed} reason={report.reason}"
+        )
         assert report.ok and report.unsealed == 0, report
         conn.close()
         db.dispose()

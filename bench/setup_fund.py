@@ -60,9 +60,9 @@ def server_version() -> str:
 
 
 def build(args: argparse.Namespace) -> dict[str, Any]:
+    from api.auth import create_user
     from app import create_app
-    from ledger.auth import create_user
-    from ledger.cli import upgrade
+    from commands import upgrade
 
     t0 = time.perf_counter()
     recreate(args.db)
@@ -91,35 +91,84 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     meds = [f"M{i:02d}" for i in range(1, args.medicines + 1)]
     pharmacies = [f"P{i:02d}" for i in range(1, args.pharmacies + 1)]
     for m in meds:
-        post("/medicines", {"code": m, "name": f"Medicine {m}", "strength": "500 mg",
-                            "form": "tablet", "unit": "tablet"})
+        post(
+            "/medicines",
+            {
+                "code": m,
+                "name": f"Medicine {m}",
+                "strength": "500 mg",
+                "form": "tablet",
+                "unit": "tablet",
+            },
+        )
     post("/suppliers", {"code": "S1", "name": "Supplier One"})
     for p in pharmacies:
-        post("/pharmacies", {"code": p, "name": f"Pharmacy {p}", "province": "Takeo",
-                             "district": "Doun Kaev"})
+        post(
+            "/pharmacies",
+            {"code": p, "name": f"Pharmacy {p}", "province": "Takeo", "district": "Doun Kaev"},
+        )
     per_pharmacy = 1_000_000
     if args.lots == "shared":
-        post("/stock/receipts", {"supplier": "S1", "location": "CENTRAL", "date": day0,
-                                 "lines": [{"medicine": m, "lot": f"L{m}", "expiry": "2030-12-31",
-                                            "quantity": per_pharmacy * len(pharmacies),
-                                            "total_cost": str(35 * per_pharmacy * len(pharmacies))}
-                                           for m in meds]})
+        post(
+            "/stock/receipts",
+            {
+                "supplier": "S1",
+                "location": "CENTRAL",
+                "date": day0,
+                "lines": [
+                    {
+                        "medicine": m,
+                        "lot": f"L{m}",
+                        "expiry": "2030-12-31",
+                        "quantity": per_pharmacy * len(pharmacies),
+                        "total_cost": str(35 * per_pharmacy * len(pharmacies)),
+                    }
+                    for m in meds
+                ],
+            },
+        )
         for p in pharmacies:
-            post("/stock/transfers", {"from": "CENTRAL", "to": p, "date": day0,
-                                      "lines": [{"medicine": m, "quantity": per_pharmacy}
-                                                for m in meds]})
+            post(
+                "/stock/transfers",
+                {
+                    "from": "CENTRAL",
+                    "to": p,
+                    "date": day0,
+                    "lines": [{"medicine": m, "quantity": per_pharmacy} for m in meds],
+                },
+            )
     else:
         for p in pharmacies:
-            post("/stock/receipts", {"supplier": "S1", "location": p, "date": day0,
-                                     "lines": [{"medicine": m, "lot": f"L{m}-{p}",
-                                                "expiry": "2030-12-31", "quantity": per_pharmacy,
-                                                "total_cost": str(35 * per_pharmacy)}
-                                               for m in meds]})
+            post(
+                "/stock/receipts",
+                {
+                    "supplier": "S1",
+                    "location": p,
+                    "date": day0,
+                    "lines": [
+                        {
+                            "medicine": m,
+                            "lot": f"L{m}-{p}",
+                            "expiry": "2030-12-31",
+                            "quantity": per_pharmacy,
+                            "total_cost": str(35 * per_pharmacy),
+                        }
+                        for m in meds
+                    ],
+                },
+            )
     post("/price-lists", {"code": "PL1", "currency": "KHR"})
-    post("/price-lists/PL1/versions", {"effective_from": "2026-01-01", "items": [
-        {"medicine": m, "unit_price": str(50 + 10 * i)} for i, m in enumerate(meds)]})
-    post("/subsidy-schemes", {"code": "HEF", "name": "Health Equity Fund", "payer": "external",
-                              "percent": "50"})
+    post(
+        "/price-lists/PL1/versions",
+        {
+            "effective_from": "2026-01-01",
+            "items": [{"medicine": m, "unit_price": str(50 + 10 * i)} for i, m in enumerate(meds)],
+        },
+    )
+    post(
+        "/subsidy-schemes",
+        {"code": "HEF", "name": "Health Equity Fund", "payer": "external", "percent": "50"},
+    )
     patients = [f"M-{i:05d}" for i in range(args.patients)]
     # Patients straight through the service in one transaction (the API would take one
     # commit per patient); the same validation runs.
@@ -127,13 +176,20 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 
     with db.session() as s:
         for i, pat in enumerate(patients):
-            create_patient(s, pat, [{"scheme": "HEF", "valid_from": date(2026, 1, 1)}]
-                           if i % 2 == 0 else [])
+            create_patient(
+                s, pat, [{"scheme": "HEF", "valid_from": date(2026, 1, 1)}] if i % 2 == 0 else []
+            )
         s.commit()
     for p in pharmacies:
-        post(f"/pharmacies/{p}/contracts", {
-            "valid_from": "2026-01-01", "model": "consignment", "price_list": "PL1",
-            "fee": {"kind": "percent", "value": "10"}})
+        post(
+            f"/pharmacies/{p}/contracts",
+            {
+                "valid_from": "2026-01-01",
+                "model": "consignment",
+                "price_list": "PL1",
+                "fee": {"kind": "percent", "value": "10"},
+            },
+        )
     with db.session() as s:
         for p in pharmacies:
             _u, tokens["pharmacists"][p] = create_user(s, f"bench-{p}", "pharmacist", p)
@@ -141,10 +197,17 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     db.dispose()
     elapsed = time.perf_counter() - t0
     return {
-        "db": args.db, "database_url": url, "server_version": server_version(),
-        "lots": args.lots, "pharmacies": pharmacies, "medicines": meds, "patients": patients,
-        "service_date": today.isoformat(), "tokens": tokens,
-        "built_in_s": round(elapsed, 1), "schema_s": round(t_schema, 1),
+        "db": args.db,
+        "database_url": url,
+        "server_version": server_version(),
+        "lots": args.lots,
+        "pharmacies": pharmacies,
+        "medicines": meds,
+        "patients": patients,
+        "service_date": today.isoformat(),
+        "tokens": tokens,
+        "built_in_s": round(elapsed, 1),
+        "schema_s": round(t_schema, 1),
     }
 
 
@@ -164,10 +227,12 @@ def main() -> None:
         return
     info = build(args)
     Path(args.out).write_text(json.dumps(info, indent=1))
-    print(f"fund {info['db']} (PostgreSQL {info['server_version']}): "
-          f"{len(info['pharmacies'])} pharmacies, {len(info['medicines'])} medicines, "
-          f"{len(info['patients'])} patients, lots {info['lots']}; built in "
-          f"{info['built_in_s']} s (schema {info['schema_s']} s); tokens in {args.out}")
+    print(
+        f"fund {info['db']} (PostgreSQL {info['server_version']}): "
+        f"{len(info['pharmacies'])} pharmacies, {len(info['medicines'])} medicines, "
+        f"{len(info['patients'])} patients, lots {info['lots']}; built in "
+        f"{info['built_in_s']} s (schema {info['schema_s']} s); tokens in {args.out}"
+    )
 
 
 if __name__ == "__main__":

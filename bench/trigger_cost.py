@@ -112,10 +112,14 @@ class Fund:
         with c.transaction():
             for (p, m), lot in self.lots.items():
                 eid = self._entries(p, 1)[0]
-                self._postings([
-                    (eid, f"1400-{p}", m, lot, STOCK, 0), (eid, "9000", m, lot, -STOCK, 0),
-                    (eid, f"1400-{p}", "KHR", lot, STOCK, 0), (eid, "3000", "KHR", None, -STOCK, 0),
-                ])
+                self._postings(
+                    [
+                        (eid, f"1400-{p}", m, lot, STOCK, 0),
+                        (eid, "9000", m, lot, -STOCK, 0),
+                        (eid, f"1400-{p}", "KHR", lot, STOCK, 0),
+                        (eid, "3000", "KHR", None, -STOCK, 0),
+                    ]
+                )
 
     def _entries(self, pharmacy: str, n: int) -> list[int]:
         rows = self.conn.execute(INSERT_ENTRIES, {"d": self.day, "p": pharmacy, "n": n})
@@ -123,9 +127,18 @@ class Fund:
 
     def _postings(self, rows: list[tuple[int, str, str, int | None, int, int]]) -> None:
         cols = list(zip(*rows, strict=True))
-        self.conn.execute(INSERT_POSTINGS, {
-            "e": list(cols[0]), "a": list(cols[1]), "c": list(cols[2]), "l": list(cols[3]),
-            "m": list(cols[4]), "d": [self.day] * len(rows), "s": list(cols[5])})
+        self.conn.execute(
+            INSERT_POSTINGS,
+            {
+                "e": list(cols[0]),
+                "a": list(cols[1]),
+                "c": list(cols[2]),
+                "l": list(cols[3]),
+                "m": list(cols[4]),
+                "d": [self.day] * len(rows),
+                "s": list(cols[5]),
+            },
+        )
 
     def dispensing(self, eid: int, p: str) -> list[tuple[int, str, str, int | None, int, int]]:
         m = self.rng.choice(MEDICINES)
@@ -137,13 +150,16 @@ class Fund:
         fund_part = subsidy // 5
         s = stripe_of(p)
         return [
-            (eid, "5000", m, lot, q, s), (eid, f"1400-{p}", m, lot, -q, 0),
-            (eid, "5000", "KHR", None, cost, s), (eid, f"1400-{p}", "KHR", lot, -cost, 0),
+            (eid, "5000", m, lot, q, s),
+            (eid, f"1400-{p}", m, lot, -q, 0),
+            (eid, "5000", "KHR", None, cost, s),
+            (eid, f"1400-{p}", "KHR", lot, -cost, 0),
             (eid, f"1200-{p}", "KHR", None, price - subsidy, s),
             (eid, "1300-HEF", "KHR", None, subsidy - fund_part, s),
             (eid, "5300", "KHR", None, fund_part, s),
             (eid, "4000", "KHR", None, -price, s),
-            (eid, "5100", "KHR", None, fee, s), (eid, f"2100-{p}", "KHR", None, -fee, s),
+            (eid, "5100", "KHR", None, fee, s),
+            (eid, f"2100-{p}", "KHR", None, -fee, s),
         ]
 
     def write(self, pharmacy: str, n: int) -> None:
@@ -163,7 +179,7 @@ class Fund:
 def set_arm(url: str, conn: psycopg.Connection[Any], arm: str) -> None:
     from alembic import command
 
-    from ledger.cli import alembic_config, upgrade
+    from commands import alembic_config, upgrade
 
     conn.execute("ALTER TABLE postings ENABLE TRIGGER USER")
     if arm == ROW:
@@ -187,9 +203,18 @@ def explain(fund: Fund, pharmacy: str, n: int) -> str:
         ids = fund._entries(pharmacy, n)
         rows = [r for eid in ids for r in fund.dispensing(eid, pharmacy)]
         cols = list(zip(*rows, strict=True))
-        plan = c.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + INSERT_POSTINGS, {
-            "e": list(cols[0]), "a": list(cols[1]), "c": list(cols[2]), "l": list(cols[3]),
-            "m": list(cols[4]), "d": [fund.day] * len(rows), "s": list(cols[5])}).fetchone()
+        plan = c.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + INSERT_POSTINGS,
+            {
+                "e": list(cols[0]),
+                "a": list(cols[1]),
+                "c": list(cols[2]),
+                "l": list(cols[3]),
+                "m": list(cols[4]),
+                "d": [fund.day] * len(rows),
+                "s": list(cols[5]),
+            },
+        ).fetchone()
         assert plan is not None
         doc = plan[0] if not isinstance(plan[0], str) else json.loads(plan[0])
         top = doc[0]
@@ -263,17 +288,19 @@ def main() -> None:
     ap.add_argument("--db", default="rdf_bench_triggers")
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--batch-entries", type=int, default=100, help="entries per statement")
-    ap.add_argument("--batch-statements", type=int, default=10,
-                    help="batch transactions per arm and round")
-    ap.add_argument("--single", type=int, default=250,
-                    help="one-entry transactions per arm and round")
+    ap.add_argument(
+        "--batch-statements", type=int, default=10, help="batch transactions per arm and round"
+    )
+    ap.add_argument(
+        "--single", type=int, default=250, help="one-entry transactions per arm and round"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the database")
     args = ap.parse_args()
     header("PostgreSQL time of the posting triggers per entry: row (0008) vs statement (0010)")
 
     from setup_fund import recreate
 
-    from ledger.cli import upgrade
+    from commands import upgrade
 
     recreate(args.db)
     url = sa_url(args.db)
@@ -290,8 +317,10 @@ def run(conn: psycopg.Connection[Any], url: str, args: argparse.Namespace) -> No
     conn.execute("SET synchronous_commit = off")
     pid = conn.info.backend_pid
     av = conn.execute("SHOW autovacuum").fetchone()
-    print(f"autovacuum={av[0] if av else '?'} (the script VACUUMs balances and month totals "
-          "before each timed workload)")
+    print(
+        f"autovacuum={av[0] if av else '?'} (the script VACUUMs balances and month totals "
+        "before each timed workload)"
+    )
     fund = Fund(conn, date.today())
     fund.build()
     k = 0
@@ -318,10 +347,9 @@ def run(conn: psycopg.Connection[Any], url: str, args: argparse.Namespace) -> No
             fund.write(p, 3)
             fund.write(p, 1)
     # wall s of INSERTs, wall s of COMMITs, backend CPU s, entries
-    got: dict[tuple[str, str], list[list[float]]] = {
-        (a, w): [] for a in ARMS for w in loads}
+    got: dict[tuple[str, str], list[list[float]]] = {(a, w): [] for a in ARMS for w in loads}
     for rnd in range(args.rounds):
-        order = ARMS[rnd % len(ARMS):] + ARMS[:rnd % len(ARMS)]
+        order = ARMS[rnd % len(ARMS) :] + ARMS[: rnd % len(ARMS)]
         for arm in order:
             set_arm(url, conn, arm)
             print(f"round {rnd + 1} arm {arm}: revision {revision(conn)}")
@@ -329,8 +357,9 @@ def run(conn: psycopg.Connection[Any], url: str, args: argparse.Namespace) -> No
             for w, load in loads.items():
                 # what autovacuum would have done by now (it may be off on the server): the
                 # kept rows' dead versions would otherwise pile up under the ON CONFLICT probes
-                conn.execute("VACUUM balances, month_totals"
-                             + (", entry_checks" if arm != ROW else ""))
+                conn.execute(
+                    "VACUUM balances, month_totals" + (", entry_checks" if arm != ROW else "")
+                )
                 fund.insert_s = fund.commit_s = 0.0
                 c0 = proc_cpu_seconds(pid)
                 n = load()
@@ -338,14 +367,21 @@ def run(conn: psycopg.Connection[Any], url: str, args: argparse.Namespace) -> No
                 got[(arm, w)].append([fund.insert_s, fund.commit_s, cpu, float(n)])
 
     print()
-    print("per entry (10 postings), over the rounds: median (min); wall = client-side wall of "
-          "the postings INSERT + the COMMIT; CPU = PostgreSQL backend CPU of the whole "
-          "transaction (entries INSERT too); trigger cost = the arm minus the floor")
+    print(
+        "per entry (10 postings), over the rounds: median (min); wall = client-side wall of "
+        "the postings INSERT + the COMMIT; CPU = PostgreSQL backend CPU of the whole "
+        "transaction (entries INSERT too); trigger cost = the arm minus the floor"
+    )
     for w in loads:
-        print(f"workload {w}: " + (f"{args.batch_statements} transactions x "
-                                   f"{args.batch_entries} entries in one postings INSERT"
-                                   if w == "batch" else
-                                   f"{args.single} transactions of 1 entry"))
+        print(
+            f"workload {w}: "
+            + (
+                f"{args.batch_statements} transactions x "
+                f"{args.batch_entries} entries in one postings INSERT"
+                if w == "batch"
+                else f"{args.single} transactions of 1 entry"
+            )
+        )
         stats: dict[str, tuple[float, float, float, float]] = {}
         for arm in [FLOOR, ROW, STATEMENT]:
             runs = got[(arm, w)]
@@ -355,16 +391,20 @@ def run(conn: psycopg.Connection[Any], url: str, args: argparse.Namespace) -> No
             ins = statistics.median(1000 * r[0] / r[3] for r in runs)
             com = statistics.median(1000 * r[1] / r[3] for r in runs)
             wm, wn, cm, cn = stats[arm]
-            print(f"  {arm:<27} wall {wm:.3f} ({wn:.3f}) ms = INSERT {ins:.3f} + COMMIT "
-                  f"{com:.3f}; CPU {cm:.3f} ({cn:.3f}) ms  "
-                  f"[CPU runs: {' '.join(f'{v:.3f}' for v in cpu)}]")
+            print(
+                f"  {arm:<27} wall {wm:.3f} ({wn:.3f}) ms = INSERT {ins:.3f} + COMMIT "
+                f"{com:.3f}; CPU {cm:.3f} ({cn:.3f}) ms  "
+                f"[CPU runs: {' '.join(f'{v:.3f}' for v in cpu)}]"
+            )
         fw, fwn, fc, fcn = stats[FLOOR]
         for arm in [ROW, STATEMENT]:
             wm, wn, cm, cn = stats[arm]
-            print(f"  triggers, {arm:<27}: wall {wm - fw:.3f} ({wn - fwn:.3f}) ms per entry, "
-                  f"{1000 * (wm - fw) / POSTINGS_PER_ENTRY:.1f} "
-                  f"({1000 * (wn - fwn) / POSTINGS_PER_ENTRY:.1f}) us per posting; "
-                  f"CPU {cm - fc:.3f} ({cn - fcn:.3f}) ms per entry")
+            print(
+                f"  triggers, {arm:<27}: wall {wm - fw:.3f} ({wn - fwn:.3f}) ms per entry, "
+                f"{1000 * (wm - fw) / POSTINGS_PER_ENTRY:.1f} "
+                f"({1000 * (wn - fwn) / POSTINGS_PER_ENTRY:.1f}) us per posting; "
+                f"CPU {cm - fc:.3f} ({cn - fcn:.3f}) ms per entry"
+            )
     print()
     print("EXPLAIN ANALYZE of one postings INSERT (immediate triggers; rolled back):")
     for arm in [ROW, STATEMENT]:

@@ -49,9 +49,7 @@ def load(session: Session) -> ContractsRef:
     ):
         items.setdefault(int(version_id), {})[str(medicine)] = str(price)
     meds: dict[str, set[str]] = {}
-    for scheme, medicine in session.execute(
-        select(SchemeMedicine.scheme, SchemeMedicine.medicine)
-    ):
+    for scheme, medicine in session.execute(select(SchemeMedicine.scheme, SchemeMedicine.medicine)):
         meds.setdefault(str(scheme), set()).add(str(medicine))
     schemes = {s.code: s for s in session.scalars(select(SubsidyScheme))}
     return ContractsRef(

@@ -765,8 +765,11 @@ class QuoteTerms:
     @property
     def capped(self) -> bool:
         """True when the price depends on the subsidy used in the month (a monthly cap)."""
-        return (self.scheme is not None and self.patient is not None
-                and self.scheme.cap_per_patient_month is not None)
+        return (
+            self.scheme is not None
+            and self.patient is not None
+            and self.scheme.cap_per_patient_month is not None
+        )
 
     @property
     def month(self) -> str:
@@ -806,9 +809,13 @@ def quote_dispensing(
     version in force does not price (naming it).
     """
     terms = quote_terms(
-        reference(session) if ref is None else ref, pharmacy=pharmacy, patient=patient,
-        service_date=service_date, items=items,
-        enrolments=lambda code: _patient_enrolments(session, code))
+        reference(session) if ref is None else ref,
+        pharmacy=pharmacy,
+        patient=patient,
+        service_date=service_date,
+        items=items,
+        enrolments=lambda code: _patient_enrolments(session, code),
+    )
     used = 0
     if terms.capped:
         assert terms.patient is not None and terms.scheme is not None
@@ -868,8 +875,16 @@ def quote_terms(
         scheme = _best_scheme(cref.schemes, enrolled, service_date)
         if scheme is not None:
             terms = _terms(scheme, cref.scheme_medicines.get(scheme.code))
-    return QuoteTerms(pharmacy, member, service_date, pl.currency, contract, tuple(lines),
-                      terms, fee_rule(contract, exp))
+    return QuoteTerms(
+        pharmacy,
+        member,
+        service_date,
+        pl.currency,
+        contract,
+        tuple(lines),
+        terms,
+        fee_rule(contract, exp),
+    )
 
 
 _PATIENT_ENROLMENTS = (

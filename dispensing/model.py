@@ -58,8 +58,9 @@ class Parties:
     currency: str
 
 
-def _add(out: list[PostingDraft], account: str, commodity: str, amount: int,
-         lot_id: int | None = None) -> None:
+def _add(
+    out: list[PostingDraft], account: str, commodity: str, amount: int, lot_id: int | None = None
+) -> None:
     if amount:
         out.append(PostingDraft(account, commodity, amount, lot_id))
 
@@ -70,8 +71,9 @@ def subsidy_account(parties: Parties) -> str:
     return "5300"
 
 
-def dispensing_postings(parties: Parties, lines: Sequence[LineAmounts], fee: int,
-                        *, sign: int = 1) -> list[PostingDraft]:
+def dispensing_postings(
+    parties: Parties, lines: Sequence[LineAmounts], fee: int, *, sign: int = 1
+) -> list[PostingDraft]:
     """The postings of a dispensing (``sign=1``) or of the return of a part (``sign=-1``).
 
     For a return, ``lines`` holds the amounts and lot moves being reversed (positive).

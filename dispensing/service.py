@@ -80,19 +80,24 @@ _LINES = Base.metadata.tables[DispensingLine.__tablename__]
 _LOTS = Base.metadata.tables[DispensingLot.__tablename__]
 _CLIENT_REFS_USED = select(_DISPENSINGS.c.client_ref).where(
     _DISPENSINGS.c.pharmacy == bindparam("pharmacy"),
-    _DISPENSINGS.c.client_ref.in_(bindparam("refs", expanding=True)))
+    _DISPENSINGS.c.client_ref.in_(bindparam("refs", expanding=True)),
+)
 _RETURNED = Base.metadata.tables[DispensingReturn.__tablename__]
 #: Each dispensing of the patients and schemes in the months' range, with its subsidy and
 #: what its returns gave back (``subsidy_used_in_month``'s two sums, row by row).
-_SUBSIDY_ROWS = (
-    select(_DISPENSINGS.c.patient, _DISPENSINGS.c.scheme, _DISPENSINGS.c.service_date,
-           _DISPENSINGS.c.total_subsidy,
-           select(func.sum(_RETURNED.c.total_subsidy))
-           .where(_RETURNED.c.dispensing_id == _DISPENSINGS.c.id).scalar_subquery())
-    .where(_DISPENSINGS.c.patient.in_(bindparam("patients", expanding=True)),
-           _DISPENSINGS.c.scheme.in_(bindparam("schemes", expanding=True)),
-           _DISPENSINGS.c.service_date >= bindparam("first"),
-           _DISPENSINGS.c.service_date <= bindparam("last"))
+_SUBSIDY_ROWS = select(
+    _DISPENSINGS.c.patient,
+    _DISPENSINGS.c.scheme,
+    _DISPENSINGS.c.service_date,
+    _DISPENSINGS.c.total_subsidy,
+    select(func.sum(_RETURNED.c.total_subsidy))
+    .where(_RETURNED.c.dispensing_id == _DISPENSINGS.c.id)
+    .scalar_subquery(),
+).where(
+    _DISPENSINGS.c.patient.in_(bindparam("patients", expanding=True)),
+    _DISPENSINGS.c.scheme.in_(bindparam("schemes", expanding=True)),
+    _DISPENSINGS.c.service_date >= bindparam("first"),
+    _DISPENSINGS.c.service_date <= bindparam("last"),
 )
 
 
@@ -145,40 +150,62 @@ class Planned:
 def _check_request(ref: LedgerRef, req: DispenseRequest) -> None:
     """A known pharmacy and a plausible service date (before anything is read)."""
     if req.pharmacy == "CENTRAL" or f"1400-{req.pharmacy}" not in ref.accounts:
-        raise UnknownPharmacy(f"no pharmacy {req.pharmacy!r}",
-                              errors={"pharmacy": ["unknown pharmacy"]})
+        raise UnknownPharmacy(
+            f"no pharmacy {req.pharmacy!r}", errors={"pharmacy": ["unknown pharmacy"]}
+        )
     check_event_date(req.service_date, "service_date")
 
 
 def _client_ref_reused(req: DispenseRequest) -> ClientRefReused:
     return ClientRefReused(
-        f"client_ref {req.client_ref!r} was already used for another dispensing at "
-        f"{req.pharmacy}")
+        f"client_ref {req.client_ref!r} was already used for another dispensing at {req.pharmacy}"
+    )
 
 
 def _plan(req: DispenseRequest, quote: Quote, takes: list[list[LotTake]], by: str) -> Planned:
     """The postings (DESIGN.md) and the row of a priced and picked dispensing."""
     priced: PricedDispensing = quote.priced
     lines = [
-        LineAmounts(pl.medicine, tuple(LotMove(t.lot_id, t.quantity, t.value) for t in tk),
-                    pl.price, pl.subsidy, pl.copayment)
+        LineAmounts(
+            pl.medicine,
+            tuple(LotMove(t.lot_id, t.quantity, t.value) for t in tk),
+            pl.price,
+            pl.subsidy,
+            pl.copayment,
+        )
         for pl, tk in zip(priced.lines, takes, strict=True)
     ]
     scheme = quote.scheme
-    parties = Parties(req.pharmacy, quote.model, scheme.payer if scheme else None,
-                      scheme.code if scheme else None, quote.currency)
-    values: dict[str, Any] = dict(
-        pharmacy=req.pharmacy, patient=req.patient, service_date=req.service_date,
-        accounting_date=req.service_date, client_ref=req.client_ref, currency=quote.currency,
-        model=quote.model, contract_id=quote.contract_id,
-        scheme=scheme.code if scheme and priced.total_subsidy >= 0 else None,
-        payer=scheme.payer if scheme else None, fee_kind=quote.fee_rule.kind,
-        total_price=priced.total_price, total_subsidy=priced.total_subsidy,
-        total_copayment=priced.total_copayment, fee=priced.fee, created_at=clock.now(),
-        created_by=by, entry_id=None,
+    parties = Parties(
+        req.pharmacy,
+        quote.model,
+        scheme.payer if scheme else None,
+        scheme.code if scheme else None,
+        quote.currency,
     )
-    return Planned(req, quote, takes,
-                   tuple(dispensing_postings(parties, lines, priced.fee)), values)
+    values: dict[str, Any] = dict(
+        pharmacy=req.pharmacy,
+        patient=req.patient,
+        service_date=req.service_date,
+        accounting_date=req.service_date,
+        client_ref=req.client_ref,
+        currency=quote.currency,
+        model=quote.model,
+        contract_id=quote.contract_id,
+        scheme=scheme.code if scheme and priced.total_subsidy >= 0 else None,
+        payer=scheme.payer if scheme else None,
+        fee_kind=quote.fee_rule.kind,
+        total_price=priced.total_price,
+        total_subsidy=priced.total_subsidy,
+        total_copayment=priced.total_copayment,
+        fee=priced.fee,
+        created_at=clock.now(),
+        created_by=by,
+        entry_id=None,
+    )
+    return Planned(
+        req, quote, takes, tuple(dispensing_postings(parties, lines, priced.fee)), values
+    )
 
 
 def _entry_draft(p: Planned, d_id: int) -> EntryDraft:
@@ -186,32 +213,51 @@ def _entry_draft(p: Planned, d_id: int) -> EntryDraft:
     return EntryDraft(
         service_date=req.service_date,
         memo=f"Dispensing {d_id} at {req.pharmacy}"
-             + (f" to {req.patient}" if req.patient else " (walk-in)"),
-        postings=p.postings, source=f"dispensing:{d_id}", partition=req.pharmacy,
+        + (f" to {req.patient}" if req.patient else " (walk-in)"),
+        postings=p.postings,
+        source=f"dispensing:{d_id}",
+        partition=req.pharmacy,
     )
 
 
 def _line_rows(p: Planned, d_id: int, exp: int) -> list[dict[str, Any]]:
     return [
-        dict(dispensing_id=d_id, line_no=i, medicine=pl.medicine, quantity=pl.quantity,
-             unit_price=format_unit_price(pl.unit_price, exp),
-             price=pl.price, subsidy=pl.subsidy, copayment=pl.copayment,
-             cost=sum(t.value for t in takes))
+        dict(
+            dispensing_id=d_id,
+            line_no=i,
+            medicine=pl.medicine,
+            quantity=pl.quantity,
+            unit_price=format_unit_price(pl.unit_price, exp),
+            price=pl.price,
+            subsidy=pl.subsidy,
+            copayment=pl.copayment,
+            cost=sum(t.value for t in takes),
+        )
         for i, (pl, takes) in enumerate(zip(p.quote.priced.lines, p.takes, strict=True))
     ]
 
 
 def _lot_rows(p: Planned, line_ids: Sequence[int]) -> list[dict[str, Any]]:
     return [
-        dict(line_id=line_id, seq=j, lot_id=t.lot_id, lot_code=t.lot_code,
-             quantity=t.quantity, value=t.value)
+        dict(
+            line_id=line_id,
+            seq=j,
+            lot_id=t.lot_id,
+            lot_code=t.lot_code,
+            quantity=t.quantity,
+            value=t.value,
+        )
         for line_id, takes in zip(line_ids, p.takes, strict=True)
         for j, t in enumerate(takes)
     ]
 
 
-def _written(values: dict[str, Any], line_ids: Sequence[int], line_rows: list[dict[str, Any]],
-             lot_rows: list[dict[str, Any]]) -> tuple[RowLike, WrittenLines]:
+def _written(
+    values: dict[str, Any],
+    line_ids: Sequence[int],
+    line_rows: list[dict[str, Any]],
+    lot_rows: list[dict[str, Any]],
+) -> tuple[RowLike, WrittenLines]:
     """The answer is built from what was written (no read back): the rows as plain
     attribute bags (what ``_dispensing_dict`` reads), not ORM instances."""
     lots_by_line: dict[int, list[SimpleNamespace]] = {}
@@ -219,7 +265,8 @@ def _written(values: dict[str, Any], line_ids: Sequence[int], line_rows: list[di
         lots_by_line.setdefault(row["line_id"], []).append(SimpleNamespace(**row))
     return SimpleNamespace(**values), [
         (SimpleNamespace(**{**row, "id": line_id}), lots_by_line.get(line_id, []))
-        for line_id, row in zip(line_ids, line_rows, strict=True)]
+        for line_id, row in zip(line_ids, line_rows, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------- batches
@@ -255,11 +302,15 @@ def dispense_many(
     for i, r in enumerate(reqs):
         if out[i] is None and r.client_ref is not None:
             refs.setdefault(r.pharmacy, []).append(r.client_ref)
-    used_refs = {(pharmacy, cr) for pharmacy, wanted in sorted(refs.items())
-                 for cr in session.scalars(_CLIENT_REFS_USED,
-                                           {"pharmacy": pharmacy, "refs": wanted})}
-    lookup = enrolments_of(session, sorted({r.patient for i, r in enumerate(reqs)
-                                            if out[i] is None and r.patient is not None}))
+    used_refs = {
+        (pharmacy, cr)
+        for pharmacy, wanted in sorted(refs.items())
+        for cr in session.scalars(_CLIENT_REFS_USED, {"pharmacy": pharmacy, "refs": wanted})
+    }
+    lookup = enrolments_of(
+        session,
+        sorted({r.patient for i, r in enumerate(reqs) if out[i] is None and r.patient is not None}),
+    )
     terms: dict[int, QuoteTerms] = {}
     accounts: dict[int, str] = {}
     for i, req in enumerate(reqs):
@@ -268,33 +319,61 @@ def dispense_many(
         try:
             if (req.pharmacy, req.client_ref) in used_refs:
                 raise _client_ref_reused(req)
-            t = quote_terms(snapshot, pharmacy=req.pharmacy, patient=req.patient,
-                            service_date=req.service_date, items=list(req.items),
-                            enrolments=lookup)
-            accounts[i] = check_take_lines(session, ref, req.pharmacy,
-                                           [(ln.medicine, ln.quantity) for ln in t.lines])
+            t = quote_terms(
+                snapshot,
+                pharmacy=req.pharmacy,
+                patient=req.patient,
+                service_date=req.service_date,
+                items=list(req.items),
+                enrolments=lookup,
+            )
+            accounts[i] = check_take_lines(
+                session, ref, req.pharmacy, [(ln.medicine, ln.quantity) for ln in t.lines]
+            )
             terms[i] = t
         except RdfError as exc:
             out[i] = exc
-    used = _subsidy_used_many(session, sorted({
-        (t.patient, t.scheme.code, t.month) for t in terms.values()
-        if t.capped and t.patient is not None and t.scheme is not None}))
+    used = _subsidy_used_many(
+        session,
+        sorted(
+            {
+                (t.patient, t.scheme.code, t.month)
+                for t in terms.values()
+                if t.capped and t.patient is not None and t.scheme is not None
+            }
+        ),
+    )
     positions = {}
     for currency in sorted({t.currency for t in terms.values()}):
-        positions.update(lock_lot_positions(session, ref, sorted({
-            (accounts[i], ln.medicine) for i, t in terms.items() if t.currency == currency
-            for ln in t.lines}), currency))
+        positions.update(
+            lock_lot_positions(
+                session,
+                ref,
+                sorted(
+                    {
+                        (accounts[i], ln.medicine)
+                        for i, t in terms.items()
+                        if t.currency == currency
+                        for ln in t.lines
+                    }
+                ),
+                currency,
+            )
+        )
     pending: Pending = {}
     planned: dict[int, Planned] = {}
     for i, t in terms.items():
         req = reqs[i]
-        cap = (t.patient, t.scheme.code, t.month) if t.capped and t.patient and t.scheme \
-            else None
+        cap = (t.patient, t.scheme.code, t.month) if t.capped and t.patient and t.scheme else None
         try:
             quote = t.priced(max(used.get(cap, 0), 0) if cap else 0)
-            takes = pick_lines(positions, pending, location=req.pharmacy,
-                               lines=[(pl.medicine, pl.quantity) for pl in quote.priced.lines],
-                               on=req.service_date)
+            takes = pick_lines(
+                positions,
+                pending,
+                location=req.pharmacy,
+                lines=[(pl.medicine, pl.quantity) for pl in quote.priced.lines],
+                on=req.service_date,
+            )
         except RdfError as exc:
             out[i] = exc
             continue
@@ -307,17 +386,28 @@ def dispense_many(
     return [o for o in out if o is not None]
 
 
-def _write_many(session: Session, ref: LedgerRef, planned: list[Planned], by: str,
-                out: list[dict[str, Any] | RdfError | None], where: list[int]) -> None:
+def _write_many(
+    session: Session,
+    ref: LedgerRef,
+    planned: list[Planned],
+    by: str,
+    out: list[dict[str, Any] | RdfError | None],
+    where: list[int],
+) -> None:
     """Write planned dispensings: ids taken ahead (``ledger.bulk``), their entries by
     ``post_entries``, then one INSERT each for dispensings, lines and lots; their answers
     go to ``out`` at the positions ``where``."""
     d_ids = allocate_ids(session, _DISPENSINGS, len(planned))
-    posted = post_entries(session, [_entry_draft(p, d) for p, d in zip(planned, d_ids,
-                                                                        strict=True)],
-                          created_by=by, ref=ref)
-    rows = [dict(p.values, id=d, entry_id=e.id, accounting_date=e.accounting_date)
-            for p, d, e in zip(planned, d_ids, posted, strict=True)]
+    posted = post_entries(
+        session,
+        [_entry_draft(p, d) for p, d in zip(planned, d_ids, strict=True)],
+        created_by=by,
+        ref=ref,
+    )
+    rows = [
+        dict(p.values, id=d, entry_id=e.id, accounting_date=e.accounting_date)
+        for p, d, e in zip(planned, d_ids, posted, strict=True)
+    ]
     insert_rows(session, _DISPENSINGS, rows)
     line_ids = iter(allocate_ids(session, _LINES, sum(len(p.takes) for p in planned)))
     per = []
@@ -329,9 +419,10 @@ def _write_many(session: Session, ref: LedgerRef, planned: list[Planned], by: st
     insert_rows(session, _LINES, [line for lines, _lots in per for line in lines])
     insert_rows(session, _LOTS, [lot for _lines, lots in per for lot in lots])
     for values, (lines, lots), p, i in zip(rows, per, planned, where, strict=True):
-        out[i] = _dispensing_dict(*_written(values, [ln["id"] for ln in lines],
-                                            lines, lots),
-                                  ref.exponents[p.quote.currency])
+        out[i] = _dispensing_dict(
+            *_written(values, [ln["id"] for ln in lines], lines, lots),
+            ref.exponents[p.quote.currency],
+        )
 
 
 def _subsidy_used_many(
@@ -339,8 +430,7 @@ def _subsidy_used_many(
 ) -> dict[tuple[str, str, str], int]:
     """``subsidy_used_in_month`` for many (patient, scheme, month), each patient locked
     first (sorted, so two batches never wait on each other in a cycle)."""
-    for patient in sorted({p for p, _s, _m in capped},
-                          key=lambda p: zlib.crc32(p.encode("utf-8"))):
+    for patient in sorted({p for p, _s, _m in capped}, key=lambda p: zlib.crc32(p.encode("utf-8"))):
         _lock_patient(session, patient)
     return _subsidy_used(session, capped)
 
@@ -364,11 +454,13 @@ def _subsidy_used(
     return used
 
 
-def get_dispensing(session: Session, dispensing_id: str | int,
-                   pharmacy_scope: str | None = None) -> Dispensing:
+def get_dispensing(
+    session: Session, dispensing_id: str | int, pharmacy_scope: str | None = None
+) -> Dispensing:
     """A dispensing; for a pharmacist, one of another pharmacy does not exist."""
     if isinstance(dispensing_id, str) and (
-            not (dispensing_id.isascii() and dispensing_id.isdigit()) or len(dispensing_id) > 18):
+        not (dispensing_id.isascii() and dispensing_id.isdigit()) or len(dispensing_id) > 18
+    ):
         raise NotFound(f"no dispensing {dispensing_id!r}")
     d = session.get(Dispensing, int(dispensing_id))
     if d is None or (pharmacy_scope is not None and d.pharmacy != pharmacy_scope):
@@ -378,10 +470,20 @@ def get_dispensing(session: Session, dispensing_id: str | int,
 
 def _lines_by_dispensing(session: Session, ids: Sequence[int]) -> dict[int, list[LineWithLots]]:
     """The lines of several dispensings with their lots, in two queries."""
-    lines = list(session.scalars(select(DispensingLine).where(
-        DispensingLine.dispensing_id.in_(ids)).order_by(DispensingLine.line_no)))
-    lots = list(session.scalars(select(DispensingLot).where(
-        DispensingLot.line_id.in_([ln.id for ln in lines])).order_by(DispensingLot.seq)))
+    lines = list(
+        session.scalars(
+            select(DispensingLine)
+            .where(DispensingLine.dispensing_id.in_(ids))
+            .order_by(DispensingLine.line_no)
+        )
+    )
+    lots = list(
+        session.scalars(
+            select(DispensingLot)
+            .where(DispensingLot.line_id.in_([ln.id for ln in lines]))
+            .order_by(DispensingLot.seq)
+        )
+    )
     by_line: dict[int, list[DispensingLot]] = {}
     for lot in lots:
         by_line.setdefault(lot.line_id, []).append(lot)
@@ -403,37 +505,60 @@ def dispensings_json(session: Session, ids: Sequence[int]) -> list[dict[str, Any
     return [_dispensing_dict(found[i], lines[i], exps[found[i].currency]) for i in ids]
 
 
-def _dispensing_dict(d: RowLike, lines: Sequence[tuple[RowLike, Sequence[RowLike]]], exp: int
-                     ) -> dict[str, Any]:
+def _dispensing_dict(
+    d: RowLike, lines: Sequence[tuple[RowLike, Sequence[RowLike]]], exp: int
+) -> dict[str, Any]:
     """The API's view of one dispensing."""
+
     def fmt(v: int) -> str:
         return format_amount(v, exp)
 
     return {
-        "id": str(d.id), "pharmacy": d.pharmacy, "patient": d.patient,
+        "id": str(d.id),
+        "pharmacy": d.pharmacy,
+        "patient": d.patient,
         "service_date": d.service_date.isoformat(),
-        "accounting_date": d.accounting_date.isoformat(), "currency": d.currency,
-        "client_ref": d.client_ref, "model": d.model, "scheme": d.scheme,
+        "accounting_date": d.accounting_date.isoformat(),
+        "currency": d.currency,
+        "client_ref": d.client_ref,
+        "model": d.model,
+        "scheme": d.scheme,
         "lines": [
-            {"medicine": ln.medicine, "quantity": ln.quantity, "unit_price": ln.unit_price,
-             "price": fmt(ln.price), "subsidy": fmt(ln.subsidy),
-             "copayment": fmt(ln.copayment), "cost": fmt(ln.cost),
-             "lots": [{"lot": lot.lot_code, "quantity": lot.quantity,
-                       "value": fmt(lot.value)} for lot in lots]}
+            {
+                "medicine": ln.medicine,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price,
+                "price": fmt(ln.price),
+                "subsidy": fmt(ln.subsidy),
+                "copayment": fmt(ln.copayment),
+                "cost": fmt(ln.cost),
+                "lots": [
+                    {"lot": lot.lot_code, "quantity": lot.quantity, "value": fmt(lot.value)}
+                    for lot in lots
+                ],
+            }
             for ln, lots in lines
         ],
-        "total_price": fmt(d.total_price), "total_subsidy": fmt(d.total_subsidy),
-        "total_copayment": fmt(d.total_copayment), "fee": fmt(d.fee),
+        "total_price": fmt(d.total_price),
+        "total_subsidy": fmt(d.total_subsidy),
+        "total_copayment": fmt(d.total_copayment),
+        "fee": fmt(d.fee),
         "entry_id": str(d.entry_id),
     }
 
 
-def dispensing_json(session: Session, dispensing_id: int, *, with_returns: bool = False
-                    ) -> dict[str, Any]:
+def dispensing_json(
+    session: Session, dispensing_id: int, *, with_returns: bool = False
+) -> dict[str, Any]:
     (out,) = dispensings_json(session, [dispensing_id])
     if with_returns:
-        rets = list(session.scalars(select(DispensingReturn.id).where(
-            DispensingReturn.dispensing_id == dispensing_id).order_by(DispensingReturn.id)))
+        rets = list(
+            session.scalars(
+                select(DispensingReturn.id)
+                .where(DispensingReturn.dispensing_id == dispensing_id)
+                .order_by(DispensingReturn.id)
+            )
+        )
         out["returns"] = [return_json(session, r) for r in rets]
     return out
 
@@ -444,30 +569,41 @@ def dispensing_json(session: Session, dispensing_id: int, *, with_returns: bool 
 def _returned_so_far(session: Session, line_ids: list[int]) -> dict[int, int]:
     """Units already returned per line."""
     per_line: dict[int, int] = {}
-    rows = session.execute(select(ReturnLine.line_id, func.sum(ReturnLine.quantity)).where(
-        ReturnLine.line_id.in_(line_ids)).group_by(ReturnLine.line_id))
+    rows = session.execute(
+        select(ReturnLine.line_id, func.sum(ReturnLine.quantity))
+        .where(ReturnLine.line_id.in_(line_ids))
+        .group_by(ReturnLine.line_id)
+    )
     for lid, q in rows:
         per_line[int(lid)] = int(q)
     return per_line
 
 
-def return_items(session: Session, d: Dispensing, items: Sequence[tuple[str, int]],
-                 on: date | None, *, by: str) -> int:
+def return_items(
+    session: Session, d: Dispensing, items: Sequence[tuple[str, int]], on: date | None, *, by: str
+) -> int:
     """Return all or part of a dispensing: units back into the lots they came from (latest
     picked first) at the value they left with; amounts reversed in proportion."""
     when = on or clock.today()
     check_event_date(when, "date")
     if when < d.service_date:
-        raise InvalidRequest("a return cannot be dated before the dispensing",
-                             errors={"date": [f"must be on or after {d.service_date}"]})
+        raise InvalidRequest(
+            "a return cannot be dated before the dispensing",
+            errors={"date": [f"must be on or after {d.service_date}"]},
+        )
     lines = _lines_of(session, d)
     # Lock the dispensing's own history: one return at a time per dispensing.
     if is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(8, :k)"),
-                        {"k": d.id % 2**31})
+        session.execute(text("SELECT pg_advisory_xact_lock(8, :k)"), {"k": d.id % 2**31})
     returned = _returned_so_far(session, [ln.id for ln, _ in lines])
-    fee_before = int(session.scalar(select(func.coalesce(func.sum(DispensingReturn.fee), 0))
-                                    .where(DispensingReturn.dispensing_id == d.id)) or 0)
+    fee_before = int(
+        session.scalar(
+            select(func.coalesce(func.sum(DispensingReturn.fee), 0)).where(
+                DispensingReturn.dispensing_id == d.id
+            )
+        )
+        or 0
+    )
     # Allocate requested units to lines of that medicine, last line first.
     returning = [0] * len(lines)
     errors: dict[str, list[str]] = {}
@@ -486,55 +622,114 @@ def return_items(session: Session, d: Dispensing, items: Sequence[tuple[str, int
             errors[f"items.{i}.medicine"] = [f"{med} is not on dispensing {d.id}"]
         elif left > 0:
             raise ReturnTooLarge(
-                f"cannot return {qty} {med}: only {qty - left} remain on dispensing {d.id}")
+                f"cannot return {qty} {med}: only {qty - left} remain on dispensing {d.id}"
+            )
     if errors:
-        raise InvalidRequest("some items are not on the dispensing: "
-                             + next(iter(errors.values()))[0], errors=errors)
+        raise InvalidRequest(
+            "some items are not on the dispensing: " + next(iter(errors.values()))[0], errors=errors
+        )
     original = PricedDispensing(
         # The unit price only matters to pricing; price/quantity reproduces the line exactly.
-        lines=tuple(PricedLine(ln.medicine, ln.quantity, Fraction(ln.price, ln.quantity),
-                               ln.price, ln.subsidy, ln.copayment) for ln, _ in lines),
-        total_price=d.total_price, total_subsidy=d.total_subsidy,
-        total_copayment=d.total_copayment, fee=d.fee)
-    lots_per_line = [[LotTaken(str(lot.id), lot.quantity, lot.value) for lot in lots]
-                     for _, lots in lines]
-    priced = price_return(original, lots_per_line, [returned.get(ln.id, 0) for ln, _ in lines],
-                          returning, None, d.fee_kind, fee_before)
+        lines=tuple(
+            PricedLine(
+                ln.medicine,
+                ln.quantity,
+                Fraction(ln.price, ln.quantity),
+                ln.price,
+                ln.subsidy,
+                ln.copayment,
+            )
+            for ln, _ in lines
+        ),
+        total_price=d.total_price,
+        total_subsidy=d.total_subsidy,
+        total_copayment=d.total_copayment,
+        fee=d.fee,
+    )
+    lots_per_line = [
+        [LotTaken(str(lot.id), lot.quantity, lot.value) for lot in lots] for _, lots in lines
+    ]
+    priced = price_return(
+        original,
+        lots_per_line,
+        [returned.get(ln.id, 0) for ln, _ in lines],
+        returning,
+        None,
+        d.fee_kind,
+        fee_before,
+    )
     lot_by_key = {str(lot.id): lot for _, lots in lines for lot in lots}
     amounts = []
     for lr in priced.lines:
         ln, _ = lines[lr.line_index]
-        amounts.append(LineAmounts(
-            ln.medicine,
-            tuple(LotMove(lot_by_key[t.lot].lot_id, t.quantity, t.value) for t in lr.lots
-                  if t.quantity),
-            lr.price, lr.subsidy, lr.copayment))
+        amounts.append(
+            LineAmounts(
+                ln.medicine,
+                tuple(
+                    LotMove(lot_by_key[t.lot].lot_id, t.quantity, t.value)
+                    for t in lr.lots
+                    if t.quantity
+                ),
+                lr.price,
+                lr.subsidy,
+                lr.copayment,
+            )
+        )
     parties = Parties(d.pharmacy, d.model, d.payer if d.scheme else None, d.scheme, d.currency)
     ret = DispensingReturn(
-        dispensing_id=d.id, return_date=when, accounting_date=when,
-        total_price=priced.total_price, total_subsidy=priced.total_subsidy,
-        total_copayment=priced.total_copayment, total_cost=priced.total_cost, fee=priced.fee,
-        created_at=clock.now(), created_by=by)
+        dispensing_id=d.id,
+        return_date=when,
+        accounting_date=when,
+        total_price=priced.total_price,
+        total_subsidy=priced.total_subsidy,
+        total_copayment=priced.total_copayment,
+        total_cost=priced.total_cost,
+        fee=priced.fee,
+        created_at=clock.now(),
+        created_by=by,
+    )
     session.add(ret)
     session.flush()
     postings = dispensing_postings(parties, amounts, priced.fee, sign=-1)
-    posted = post_entry(session, EntryDraft(
-        service_date=when, memo=f"Return {ret.id} of dispensing {d.id} at {d.pharmacy}",
-        postings=tuple(postings), source=f"return:{ret.id}", partition=d.pharmacy,
-    ), created_by=by)
+    posted = post_entry(
+        session,
+        EntryDraft(
+            service_date=when,
+            memo=f"Return {ret.id} of dispensing {d.id} at {d.pharmacy}",
+            postings=tuple(postings),
+            source=f"return:{ret.id}",
+            partition=d.pharmacy,
+        ),
+        created_by=by,
+    )
     ret.entry_id = posted.id
     ret.accounting_date = posted.accounting_date
     for lr in priced.lines:
         ln, _ = lines[lr.line_index]
-        rl = ReturnLine(return_id=ret.id, line_id=ln.id, quantity=lr.quantity, price=lr.price,
-                        subsidy=lr.subsidy, copayment=lr.copayment, cost=lr.cost)
+        rl = ReturnLine(
+            return_id=ret.id,
+            line_id=ln.id,
+            quantity=lr.quantity,
+            price=lr.price,
+            subsidy=lr.subsidy,
+            copayment=lr.copayment,
+            cost=lr.cost,
+        )
         session.add(rl)
         session.flush()
-        session.add_all([
-            ReturnLot(return_line_id=rl.id, lot_id=lot_by_key[t.lot].lot_id,
-                      lot_code=lot_by_key[t.lot].lot_code, quantity=t.quantity, value=t.value)
-            for t in lr.lots if t.quantity
-        ])
+        session.add_all(
+            [
+                ReturnLot(
+                    return_line_id=rl.id,
+                    lot_id=lot_by_key[t.lot].lot_id,
+                    lot_code=lot_by_key[t.lot].lot_code,
+                    quantity=t.quantity,
+                    value=t.value,
+                )
+                for t in lr.lots
+                if t.quantity
+            ]
+        )
     session.flush()
     return ret.id
 
@@ -546,26 +741,53 @@ def return_json(session: Session, return_id: int) -> dict[str, Any]:
     assert d is not None
     exp = exponents(session)[d.currency]
     fmt = lambda v: format_amount(v, exp)  # noqa: E731
-    rls = list(session.scalars(select(ReturnLine).where(ReturnLine.return_id == r.id)
-                               .order_by(ReturnLine.id)))
-    lots = list(session.scalars(select(ReturnLot).where(
-        ReturnLot.return_line_id.in_([x.id for x in rls])).order_by(ReturnLot.id)))
-    meds = {ln.id: ln.medicine for ln in session.scalars(select(DispensingLine).where(
-        DispensingLine.id.in_([x.line_id for x in rls])))}
+    rls = list(
+        session.scalars(
+            select(ReturnLine).where(ReturnLine.return_id == r.id).order_by(ReturnLine.id)
+        )
+    )
+    lots = list(
+        session.scalars(
+            select(ReturnLot)
+            .where(ReturnLot.return_line_id.in_([x.id for x in rls]))
+            .order_by(ReturnLot.id)
+        )
+    )
+    meds = {
+        ln.id: ln.medicine
+        for ln in session.scalars(
+            select(DispensingLine).where(DispensingLine.id.in_([x.line_id for x in rls]))
+        )
+    }
     return {
-        "id": str(r.id), "dispensing_id": str(d.id), "pharmacy": d.pharmacy,
-        "date": r.return_date.isoformat(), "accounting_date": r.accounting_date.isoformat(),
+        "id": str(r.id),
+        "dispensing_id": str(d.id),
+        "pharmacy": d.pharmacy,
+        "date": r.return_date.isoformat(),
+        "accounting_date": r.accounting_date.isoformat(),
         "currency": d.currency,
         "lines": [
-            {"medicine": meds[rl.line_id], "quantity": rl.quantity, "price": fmt(rl.price),
-             "subsidy": fmt(rl.subsidy), "copayment": fmt(rl.copayment), "cost": fmt(rl.cost),
-             "lots": [{"lot": lt.lot_code, "quantity": lt.quantity, "value": fmt(lt.value)}
-                      for lt in lots if lt.return_line_id == rl.id]}
+            {
+                "medicine": meds[rl.line_id],
+                "quantity": rl.quantity,
+                "price": fmt(rl.price),
+                "subsidy": fmt(rl.subsidy),
+                "copayment": fmt(rl.copayment),
+                "cost": fmt(rl.cost),
+                "lots": [
+                    {"lot": lt.lot_code, "quantity": lt.quantity, "value": fmt(lt.value)}
+                    for lt in lots
+                    if lt.return_line_id == rl.id
+                ],
+            }
             for rl in rls
         ],
-        "total_price": fmt(r.total_price), "total_subsidy": fmt(r.total_subsidy),
-        "total_copayment": fmt(r.total_copayment), "total_cost": fmt(r.total_cost),
-        "fee": fmt(r.fee), "entry_id": str(r.entry_id),
+        "total_price": fmt(r.total_price),
+        "total_subsidy": fmt(r.total_subsidy),
+        "total_copayment": fmt(r.total_copayment),
+        "total_cost": fmt(r.total_cost),
+        "fee": fmt(r.fee),
+        "entry_id": str(r.entry_id),
     }
 
 

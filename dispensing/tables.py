@@ -114,5 +114,11 @@ class ReturnLot(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
-__all__ = ["Dispensing", "DispensingLine", "DispensingLot", "DispensingReturn", "ReturnLine",
-           "ReturnLot"]
+__all__ = [
+    "Dispensing",
+    "DispensingLine",
+    "DispensingLot",
+    "DispensingReturn",
+    "ReturnLine",
+    "ReturnLot",
+]

@@ -61,9 +61,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
             for row in rows:
                 copy.write_row([row[c] for c in columns])
     except psycopg.Error as exc:
-        raise DBAPIError.instance(
-            statement.as_string(None), None, exc, psycopg.Error
-        ) from exc
+        raise DBAPIError.instance(statement.as_string(None), None, exc, psycopg.Error) from exc
 
 
 def allocate_ids(session: Session, table: Table, n: int) -> list[int]:

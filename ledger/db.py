@@ -79,8 +79,10 @@ def side_engine(engine: Engine) -> Engine:
     key = engine.url.render_as_string(hide_password=False)
     if key not in _side_engines:
         _side_engines[key] = (
-            make_engine(key) if engine.dialect.name == "sqlite"  # NullPool, BEGIN rules
-            else create_engine(engine.url, poolclass=NullPool))
+            make_engine(key)
+            if engine.dialect.name == "sqlite"  # NullPool, BEGIN rules
+            else create_engine(engine.url, poolclass=NullPool)
+        )
     return _side_engines[key]
 
 
@@ -98,7 +100,8 @@ class Database:
             side = sessionmaker(side_engine(self.engine), expire_on_commit=False)
         self.refcache = RefCache(side)
         self.sessionmaker = sessionmaker(
-            self.engine, expire_on_commit=False, info={CACHE_KEY: self.refcache})
+            self.engine, expire_on_commit=False, info={CACHE_KEY: self.refcache}
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

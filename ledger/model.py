@@ -60,8 +60,10 @@ def validate_entry(draft: EntryDraft, exponents: Mapping[str, int] | None = None
     ``exponents`` (commodity → decimal exponent) only makes the message readable.
     """
     if "\x00" in draft.memo or any(0xD800 <= ord(ch) <= 0xDFFF for ch in draft.memo):
-        raise InvalidRequest("the memo holds a character no database can store (NUL or a "
-                             "lone surrogate)", errors={"memo": ["unstorable character"]})
+        raise InvalidRequest(
+            "the memo holds a character no database can store (NUL or a lone surrogate)",
+            errors={"memo": ["unstorable character"]},
+        )
     if len(draft.postings) < 2:
         raise UnbalancedEntry(
             "an entry needs at least two postings",

@@ -67,7 +67,9 @@ def last_closed_period(session: Session) -> str | None:
 
 
 def booking_date(
-    session: Session, service_date: date, requested: date | None = None,
+    session: Session,
+    service_date: date,
+    requested: date | None = None,
     ref: LedgerRef | None = None,
     locked: set[str] | None = None,
 ) -> date:

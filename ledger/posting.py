@@ -166,7 +166,8 @@ def _create_missing_balances(
     known: set[BalanceKey] | None = None
     if postgres:
         known = _known_balances.setdefault(
-            session.get_bind().engine.url.render_as_string(hide_password=False), set())
+            session.get_bind().engine.url.render_as_string(hide_password=False), set()
+        )
         keys = [k for k in keys if k not in known]
         if not keys:
             return
@@ -233,10 +234,15 @@ _INSERT_POSTINGS = insert(_POSTINGS)
 
 def _lock_balances(session: Session, keys: list[BalanceKey]) -> dict[BalanceKey, int]:
     if is_postgres(session):
-        rows = session.execute(_LOCK_PG, {"accounts": [k[0] for k in keys],
-                                          "commodities": [k[1] for k in keys],
-                                          "lots": [k[2] for k in keys],
-                                          "stripes": [k[3] for k in keys]})
+        rows = session.execute(
+            _LOCK_PG,
+            {
+                "accounts": [k[0] for k in keys],
+                "commodities": [k[1] for k in keys],
+                "lots": [k[2] for k in keys],
+                "stripes": [k[3] for k in keys],
+            },
+        )
     else:
         rows = session.execute(_LOCK_SQLITE, {"keys": keys})
     return {(a, c, lk, s): int(amt) for a, c, lk, s, amt in rows}
@@ -295,8 +301,9 @@ def post_entry(
                 )
             return PostedEntry(prior.id, prior.service_date, prior.accounting_date, True)
     accounts, commodities = _check_references(session, draft, ref)
-    validate_entry(draft, ref.exponents if ref is not None
-                   else {c: m.exponent for c, m in commodities.items()})
+    validate_entry(
+        draft, ref.exponents if ref is not None else {c: m.exponent for c, m in commodities.items()}
+    )
     accounting_date = booking_date(session, draft.service_date, draft.accounting_date, ref=ref)
 
     deltas, nonneg, with_stripe = _balance_keys(draft, accounts)
@@ -367,8 +374,9 @@ def post_entries(
     for draft in drafts:
         accounts, commodities = _check_references(session, draft, ref)
         validate_entry(draft, ref.exponents)
-        booked.append(booking_date(session, draft.service_date, draft.accounting_date,
-                                   ref=ref, locked=locked))
+        booked.append(
+            booking_date(session, draft.service_date, draft.accounting_date, ref=ref, locked=locked)
+        )
         deltas, nn, with_stripe = _balance_keys(draft, accounts)
         nonneg.update(nn)
         per_entry.append((deltas, with_stripe))
@@ -386,21 +394,47 @@ def post_entries(
             _raise_short(session, shorts, commodities)
     now = clock.now()
     entry_ids = allocate_ids(session, _ENTRIES, len(drafts))
-    insert_rows(session, _ENTRIES, [
-        dict(id=entry_id, service_date=draft.service_date, accounting_date=on,
-             memo=draft.memo, source=draft.source, reverses_id=draft.reverses_id,
-             partition=draft.partition, idempotency_key=None, request_hash=None,
-             created_at=now, created_by=created_by)
+    insert_rows(
+        session,
+        _ENTRIES,
+        [
+            dict(
+                id=entry_id,
+                service_date=draft.service_date,
+                accounting_date=on,
+                memo=draft.memo,
+                source=draft.source,
+                reverses_id=draft.reverses_id,
+                partition=draft.partition,
+                idempotency_key=None,
+                request_hash=None,
+                created_at=now,
+                created_by=created_by,
+            )
+            for entry_id, draft, on in zip(entry_ids, drafts, booked, strict=True)
+        ],
+    )
+    insert_rows(
+        session,
+        _POSTINGS,
+        [
+            dict(
+                entry_id=entry_id,
+                account_code=p.account,
+                commodity=p.commodity,
+                lot_id=p.lot_id,
+                amount=p.amount,
+                accounting_date=on,
+                stripe=s,
+            )
+            for entry_id, on, (_d, with_stripe) in zip(entry_ids, booked, per_entry, strict=True)
+            for p, s in sorted(with_stripe, key=_posting_order)
+        ],
+    )
+    return [
+        PostedEntry(entry_id, draft.service_date, on)
         for entry_id, draft, on in zip(entry_ids, drafts, booked, strict=True)
-    ])
-    insert_rows(session, _POSTINGS, [
-        dict(entry_id=entry_id, account_code=p.account, commodity=p.commodity, lot_id=p.lot_id,
-             amount=p.amount, accounting_date=on, stripe=s)
-        for entry_id, on, (_d, with_stripe) in zip(entry_ids, booked, per_entry, strict=True)
-        for p, s in sorted(with_stripe, key=_posting_order)
-    ])
-    return [PostedEntry(entry_id, draft.service_date, on)
-            for entry_id, draft, on in zip(entry_ids, drafts, booked, strict=True)]
+    ]
 
 
 def _posting_order(ps: tuple[PostingDraft, int]) -> tuple[str, str, int, int]:

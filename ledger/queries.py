@@ -73,7 +73,8 @@ class _Exponents(dict[str, int]):
 
     def __contains__(self, code: object) -> bool:
         return dict.__contains__(self, code) or (
-            isinstance(code, str) and self._lookup(code) is not None)
+            isinstance(code, str) and self._lookup(code) is not None
+        )
 
 
 def get_account(session: Session, code: str) -> Account:
@@ -188,9 +189,7 @@ def _grouped(parts: list[_Part], by_lot: bool) -> _Sums:
         return select(u.c.commodity, u.c.lot_key, func.sum(u.c.amount)).group_by(
             u.c.commodity, u.c.lot_key
         )
-    return select(u.c.commodity, literal_column("0"), func.sum(u.c.amount)).group_by(
-        u.c.commodity
-    )
+    return select(u.c.commodity, literal_column("0"), func.sum(u.c.amount)).group_by(u.c.commodity)
 
 
 @cache
@@ -243,9 +242,7 @@ def balances(
     params: dict[str, Any] = {"codes": codes, "commodity": commodity}
     if plan is not None:
         params |= plan.params()
-    stmt = _balances_stmt(
-        by_lot, one, plan.sign if plan else 0, bool(plan and plan.has_postings)
-    )
+    stmt = _balances_stmt(by_lot, one, plan.sign if plan else 0, bool(plan and plan.has_postings))
     totals = {(c, int(lk)): int(v) for c, lk, v in session.execute(stmt, params)}
     if plan is not None and plan.has_postings and not one and totals:
         # The posting index is (account, commodity, date): name every commodity the
@@ -290,9 +287,7 @@ def account_balances(
     for i, p in enumerate(plans):
         params |= p.params(f"_{i}")
     out: dict[tuple[date, str, str], int] = {}
-    for i, a, c, v in session.execute(
-        _account_balances_stmt(tuple(p.sign for p in plans)), params
-    ):
+    for i, a, c, v in session.execute(_account_balances_stmt(tuple(p.sign for p in plans)), params):
         out[(dates[int(i)], a, c)] = int(v)
     with_postings = tuple((i, p.sign) for i, p in enumerate(plans) if p.has_postings)
     if with_postings and out:
@@ -315,9 +310,9 @@ def _account_balances_stmt(signs: tuple[int, ...]) -> Select[Any, Any, Any, Any]
             )
         )
         parts.append(
-            select(
-                n, MonthTotal.account_code, MonthTotal.commodity, -MonthTotal.amount
-            ).where(MonthTotal.account_code.in_(codes), _later_months(sign, f"_{i}"))
+            select(n, MonthTotal.account_code, MonthTotal.commodity, -MonthTotal.amount).where(
+                MonthTotal.account_code.in_(codes), _later_months(sign, f"_{i}")
+            )
         )
     u = union_all(*parts).subquery()
     cols = (u.c[0], u.c[1], u.c[2])
@@ -486,9 +481,7 @@ def _range_totals_stmt(months: bool, head: bool, tail: bool) -> Select[Any, Any]
                 )
             )
     u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
-    return select(
-        func.coalesce(func.sum(u.c[0]), zero), func.coalesce(func.sum(u.c[1]), zero)
-    )
+    return select(func.coalesce(func.sum(u.c[0]), zero), func.coalesce(func.sum(u.c[1]), zero))
 
 
 def opening_balance(session: Session, codes: list[str], commodity: str, start: date) -> int:

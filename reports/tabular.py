@@ -55,8 +55,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from api.problems import problem
 from ledger.money import format_amount
-from ledger.web import problem
 
 Kind = Literal["text", "money", "quantity", "date", "percent"]
 Format = Literal["json", "csv", "xlsx"]

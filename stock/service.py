@@ -68,7 +68,9 @@ def inventory_account(location: str) -> str:
 
 
 def require_location(
-    session: Session, location: str, field: str = "location",
+    session: Session,
+    location: str,
+    field: str = "location",
     accounts: Mapping[str, Account] | None = None,
 ) -> str:
     """The inventory account of an existing place, or :class:`UnknownLocation` (422).
@@ -87,15 +89,20 @@ def require_location(
 
 
 def require_medicine(
-    session: Session, medicine: str, field: str = "medicine",
+    session: Session,
+    medicine: str,
+    field: str = "medicine",
     commodities: Mapping[str, Commodity] | None = None,
 ) -> Commodity:
     """The medicine, or :class:`UnknownReference` (422). ``commodities``: those of a
     reference snapshot, instead of reading it."""
     com = None
     if isinstance(medicine, str):
-        com = commodities.get(medicine) if commodities is not None else session.get(
-            Commodity, medicine)
+        com = (
+            commodities.get(medicine)
+            if commodities is not None
+            else session.get(Commodity, medicine)
+        )
     if com is None or com.kind != "medicine":
         raise UnknownReference(
             f"no medicine {medicine!r}", errors={field: [f"no medicine {medicine!r}"]}
@@ -220,9 +227,16 @@ def take_stock(
             )
         lot_ids = [lot.id]
     positions = lot_positions(session, account, medicine, currency, lock=True, lot_ids=lot_ids)
-    return _take(positions, pending if pending is not None else {}, location=location,
-                 medicine=medicine, quantity=quantity, on=on, lot_code=lot_code,
-                 allow_expired=allow_expired)
+    return _take(
+        positions,
+        pending if pending is not None else {},
+        location=location,
+        medicine=medicine,
+        quantity=quantity,
+        on=on,
+        lot_code=lot_code,
+        allow_expired=allow_expired,
+    )
 
 
 #: The lot balances (units and value, stripe 0) of several places at once: ``places_lots``
@@ -230,8 +244,7 @@ def take_stock(
 _PLACES_LOT_BALANCES = (
     select(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.amount)
     .where(
-        tuple_(Balance.account_code, Balance.lot_key).in_(
-            bindparam("places_lots", expanding=True)),
+        tuple_(Balance.account_code, Balance.lot_key).in_(bindparam("places_lots", expanding=True)),
         Balance.commodity.in_(bindparam("commodities", expanding=True)),
         Balance.stripe == 0,
     )
@@ -252,8 +265,13 @@ def lock_lot_positions(
     every kept balance row involved locked ``FOR NO KEY UPDATE`` (PostgreSQL) in one
     statement, in the global lock order; lots come from the reference snapshot ``ref``."""
     positions: Positions = {w: [] for w in wanted}
-    pairs = sorted({(account, lot.id) for account, medicine in positions
-                    for lot in ref.lots_of.get(medicine, ())})
+    pairs = sorted(
+        {
+            (account, lot.id)
+            for account, medicine in positions
+            for lot in ref.lots_of.get(medicine, ())
+        }
+    )
     if not pairs:
         return positions
     commodities = sorted({m for _a, m in positions} | {currency})
@@ -261,7 +279,8 @@ def lock_lot_positions(
     units: dict[tuple[str, int], int] = {}
     value: dict[tuple[str, int], int] = {}
     for account, commodity, lot_key, amount in session.execute(
-            q, {"places_lots": pairs, "commodities": commodities}):
+        q, {"places_lots": pairs, "commodities": commodities}
+    ):
         (value if commodity == currency else units)[(account, int(lot_key))] = int(amount)
     for account, lk in sorted(units):
         u, v = units[(account, lk)], value.get((account, lk), 0)
@@ -270,7 +289,8 @@ def lock_lot_positions(
         lot = ref.lots[lk]
         if (account, lot.commodity) in positions:
             positions[(account, lot.commodity)].append(
-                LotPosition(lk, lot.lot_code, lot.expiry_on, lot.received_on, u, v))
+                LotPosition(lk, lot.lot_code, lot.expiry_on, lot.received_on, u, v)
+            )
     return positions
 
 
@@ -300,8 +320,14 @@ def pick_lines(
     account = inventory_account(location)
     mine = dict(pending.get(account, {}))
     takes = [
-        _take(positions[(account, medicine)], mine, location=location, medicine=medicine,
-              quantity=quantity, on=on)
+        _take(
+            positions[(account, medicine)],
+            mine,
+            location=location,
+            medicine=medicine,
+            quantity=quantity,
+            on=on,
+        )
         for medicine, quantity in lines
     ]
     pending[account] = mine
@@ -1266,8 +1292,11 @@ def stock_card(
         q = q.where(
             (Posting.accounting_date > d)
             | ((Posting.accounting_date == d) & (Posting.entry_id > after_entry))
-            | ((Posting.accounting_date == d) & (Posting.entry_id == after_entry)
-               & (Posting.lot_id > after_lot))
+            | (
+                (Posting.accounting_date == d)
+                & (Posting.entry_id == after_entry)
+                & (Posting.lot_id > after_lot)
+            )
         )
     # Group units and value of one (entry, lot) together; fetch one group more than asked.
     groups: dict[tuple[date, int, int], list[int]] = {}

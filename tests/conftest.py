@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from ledger.cli import upgrade
+from commands import upgrade
 
 PG_URL = os.environ.get("RDF_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("RDF_TEST_REQUIRE_POSTGRES") == "1"
@@ -60,8 +60,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Under CI nothing may skip, whatever asked for the skip (a marker, a plugin, a
     library's ``importorskip``): a skipped test there is a failed run."""
     if REQUIRE_PG and _skipped:
-        print(f"\n{len(_skipped)} test(s) skipped where nothing may skip "
-              f"(RDF_TEST_REQUIRE_POSTGRES=1): " + ", ".join(_skipped[:20]))
+        print(
+            f"\n{len(_skipped)} test(s) skipped where nothing may skip "
+            f"(RDF_TEST_REQUIRE_POSTGRES=1): " + ", ".join(_skipped[:20])
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -246,7 +248,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def tokens(app: Flask) -> dict[str, str]:
     """One user and token per role that needs no pharmacy."""
-    from ledger.auth import create_user
+    from api.auth import create_user
 
     out = {}
     with app.extensions["rdf_db"].session() as s:

@@ -42,18 +42,22 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(100), nullable=False),
         sa.UniqueConstraint("pharmacy", "client_ref", name="uq_dispensing_client_ref"),
-        sa.CheckConstraint("total_price = total_subsidy + total_copayment",
-                           name="ck_dispensing_split"),
-        sa.CheckConstraint("total_subsidy >= 0 AND total_copayment >= 0 AND fee >= 0",
-                           name="ck_dispensing_nonnegative"),
+        sa.CheckConstraint(
+            "total_price = total_subsidy + total_copayment", name="ck_dispensing_split"
+        ),
+        sa.CheckConstraint(
+            "total_subsidy >= 0 AND total_copayment >= 0 AND fee >= 0",
+            name="ck_dispensing_nonnegative",
+        ),
     )
     op.create_index("ix_dispensings_pharmacy_date", "dispensings", ["pharmacy", "service_date"])
     op.create_index("ix_dispensings_patient_date", "dispensings", ["patient", "service_date"])
     op.create_table(
         "dispensing_lines",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("dispensing_id", BigId, sa.ForeignKey("dispensings.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "dispensing_id", BigId, sa.ForeignKey("dispensings.id"), nullable=False, index=True
+        ),
         sa.Column("line_no", sa.SmallInteger, nullable=False),
         sa.Column("medicine", sa.String(24), nullable=False),
         sa.Column("quantity", sa.BigInteger, nullable=False),
@@ -68,8 +72,9 @@ def upgrade() -> None:
     op.create_table(
         "dispensing_lots",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("line_id", BigId, sa.ForeignKey("dispensing_lines.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "line_id", BigId, sa.ForeignKey("dispensing_lines.id"), nullable=False, index=True
+        ),
         sa.Column("seq", sa.SmallInteger, nullable=False),
         sa.Column("lot_id", BigId, sa.ForeignKey("lots.id"), nullable=False),
         sa.Column("lot_code", sa.String(40), nullable=False),
@@ -79,8 +84,9 @@ def upgrade() -> None:
     op.create_table(
         "dispensing_returns",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("dispensing_id", BigId, sa.ForeignKey("dispensings.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "dispensing_id", BigId, sa.ForeignKey("dispensings.id"), nullable=False, index=True
+        ),
         sa.Column("return_date", sa.Date, nullable=False),
         sa.Column("accounting_date", sa.Date, nullable=False),
         sa.Column("total_price", Money, nullable=False),
@@ -95,10 +101,12 @@ def upgrade() -> None:
     op.create_table(
         "return_lines",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("return_id", BigId, sa.ForeignKey("dispensing_returns.id"), nullable=False,
-                  index=True),
-        sa.Column("line_id", BigId, sa.ForeignKey("dispensing_lines.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "return_id", BigId, sa.ForeignKey("dispensing_returns.id"), nullable=False, index=True
+        ),
+        sa.Column(
+            "line_id", BigId, sa.ForeignKey("dispensing_lines.id"), nullable=False, index=True
+        ),
         sa.Column("quantity", sa.BigInteger, nullable=False),
         sa.Column("price", Money, nullable=False),
         sa.Column("subsidy", Money, nullable=False),
@@ -108,8 +116,9 @@ def upgrade() -> None:
     op.create_table(
         "return_lots",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("return_line_id", BigId, sa.ForeignKey("return_lines.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "return_line_id", BigId, sa.ForeignKey("return_lines.id"), nullable=False, index=True
+        ),
         sa.Column("lot_id", BigId, sa.ForeignKey("lots.id"), nullable=False),
         sa.Column("lot_code", sa.String(40), nullable=False),
         sa.Column("quantity", sa.BigInteger, nullable=False),
@@ -118,6 +127,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for t in ["return_lots", "return_lines", "dispensing_returns", "dispensing_lots",
-              "dispensing_lines", "dispensings"]:
+    for t in [
+        "return_lots",
+        "return_lines",
+        "dispensing_returns",
+        "dispensing_lots",
+        "dispensing_lines",
+        "dispensings",
+    ]:
         op.drop_table(t)

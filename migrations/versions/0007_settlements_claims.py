@@ -43,8 +43,9 @@ def upgrade() -> None:
     op.create_table(
         "settlement_items",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("settlement_id", BigId, sa.ForeignKey("settlements.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "settlement_id", BigId, sa.ForeignKey("settlements.id"), nullable=False, index=True
+        ),
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("doc_id", sa.BigInteger, nullable=False),
         sa.UniqueConstraint("kind", "doc_id", name="uq_settlement_item"),
@@ -64,8 +65,9 @@ def upgrade() -> None:
     op.create_table(
         "claim_items",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("claim_id", BigId, sa.ForeignKey("subsidy_claims.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "claim_id", BigId, sa.ForeignKey("subsidy_claims.id"), nullable=False, index=True
+        ),
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("doc_id", sa.BigInteger, nullable=False),
         sa.UniqueConstraint("kind", "doc_id", name="uq_claim_item"),

@@ -118,7 +118,7 @@ def create_pharmacy(app: Flask, client: FlaskClient, finance: str, code: str) ->
 def create_user_token(
     app: Flask, name: str, role: str, pharmacy: str | None = None, **kw: Any
 ) -> str:
-    from ledger.auth import create_user
+    from api.auth import create_user
 
     with app.extensions["rdf_db"].session() as s:
         _u, token = create_user(s, name, role, pharmacy, **kw)

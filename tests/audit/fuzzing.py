@@ -74,8 +74,8 @@ def run_fuzz(
 
 def admitted(app: Flask, token: str, method: str, path: str) -> bool:
     """Whether the policy (``@access``) lets this token's role call the operation."""
-    from ledger.auth import authenticate
-    from ledger.web import access_for
+    from api.access import access_for
+    from api.auth import authenticate
 
     with app.extensions["rdf_db"].session() as s:
         who = authenticate(s, token)

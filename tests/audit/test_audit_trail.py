@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ledger.auth import hash_token
+from api.auth import hash_token
 from tests.audit.conftest import post_capital
 from tests.conftest import bearer
 
@@ -121,12 +121,12 @@ def test_the_checkpoint_cannot_be_moved_back_or_deleted(
 def test_a_failing_audit_write_never_fails_the_request(
     app: Flask, client: FlaskClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ledger.audit
+    import api.audit_trail
 
     def broken(*_a: object, **_k: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ledger.audit, "write_event", broken)
+    monkeypatch.setattr(api.audit_trail, "write_event", broken)
     from datetime import date
 
     post_capital(client, tokens["finance"], 100, "still posted", date(2026, 11, 2))

@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
 
-import ledger.audit
-import ledger.web
+import api.audit_trail
+import api.writes
 from tests.audit.conftest import post_capital
 from tests.conftest import bearer
 
@@ -58,8 +58,7 @@ def test_a_write_and_its_audit_event_are_one_commit(
     listener = lambda *_a: commits.append(1)  # noqa: E731
     event.listen(engine, "commit", listener)
     try:
-        r = client.post("/api/v1/journal-entries", json=CAPITAL,
-                        headers=bearer(tokens["finance"]))
+        r = client.post("/api/v1/journal-entries", json=CAPITAL, headers=bearer(tokens["finance"]))
     finally:
         event.remove(engine, "commit", listener)
     assert r.status_code == 201, r.get_json()
@@ -72,13 +71,13 @@ def test_a_write_and_its_audit_event_are_one_commit(
 def test_a_write_rolled_back_after_its_event_was_staged_leaves_only_its_failure(
     app: Flask, client: FlaskClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = ledger.web.stage_event
+    real = api.writes.stage_event
 
     def stage_then_fail(*a: Any, **k: Any) -> bool:
         assert real(*a, **k)  # the 201 event is in the transaction...
         raise RuntimeError("the server died before the commit")  # ...which never commits
 
-    monkeypatch.setattr(ledger.web, "stage_event", stage_then_fail)
+    monkeypatch.setattr(api.writes, "stage_event", stage_then_fail)
     r = client.post("/api/v1/journal-entries", json=CAPITAL, headers=bearer(tokens["finance"]))
     assert r.status_code == 500
     assert entry_count(app) == 0
@@ -88,7 +87,7 @@ def test_a_write_rolled_back_after_its_event_was_staged_leaves_only_its_failure(
 def test_an_event_that_cannot_be_built_in_the_write_is_written_after_it(
     app: Flask, client: FlaskClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = ledger.audit.event_of
+    real = api.audit_trail.event_of
     calls: list[int] = []
 
     def fails_once(*a: Any, **k: Any) -> dict[str, Any]:
@@ -97,7 +96,7 @@ def test_an_event_that_cannot_be_built_in_the_write_is_written_after_it(
             raise RuntimeError("cannot build it now")
         return real(*a, **k)
 
-    monkeypatch.setattr(ledger.audit, "event_of", fails_once)
+    monkeypatch.setattr(api.audit_trail, "event_of", fails_once)
     entry_id = post_capital(client, tokens["finance"], 100, "still posted", date(2026, 11, 2))
     assert len(calls) == 2  # staged (failed), then written apart by after_request
     assert trail(app) == [

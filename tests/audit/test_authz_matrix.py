@@ -27,9 +27,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
-from ledger.auth import revoke
-from ledger.ratelimit import BadTokenLimiter
-from ledger.web import PUBLIC_ENDPOINTS, Access, access_for
+from api.access import PUBLIC_ENDPOINTS, Access, access_for
+from api.auth import revoke
+from api.ratelimit import BadTokenLimiter
 from tests.audit.conftest import create_pharmacy, create_user_token
 from tests.conftest import bearer
 

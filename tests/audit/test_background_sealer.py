@@ -285,9 +285,13 @@ def test_the_mode_comes_from_the_config_else_the_environment_else_testing_or_not
     monkeypatch.delenv("RDF_SEAL_INTERVAL_MS", raising=False)
     replaced = [app.extensions["rdf_db"]]
     seen = []
-    for testing, env, config in ((True, None, None), (False, None, None),
-                                 (True, "background", None), (False, "inline", None),
-                                 (True, "inline", "background")):
+    for testing, env, config in (
+        (True, None, None),
+        (False, None, None),
+        (True, "background", None),
+        (False, "inline", None),
+        (True, "inline", "background"),
+    ):
         monkeypatch.setitem(app.config, "TESTING", testing)
         if env:
             monkeypatch.setenv("RDF_SEAL_MODE", env)
@@ -296,8 +300,13 @@ def test_the_mode_comes_from_the_config_else_the_environment_else_testing_or_not
         replaced.append(attach_database(app, database_url))
         sealer = app.extensions["rdf_after_commit"]
         seen.append((sealer.mode, sealer.interval))
-    assert seen == [("inline", 0.2), ("background", 0.2), ("background", 0.2),
-                    ("inline", 0.2), ("background", 0.2)]
+    assert seen == [
+        ("inline", 0.2),
+        ("background", 0.2),
+        ("background", 0.2),
+        ("inline", 0.2),
+        ("background", 0.2),
+    ]
     monkeypatch.setenv("RDF_SEAL_INTERVAL_MS", "50")
     replaced.append(attach_database(app, database_url))
     assert app.extensions["rdf_after_commit"].interval == 0.05
@@ -385,9 +394,11 @@ def test_concurrent_writers_are_chained_gaplessly_by_the_background_sealers_on_p
         for i in range(8):
             pg_app.extensions["rdf_after_commit"] = sealers[(n + i) % 2]
             try:
-                ids.append(post_capital(
-                    c, tokens_pg["finance"], 1 + n * 100 + i, f"w{n}-{i}", date(2026, 11, 2)
-                ))
+                ids.append(
+                    post_capital(
+                        c, tokens_pg["finance"], 1 + n * 100 + i, f"w{n}-{i}", date(2026, 11, 2)
+                    )
+                )
             except AssertionError as exc:  # collected: a thread's assert is not a failure
                 errors.append(exc)
 

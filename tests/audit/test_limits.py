@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import MetaData, select
 
-from ledger.auth import hash_token
+from api.auth import hash_token
 from tests.audit.conftest import create_user_token
 from tests.conftest import bearer
 

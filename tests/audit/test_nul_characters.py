@@ -36,17 +36,22 @@ def test_a_nul_character_is_a_422(client: FlaskClient, tokens: dict[str, str], p
 
 @pytest.mark.parametrize("path", PATHS)
 def test_a_nul_character_in_the_path_names_nothing(
-        client: FlaskClient, tokens: dict[str, str], path: str) -> None:
+    client: FlaskClient, tokens: dict[str, str], path: str
+) -> None:
     r = client.get(path, headers=bearer(tokens["finance"]))
     assert r.status_code == 404, r.get_data(as_text=True)
     assert r.mimetype == "application/problem+json"
 
 
 def test_a_nul_character_in_a_write_changes_nothing(
-        client: FlaskClient, tokens: dict[str, str]) -> None:
-    r = client.post("/api/v1/medicines?x=%00", json={
-        "code": "NULMED", "name": "n", "strength": "1", "form": "tablet", "unit": "tablet"},
-        headers=bearer(tokens["finance"]))
+    client: FlaskClient, tokens: dict[str, str]
+) -> None:
+    r = client.post(
+        "/api/v1/medicines?x=%00",
+        json={"code": "NULMED", "name": "n", "strength": "1", "form": "tablet", "unit": "tablet"},
+        headers=bearer(tokens["finance"]),
+    )
     assert r.status_code == 422
-    assert client.get("/api/v1/medicines/NULMED",
-                      headers=bearer(tokens["finance"])).status_code == 404
+    assert (
+        client.get("/api/v1/medicines/NULMED", headers=bearer(tokens["finance"])).status_code == 404
+    )

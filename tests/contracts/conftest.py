@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from api.auth import create_user
 from contracts import service
-from ledger.auth import create_user
 from tests.conftest import bearer
 
 MEDICINES = ("MET500", "AML5", "ENA10", "GLI80")

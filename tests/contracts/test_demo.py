@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from contracts.demo import seed_contracts
 from contracts.service import quote_dispensing
+from demo.contracts import seed_contracts
 from ledger import clock
 from tests.contracts.conftest import Api, count_rows
 

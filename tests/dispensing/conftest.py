@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from ledger.auth import create_user
+from api.auth import create_user
 from tests.conftest import (
     BACKENDS,
     RUN_ID,
@@ -38,8 +38,9 @@ class Fund:
     pharmacist: dict[str, str]
     other_pharmacist: dict[str, str]
 
-    def post(self, path: str, body: Any, headers: dict[str, str] | None = None,
-             expect: int | None = 201) -> Any:
+    def post(
+        self, path: str, body: Any, headers: dict[str, str] | None = None, expect: int | None = 201
+    ) -> Any:
         r = self.client.post(f"/api/v1{path}", json=body, headers=headers or self.finance)
         if expect is not None:
             assert r.status_code == expect, (path, r.status_code, r.get_json())
@@ -52,14 +53,29 @@ class Fund:
 
     def balance(self, account: str, commodity: str = "KHR", lot: str | None = None) -> int:
         data = self.get(f"/accounts/{account}/balance")
-        return sum(int(b["amount"].replace(".", "")) for b in data["balances"]
-                   if b["commodity"] == commodity and (lot is None or b["lot"] == lot))
+        return sum(
+            int(b["amount"].replace(".", ""))
+            for b in data["balances"]
+            if b["commodity"] == commodity and (lot is None or b["lot"] == lot)
+        )
 
-    def dispense(self, items: list[tuple[str, int]], *, patient: str | None = "M-00042",
-                 date: str = "2026-10-14", ref: str | None = None, pharmacy: str = "P1",
-                 headers: dict[str, str] | None = None, expect: int | None = 201) -> Any:
-        body: dict[str, Any] = {"pharmacy": pharmacy, "patient": patient, "service_date": date,
-                                "items": [{"medicine": m, "quantity": q} for m, q in items]}
+    def dispense(
+        self,
+        items: list[tuple[str, int]],
+        *,
+        patient: str | None = "M-00042",
+        date: str = "2026-10-14",
+        ref: str | None = None,
+        pharmacy: str = "P1",
+        headers: dict[str, str] | None = None,
+        expect: int | None = 201,
+    ) -> Any:
+        body: dict[str, Any] = {
+            "pharmacy": pharmacy,
+            "patient": patient,
+            "service_date": date,
+            "items": [{"medicine": m, "quantity": q} for m, q in items],
+        }
         if ref is not None:
             body["client_ref"] = ref
         return self.post("/dispensings", body, headers or self.pharmacist, expect)
@@ -74,35 +90,103 @@ def build_fund(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> Fund:
     """DESIGN.md's worked example through the API (the body of the ``fund`` fixture)."""
     fin = bearer(tokens["finance"])
     f = Fund(client, fin, bearer(tokens["auditor"]), {}, {})
-    f.post("/medicines", {"code": "MET500", "name": "Metformin", "strength": "500 mg",
-                          "form": "tablet", "unit": "tablet"})
-    f.post("/medicines", {"code": "AML5", "name": "Amlodipine", "strength": "5 mg",
-                          "form": "tablet", "unit": "tablet"})
+    f.post(
+        "/medicines",
+        {
+            "code": "MET500",
+            "name": "Metformin",
+            "strength": "500 mg",
+            "form": "tablet",
+            "unit": "tablet",
+        },
+    )
+    f.post(
+        "/medicines",
+        {
+            "code": "AML5",
+            "name": "Amlodipine",
+            "strength": "5 mg",
+            "form": "tablet",
+            "unit": "tablet",
+        },
+    )
     f.post("/suppliers", {"code": "S1", "name": "Supplier One"})
     for code in ("P1", "P2"):
-        f.post("/pharmacies", {"code": code, "name": f"Pharmacy {code}", "province": "Takeo",
-                               "district": "Doun Kaev"})
-    f.post("/stock/receipts", {"supplier": "S1", "location": "CENTRAL", "date": "2026-10-01",
-                               "lines": [
-                                   {"medicine": "MET500", "lot": "L1", "expiry": "2028-03-31",
-                                    "quantity": 1000, "total_cost": "35000"},
-                                   {"medicine": "AML5", "lot": "A1", "expiry": "2028-06-30",
-                                    "quantity": 300, "total_cost": "9000"}]})
-    f.post("/stock/transfers", {"from": "CENTRAL", "to": "P1", "date": "2026-10-02",
-                                "lines": [{"medicine": "MET500", "quantity": 400},
-                                          {"medicine": "AML5", "quantity": 100}]})
+        f.post(
+            "/pharmacies",
+            {
+                "code": code,
+                "name": f"Pharmacy {code}",
+                "province": "Takeo",
+                "district": "Doun Kaev",
+            },
+        )
+    f.post(
+        "/stock/receipts",
+        {
+            "supplier": "S1",
+            "location": "CENTRAL",
+            "date": "2026-10-01",
+            "lines": [
+                {
+                    "medicine": "MET500",
+                    "lot": "L1",
+                    "expiry": "2028-03-31",
+                    "quantity": 1000,
+                    "total_cost": "35000",
+                },
+                {
+                    "medicine": "AML5",
+                    "lot": "A1",
+                    "expiry": "2028-06-30",
+                    "quantity": 300,
+                    "total_cost": "9000",
+                },
+            ],
+        },
+    )
+    f.post(
+        "/stock/transfers",
+        {
+            "from": "CENTRAL",
+            "to": "P1",
+            "date": "2026-10-02",
+            "lines": [
+                {"medicine": "MET500", "quantity": 400},
+                {"medicine": "AML5", "quantity": 100},
+            ],
+        },
+    )
     f.post("/price-lists", {"code": "PL1", "currency": "KHR"})
-    f.post("/price-lists/PL1/versions", {"effective_from": "2026-01-01", "items": [
-        {"medicine": "MET500", "unit_price": "50"}, {"medicine": "AML5", "unit_price": "120"}]})
-    f.post("/subsidy-schemes", {"code": "HEF", "name": "Health Equity Fund", "payer": "external",
-                                "percent": "50"})
-    f.post("/patients", {"member_code": "M-00042",
-                         "enrolments": [{"scheme": "HEF", "valid_from": "2026-01-01"}]})
+    f.post(
+        "/price-lists/PL1/versions",
+        {
+            "effective_from": "2026-01-01",
+            "items": [
+                {"medicine": "MET500", "unit_price": "50"},
+                {"medicine": "AML5", "unit_price": "120"},
+            ],
+        },
+    )
+    f.post(
+        "/subsidy-schemes",
+        {"code": "HEF", "name": "Health Equity Fund", "payer": "external", "percent": "50"},
+    )
+    f.post(
+        "/patients",
+        {"member_code": "M-00042", "enrolments": [{"scheme": "HEF", "valid_from": "2026-01-01"}]},
+    )
     f.post("/patients", {"member_code": "M-00043", "enrolments": []})
     for code in ("P1", "P2"):
-        f.post(f"/pharmacies/{code}/contracts", {
-            "valid_from": "2026-01-01", "model": "consignment", "price_list": "PL1",
-            "fee": {"kind": "percent", "value": "10"}})
+        f.post(
+            f"/pharmacies/{code}/contracts",
+            {
+                "valid_from": "2026-01-01",
+                "model": "consignment",
+                "price_list": "PL1",
+                "fee": {"kind": "percent", "value": "10"},
+            },
+        )
     with app.extensions["rdf_db"].session() as s:
         _u, t1 = create_user(s, "pharmacist-p1", "pharmacist", "P1")
         _u, t2 = create_user(s, "pharmacist-p2", "pharmacist", "P2")
@@ -135,19 +219,26 @@ def _build_template(url: str) -> dict[str, dict[str, str]]:
     application = make_app(url)
     try:
         with application.extensions["rdf_db"].session() as s:
-            toks = {role: create_user(s, f"test-{role}", role)[1]
-                    for role in ("admin", "finance", "auditor")}
+            toks = {
+                role: create_user(s, f"test-{role}", role)[1]
+                for role in ("admin", "finance", "auditor")
+            }
             s.commit()
         f = build_fund(application, application.test_client(), toks)
-        return {"finance": f.finance, "auditor": f.auditor, "pharmacist": f.pharmacist,
-                "other_pharmacist": f.other_pharmacist}
+        return {
+            "finance": f.finance,
+            "auditor": f.auditor,
+            "pharmacist": f.pharmacist,
+            "other_pharmacist": f.other_pharmacist,
+        }
     finally:
         application.extensions["rdf_db"].dispose()
 
 
 @pytest.fixture(scope="session")
-def sqlite_fund_template(sqlite_template: Path,
-                         tmp_path_factory: pytest.TempPathFactory) -> FundTemplate:
+def sqlite_fund_template(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> FundTemplate:
     path = tmp_path_factory.mktemp("fund") / "fund.sqlite3"
     shutil.copyfile(sqlite_template, path)
     return FundTemplate(str(path), _build_template(f"sqlite:///{path}"))
@@ -198,8 +289,13 @@ def pg_fund_url(pg_fund_template: FundTemplate) -> Iterator[str]:
 
 def fund_on(application: Flask, template: FundTemplate) -> Fund:
     h = template.headers
-    return Fund(application.test_client(), h["finance"], h["auditor"], h["pharmacist"],
-                h["other_pharmacist"])
+    return Fund(
+        application.test_client(),
+        h["finance"],
+        h["auditor"],
+        h["pharmacist"],
+        h["other_pharmacist"],
+    )
 
 
 @pytest.fixture(params=BACKENDS)

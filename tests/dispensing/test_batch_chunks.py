@@ -23,7 +23,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from dispensing.api import _hash
+from api.dispensing import _hash
 from tests.conftest import BACKENDS, make_app
 from tests.dispensing.conftest import (
     Fund,
@@ -39,17 +39,41 @@ CHUNK = 7
 def _extend(f: Fund) -> None:
     """More than the worked example: stock at P2, a fund scheme with a monthly cap and
     cash rounding, and patients in every situation."""
-    f.post("/stock/transfers", {"from": "CENTRAL", "to": "P2", "date": "2026-10-02",
-                                "lines": [{"medicine": "MET500", "quantity": 90}]})
-    f.post("/subsidy-schemes", {"code": "NGO", "name": "NGO scheme", "payer": "fund",
-                                "percent": "75", "cap_per_patient_month": "900",
-                                "cash_rounding": "100"})
+    f.post(
+        "/stock/transfers",
+        {
+            "from": "CENTRAL",
+            "to": "P2",
+            "date": "2026-10-02",
+            "lines": [{"medicine": "MET500", "quantity": 90}],
+        },
+    )
+    f.post(
+        "/subsidy-schemes",
+        {
+            "code": "NGO",
+            "name": "NGO scheme",
+            "payer": "fund",
+            "percent": "75",
+            "cap_per_patient_month": "900",
+            "cash_rounding": "100",
+        },
+    )
     for code in ("C-1", "C-2", "C-3"):
-        f.post("/patients", {"member_code": code,
-                             "enrolments": [{"scheme": "NGO", "valid_from": "2026-01-01"}]})
-    f.post("/patients", {"member_code": "C-4", "enrolments": [
-        {"scheme": "NGO", "valid_from": "2026-01-01"},
-        {"scheme": "HEF", "valid_from": "2026-10-10"}]})
+        f.post(
+            "/patients",
+            {"member_code": code, "enrolments": [{"scheme": "NGO", "valid_from": "2026-01-01"}]},
+        )
+    f.post(
+        "/patients",
+        {
+            "member_code": "C-4",
+            "enrolments": [
+                {"scheme": "NGO", "valid_from": "2026-01-01"},
+                {"scheme": "HEF", "valid_from": "2026-10-10"},
+            ],
+        },
+    )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -94,14 +118,28 @@ def _records(seed: int, n: int) -> list[Any]:
             else:
                 out.append({**earlier, "items": [{"medicine": "AML5", "quantity": 1}]})
             continue
-        items = [{"medicine": rnd.choice(["MET500", "MET500", "AML5"]),
-                  "quantity": rnd.randint(1, 30)} for _ in range(rnd.choice([1, 1, 2]))]
+        items = [
+            {"medicine": rnd.choice(["MET500", "MET500", "AML5"]), "quantity": rnd.randint(1, 30)}
+            for _ in range(rnd.choice([1, 1, 2]))
+        ]
         if rnd.random() < 0.03:
             items.append({"medicine": "NOPE", "quantity": 1})
         rec: dict[str, Any] = {
             "pharmacy": rnd.choice(["P1", "P1", "P1", "P2"]),
-            "patient": rnd.choice(["M-00042", "M-00043", "C-1", "C-2", "C-3", "C-4", None,
-                                   "C-1", "C-2", "M-404" if rnd.random() < 0.1 else None]),
+            "patient": rnd.choice(
+                [
+                    "M-00042",
+                    "M-00043",
+                    "C-1",
+                    "C-2",
+                    "C-3",
+                    "C-4",
+                    None,
+                    "C-1",
+                    "C-2",
+                    "M-404" if rnd.random() < 0.1 else None,
+                ]
+            ),
             "service_date": f"2026-10-{rnd.randint(8, 20):02d}",
             "items": items,
         }
@@ -116,15 +154,29 @@ def _books(f: Fund) -> dict[str, Any]:
         "trial_balance": f.get("/reports/trial-balance"),
         "on_hand": f.get("/stock/on-hand"),
         "dispensings": f.get("/dispensings?limit=1000"),
-        "balances": {a: f.get(f"/accounts/{a}/balance") for a in (
-            "1400-P1", "1400-P2", "1200-P1", "1200-P2", "2100-P1", "2100-P2", "1300-HEF",
-            "4000", "5000", "5100", "5300")},
+        "balances": {
+            a: f.get(f"/accounts/{a}/balance")
+            for a in (
+                "1400-P1",
+                "1400-P2",
+                "1200-P1",
+                "1200-P2",
+                "2100-P1",
+                "2100-P2",
+                "1300-HEF",
+                "4000",
+                "5000",
+                "5100",
+                "5300",
+            )
+        },
     }
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_chunked_batch_answers_and_books_exactly_as_one_record_at_a_time(
-        fund_pair: tuple[Fund, Fund], seed: int) -> None:
+    fund_pair: tuple[Fund, Fund], seed: int
+) -> None:
     chunked, single = fund_pair
     records = _records(seed, 60)
     a = chunked.post("/dispensings/batch", {"dispensings": records}, expect=200)
@@ -148,12 +200,20 @@ def test_a_chunked_batch_answers_and_books_exactly_as_one_record_at_a_time(
 
 
 def test_a_capped_patient_is_capped_across_records_of_one_chunk(
-        fund_pair: tuple[Fund, Fund]) -> None:
+    fund_pair: tuple[Fund, Fund],
+) -> None:
     chunked, single = fund_pair
     # 75 % of 20 x 50 = 750 each, rounded; the monthly cap is 900.
-    records = [{"pharmacy": "P1", "patient": "C-1", "service_date": "2026-10-15",
-                "client_ref": f"cap-{i}", "items": [{"medicine": "MET500", "quantity": 20}]}
-               for i in range(3)]
+    records = [
+        {
+            "pharmacy": "P1",
+            "patient": "C-1",
+            "service_date": "2026-10-15",
+            "client_ref": f"cap-{i}",
+            "items": [{"medicine": "MET500", "quantity": 20}],
+        }
+        for i in range(3)
+    ]
     a = chunked.post("/dispensings/batch", {"dispensings": records}, expect=200)
     b = single.post("/dispensings/batch", {"dispensings": records}, expect=200)
     assert a == b
@@ -163,11 +223,18 @@ def test_a_capped_patient_is_capped_across_records_of_one_chunk(
 
 
 def test_stock_running_out_inside_a_chunk_refuses_exactly_the_records_that_do_not_fit(
-        fund_pair: tuple[Fund, Fund]) -> None:
+    fund_pair: tuple[Fund, Fund],
+) -> None:
     chunked, single = fund_pair
-    records = [{"pharmacy": "P1", "service_date": "2026-10-15", "client_ref": f"out-{i}",
-                "items": [{"medicine": "MET500", "quantity": q}]}
-               for i, q in enumerate([150, 150, 150, 99, 1, 1])]
+    records = [
+        {
+            "pharmacy": "P1",
+            "service_date": "2026-10-15",
+            "client_ref": f"out-{i}",
+            "items": [{"medicine": "MET500", "quantity": q}],
+        }
+        for i, q in enumerate([150, 150, 150, 99, 1, 1])
+    ]
     a = chunked.post("/dispensings/batch", {"dispensings": records}, expect=200)
     assert [r["status"] for r in a["results"]] == [201, 201, 409, 201, 201, 409]
     assert "MET500" in a["results"][2]["problem"]["detail"]
@@ -177,20 +244,27 @@ def test_stock_running_out_inside_a_chunk_refuses_exactly_the_records_that_do_no
 
 
 def test_a_pharmacist_batch_refuses_only_the_records_of_another_pharmacy(
-        fund_pair: tuple[Fund, Fund]) -> None:
+    fund_pair: tuple[Fund, Fund],
+) -> None:
     chunked, single = fund_pair
-    records = [{"pharmacy": p, "service_date": "2026-10-15", "client_ref": f"own-{i}",
-                "items": [{"medicine": "MET500", "quantity": 2}]}
-               for i, p in enumerate(["P1", "P2", "P1"])]
+    records = [
+        {
+            "pharmacy": p,
+            "service_date": "2026-10-15",
+            "client_ref": f"own-{i}",
+            "items": [{"medicine": "MET500", "quantity": 2}],
+        }
+        for i, p in enumerate(["P1", "P2", "P1"])
+    ]
     a = chunked.post("/dispensings/batch", {"dispensings": records}, chunked.pharmacist, 200)
     assert [r["status"] for r in a["results"]] == [201, 403, 201]
-    assert a == single.post("/dispensings/batch", {"dispensings": records}, single.pharmacist,
-                            200)
+    assert a == single.post("/dispensings/batch", {"dispensings": records}, single.pharmacist, 200)
     assert chunked.balance("1400-P2", "MET500") == 90
 
 
 def test_a_client_ref_held_by_a_dispensing_without_stored_answer_is_refused_in_a_chunk(
-        fund_pair: tuple[Fund, Fund]) -> None:
+    fund_pair: tuple[Fund, Fund],
+) -> None:
     """A dispensing holds a client_ref whose stored answer is gone: inside a chunk that
     record alone is refused (409 client-ref-reused), as one at a time; the others book."""
     results = []
@@ -200,9 +274,15 @@ def test_a_client_ref_held_by_a_dispensing_without_stored_answer_is_refused_in_a
         with app.extensions["rdf_db"].session() as s:
             s.execute(text("DELETE FROM idempotency_keys WHERE key = 'taken'"))
             s.commit()
-        records = [{"pharmacy": "P1", "service_date": "2026-10-15", "client_ref": ref,
-                    "items": [{"medicine": "MET500", "quantity": 2}]}
-                   for ref in ("before", "taken", "after")]
+        records = [
+            {
+                "pharmacy": "P1",
+                "service_date": "2026-10-15",
+                "client_ref": ref,
+                "items": [{"medicine": "MET500", "quantity": 2}],
+            }
+            for ref in ("before", "taken", "after")
+        ]
         out = f.post("/dispensings/batch", {"dispensings": records}, expect=200)
         assert [r["status"] for r in out["results"]] == [201, 409, 201]
         assert out["results"][1]["problem"]["type"] == "/problems/client-ref-reused"
@@ -212,34 +292,52 @@ def test_a_client_ref_held_by_a_dispensing_without_stored_answer_is_refused_in_a
 
 
 def test_a_chunk_whose_claim_is_taken_meanwhile_is_redone_one_record_at_a_time(
-        pg_fund: tuple[Flask, Fund]) -> None:
+    pg_fund: tuple[Flask, Fund],
+) -> None:
     """Another request holds the claim of one record's client_ref (uncommitted) when the
     chunk claims its keys: the chunk waits on it, its INSERT fails once the other commits,
     and the chunk's records are redone one at a time: that record replays the other's
     stored answer, the others are booked once."""
     app, f = pg_fund
     app.config["RDF_BATCH_CHUNK"] = CHUNK
-    records = [{"pharmacy": "P1", "service_date": "2026-10-15", "client_ref": ref,
-                "items": [{"medicine": "MET500", "quantity": 2}]}
-               for ref in ("c-1", "held", "c-3")]
+    records = [
+        {
+            "pharmacy": "P1",
+            "service_date": "2026-10-15",
+            "client_ref": ref,
+            "items": [{"medicine": "MET500", "quantity": 2}],
+        }
+        for ref in ("c-1", "held", "c-3")
+    ]
     stored = '{"id": "elsewhere"}'
     engine = app.extensions["rdf_db"].engine
     holder = engine.connect()
     holder.begin()
-    holder.execute(text(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response_body,"
-        " created_at) VALUES ('dispensings:P1', 'held', :h, 201, :b, now())"),
-        {"h": _hash(records[1]), "b": stored})
+    holder.execute(
+        text(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response_body,"
+            " created_at) VALUES ('dispensings:P1', 'held', :h, 201, :b, now())"
+        ),
+        {"h": _hash(records[1]), "b": stored},
+    )
     out: list[Any] = []
-    sender = threading.Thread(target=lambda: out.append(
-        f.post("/dispensings/batch", {"dispensings": records}, f.pharmacist, 200)))
+    sender = threading.Thread(
+        target=lambda: out.append(
+            f.post("/dispensings/batch", {"dispensings": records}, f.pharmacist, 200)
+        )
+    )
     sender.start()
     deadline, queued = time.monotonic() + 30, False
     with engine.connect() as c:  # wait until the chunk queues on the held claim
         while time.monotonic() < deadline and not queued:
-            queued = bool(c.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND datname = current_database()")).scalar())
+            queued = bool(
+                c.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND datname = current_database()"
+                    )
+                ).scalar()
+            )
             time.sleep(0.05)
     holder.commit()
     holder.close()
@@ -247,15 +345,19 @@ def test_a_chunk_whose_claim_is_taken_meanwhile_is_redone_one_record_at_a_time(
     (answer,) = out
     assert queued, "the chunk never waited on the held claim"
     assert [r["status"] for r in answer["results"]] == [201, 201, 201]
-    assert answer["results"][1] == {"index": 1, "client_ref": "held", "status": 201,
-                                    "replayed": True, "dispensing": {"id": "elsewhere"},
-                                    "problem": None}
+    assert answer["results"][1] == {
+        "index": 1,
+        "client_ref": "held",
+        "status": 201,
+        "replayed": True,
+        "dispensing": {"id": "elsewhere"},
+        "problem": None,
+    }
     assert answer["created"] == 2 and answer["replayed"] == 1
     assert f.balance("1400-P1", "MET500") == 400 - 4
 
 
-def test_concurrent_chunked_batches_on_one_lot_never_oversell(
-        pg_fund: tuple[Flask, Fund]) -> None:
+def test_concurrent_chunked_batches_on_one_lot_never_oversell(pg_fund: tuple[Flask, Fund]) -> None:
     """Four phones of P1 send 30 records each at once (chunks of 7, from one lot of 400):
     exactly as many records succeed as the lot holds, every other one is a 409, and the
     stock and its value end exact."""
@@ -265,12 +367,17 @@ def test_concurrent_chunked_batches_on_one_lot_never_oversell(
 
     def send(phone: int) -> Any:
         c = app.test_client()
-        records = [{"pharmacy": "P1", "service_date": "2026-10-15",
-                    "client_ref": f"phone{phone}-{i}",
-                    "items": [{"medicine": "MET500", "quantity": 7}]} for i in range(30)]
+        records = [
+            {
+                "pharmacy": "P1",
+                "service_date": "2026-10-15",
+                "client_ref": f"phone{phone}-{i}",
+                "items": [{"medicine": "MET500", "quantity": 7}],
+            }
+            for i in range(30)
+        ]
         barrier.wait(timeout=60)
-        r = c.post("/api/v1/dispensings/batch", json={"dispensings": records},
-                   headers=f.pharmacist)
+        r = c.post("/api/v1/dispensings/batch", json={"dispensings": records}, headers=f.pharmacist)
         assert r.status_code == 200, r.get_json()
         return r.get_json()
 

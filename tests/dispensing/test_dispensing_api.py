@@ -11,38 +11,79 @@ def test_the_worked_dispensing_of_design_md_is_exact(fund: Fund) -> None:
     assert d["service_date"] == d["accounting_date"] == "2026-10-14"
     assert d["currency"] == "KHR"
     (line,) = d["lines"]
-    assert (line["medicine"], line["quantity"], line["unit_price"], line["price"],
-            line["subsidy"], line["copayment"]) == ("MET500", 60, "50", "3000", "1500", "1500")
+    assert (
+        line["medicine"],
+        line["quantity"],
+        line["unit_price"],
+        line["price"],
+        line["subsidy"],
+        line["copayment"],
+    ) == ("MET500", 60, "50", "3000", "1500", "1500")
     assert [(lot["lot"], lot["quantity"]) for lot in line["lots"]] == [("L1", 60)]
     assert (d["total_price"], d["total_subsidy"], d["total_copayment"], d["fee"]) == (
-        "3000", "1500", "1500", "300")
+        "3000",
+        "1500",
+        "1500",
+        "300",
+    )
     entry = fund.get(f"/journal-entries/{d['entry_id']}")
     got = sorted((p["account"], p["commodity"], p["lot"], p["amount"]) for p in entry["postings"])
-    assert got == sorted([
-        ("5000", "MET500", "L1", "60"), ("1400-P1", "MET500", "L1", "-60"),
-        ("5000", "KHR", None, "2100"), ("1400-P1", "KHR", "L1", "-2100"),
-        ("1200-P1", "KHR", None, "1500"), ("1300-HEF", "KHR", None, "1500"),
-        ("4000", "KHR", None, "-3000"), ("5100", "KHR", None, "300"),
-        ("2100-P1", "KHR", None, "-300"),
-    ])
+    assert got == sorted(
+        [
+            ("5000", "MET500", "L1", "60"),
+            ("1400-P1", "MET500", "L1", "-60"),
+            ("5000", "KHR", None, "2100"),
+            ("1400-P1", "KHR", "L1", "-2100"),
+            ("1200-P1", "KHR", None, "1500"),
+            ("1300-HEF", "KHR", None, "1500"),
+            ("4000", "KHR", None, "-3000"),
+            ("5100", "KHR", None, "300"),
+            ("2100-P1", "KHR", None, "-300"),
+        ]
+    )
     assert fund.balance("1400-P1", "MET500") == 340
     assert fund.balance("1400-P1", "KHR", lot="L1") == 14000 - 2100
 
 
 def test_a_retry_with_the_same_client_ref_returns_the_first_answer_and_posts_nothing(
-        fund: Fund) -> None:
-    r1 = fund.client.post("/api/v1/dispensings", headers=fund.pharmacist, json={
-        "pharmacy": "P1", "patient": "M-00042", "service_date": "2026-10-14",
-        "client_ref": "c-1", "items": [{"medicine": "MET500", "quantity": 10}]})
-    r2 = fund.client.post("/api/v1/dispensings", headers=fund.pharmacist, json={
-        "pharmacy": "P1", "patient": "M-00042", "service_date": "2026-10-14",
-        "client_ref": "c-1", "items": [{"medicine": "MET500", "quantity": 10}]})
+    fund: Fund,
+) -> None:
+    r1 = fund.client.post(
+        "/api/v1/dispensings",
+        headers=fund.pharmacist,
+        json={
+            "pharmacy": "P1",
+            "patient": "M-00042",
+            "service_date": "2026-10-14",
+            "client_ref": "c-1",
+            "items": [{"medicine": "MET500", "quantity": 10}],
+        },
+    )
+    r2 = fund.client.post(
+        "/api/v1/dispensings",
+        headers=fund.pharmacist,
+        json={
+            "pharmacy": "P1",
+            "patient": "M-00042",
+            "service_date": "2026-10-14",
+            "client_ref": "c-1",
+            "items": [{"medicine": "MET500", "quantity": 10}],
+        },
+    )
     assert r1.status_code == r2.status_code == 201
     assert r1.data == r2.data
     assert fund.balance("1400-P1", "MET500") == 390
-    r3 = fund.client.post("/api/v1/dispensings", headers=fund.pharmacist, json={
-        "pharmacy": "P1", "patient": "M-00042", "service_date": "2026-10-14",
-        "client_ref": "c-1", "items": [{"medicine": "MET500", "quantity": 11}]})
+    r3 = fund.client.post(
+        "/api/v1/dispensings",
+        headers=fund.pharmacist,
+        json={
+            "pharmacy": "P1",
+            "patient": "M-00042",
+            "service_date": "2026-10-14",
+            "client_ref": "c-1",
+            "items": [{"medicine": "MET500", "quantity": 11}],
+        },
+    )
     assert r3.status_code == 409
     assert r3.content_type == "application/problem+json"
     assert fund.balance("1400-P1", "MET500") == 390
@@ -60,12 +101,22 @@ def test_a_pharmacist_cannot_dispense_or_read_for_another_pharmacy(fund: Fund) -
     assert fund.get("/dispensings", headers=fund.other_pharmacist)["items"] == []
     fund.get("/dispensings?pharmacy=P1", headers=fund.other_pharmacist, expect=404)
     assert len(fund.get("/dispensings", headers=fund.pharmacist)["items"]) == 1
-    fund.post(f"/dispensings/{d['id']}/returns", {"items": [{"medicine": "MET500",
-                                                             "quantity": 1}]},
-              fund.other_pharmacist, expect=404)
-    fund.post("/dispensings", {"pharmacy": "P1", "service_date": "2026-10-14",
-                               "items": [{"medicine": "MET500", "quantity": 1}]},
-              fund.auditor, expect=403)
+    fund.post(
+        f"/dispensings/{d['id']}/returns",
+        {"items": [{"medicine": "MET500", "quantity": 1}]},
+        fund.other_pharmacist,
+        expect=404,
+    )
+    fund.post(
+        "/dispensings",
+        {
+            "pharmacy": "P1",
+            "service_date": "2026-10-14",
+            "items": [{"medicine": "MET500", "quantity": 1}],
+        },
+        fund.auditor,
+        expect=403,
+    )
 
 
 def test_not_enough_stock_is_a_409_that_posts_nothing(fund: Fund) -> None:
@@ -80,60 +131,88 @@ def test_returns_in_parts_reverse_the_dispensing_exactly(fund: Fund) -> None:
     before_1200 = fund.balance("1200-P1")
     parts = [3, 1, 3]
     for q in parts:
-        fund.post(f"/dispensings/{d['id']}/returns",
-                  {"items": [{"medicine": "MET500", "quantity": q}], "date": "2026-10-20"},
-                  fund.pharmacist)
+        fund.post(
+            f"/dispensings/{d['id']}/returns",
+            {"items": [{"medicine": "MET500", "quantity": q}], "date": "2026-10-20"},
+            fund.pharmacist,
+        )
     assert fund.balance("1400-P1", "MET500") == 400
     assert fund.balance("1400-P1", "KHR", lot="L1") == 14000
     assert fund.balance("4000") == 0 and fund.balance("5000") == 0
     assert fund.balance("1300-HEF") == 0 and fund.balance("5100") == 0
     assert before_1200 > 0 and fund.balance("1200-P1") == 0
-    fund.post(f"/dispensings/{d['id']}/returns",
-              {"items": [{"medicine": "MET500", "quantity": 1}]}, fund.pharmacist, expect=409)
+    fund.post(
+        f"/dispensings/{d['id']}/returns",
+        {"items": [{"medicine": "MET500", "quantity": 1}]},
+        fund.pharmacist,
+        expect=409,
+    )
     full = fund.get(f"/dispensings/{d['id']}")
     assert len(full["returns"]) == 3
 
 
 def test_the_batch_answers_each_record_and_a_replay_posts_nothing(fund: Fund) -> None:
     records = [
-        {"pharmacy": "P1", "patient": "M-00042", "service_date": "2026-10-14",
-         "client_ref": f"b-{i}", "items": [{"medicine": "MET500", "quantity": 10}]}
+        {
+            "pharmacy": "P1",
+            "patient": "M-00042",
+            "service_date": "2026-10-14",
+            "client_ref": f"b-{i}",
+            "items": [{"medicine": "MET500", "quantity": 10}],
+        }
         for i in range(5)
     ]
     records.insert(2, {"pharmacy": "P1", "service_date": "2026-02-30", "items": []})
-    records.append({"pharmacy": "P1", "service_date": "2026-10-14", "client_ref": "big",
-                    "items": [{"medicine": "MET500", "quantity": 100000}]})
+    records.append(
+        {
+            "pharmacy": "P1",
+            "service_date": "2026-10-14",
+            "client_ref": "big",
+            "items": [{"medicine": "MET500", "quantity": 100000}],
+        }
+    )
     out = fund.post("/dispensings/batch", {"dispensings": records}, fund.pharmacist, expect=200)
     statuses = [r["status"] for r in out["results"]]
     assert statuses == [201, 201, 422, 201, 201, 201, 409]
     assert out["created"] == 5 and out["failed"] == 2
     assert fund.balance("1400-P1", "MET500") == 350
-    again = fund.post("/dispensings/batch", {"dispensings": records}, fund.pharmacist,
-                      expect=200)
+    again = fund.post("/dispensings/batch", {"dispensings": records}, fund.pharmacist, expect=200)
     assert again["created"] == 0 and again["replayed"] == 5
     assert [r["dispensing"] for r in again["results"] if r["status"] == 201] == [
-        r["dispensing"] for r in out["results"] if r["status"] == 201]
+        r["dispensing"] for r in out["results"] if r["status"] == 201
+    ]
     assert fund.balance("1400-P1", "MET500") == 350
 
 
 def test_a_batch_over_1000_records_is_refused_whole(fund: Fund) -> None:
-    rec = {"pharmacy": "P1", "service_date": "2026-10-14",
-           "items": [{"medicine": "MET500", "quantity": 1}]}
-    p = fund.post("/dispensings/batch", {"dispensings": [rec] * 1001}, fund.pharmacist,
-                  expect=422)
+    rec = {
+        "pharmacy": "P1",
+        "service_date": "2026-10-14",
+        "items": [{"medicine": "MET500", "quantity": 1}],
+    }
+    p = fund.post("/dispensings/batch", {"dispensings": [rec] * 1001}, fund.pharmacist, expect=422)
     assert "1000" in p["detail"] or "1000" in str(p.get("errors"))
     assert fund.balance("1400-P1", "MET500") == 400
 
 
 def test_bad_input_on_every_field_is_a_4xx_that_changes_nothing(fund: Fund) -> None:
     before = fund.get("/reports/trial-balance")
-    good = {"pharmacy": "P1", "patient": "M-00042", "service_date": "2026-10-14",
-            "items": [{"medicine": "MET500", "quantity": 1}]}
+    good = {
+        "pharmacy": "P1",
+        "patient": "M-00042",
+        "service_date": "2026-10-14",
+        "items": [{"medicine": "MET500", "quantity": 1}],
+    }
     bad_bodies = [
-        {**good, "pharmacy": "NOPE"}, {**good, "pharmacy": 7}, {**good, "patient": "M-404"},
-        {**good, "patient": 42}, {**good, "service_date": "2026-13-01"},
-        {**good, "service_date": "2099-01-01"}, {**good, "service_date": None},
-        {**good, "items": []}, {**good, "items": "x"},
+        {**good, "pharmacy": "NOPE"},
+        {**good, "pharmacy": 7},
+        {**good, "patient": "M-404"},
+        {**good, "patient": 42},
+        {**good, "service_date": "2026-13-01"},
+        {**good, "service_date": "2099-01-01"},
+        {**good, "service_date": None},
+        {**good, "items": []},
+        {**good, "items": "x"},
         {**good, "items": [{"medicine": "NOPE", "quantity": 1}]},
         {**good, "items": [{"medicine": "MET500", "quantity": 0}]},
         {**good, "items": [{"medicine": "MET500", "quantity": -3}]},
@@ -141,8 +220,10 @@ def test_bad_input_on_every_field_is_a_4xx_that_changes_nothing(fund: Fund) -> N
         {**good, "items": [{"medicine": "MET500", "quantity": "1"}]},
         {**good, "items": [{"medicine": "MET500", "quantity": True}]},
         {**good, "items": [{"medicine": "MET500", "quantity": 10**12}]},
-        {**good, "client_ref": ""}, {**good, "client_ref": "x" * 500},
-        [good], "text",
+        {**good, "client_ref": ""},
+        {**good, "client_ref": "x" * 500},
+        [good],
+        "text",
     ]
     for body in bad_bodies:
         r = fund.client.post("/api/v1/dispensings", json=body, headers=fund.pharmacist)
@@ -152,7 +233,8 @@ def test_bad_input_on_every_field_is_a_4xx_that_changes_nothing(fund: Fund) -> N
 
 
 def test_the_dispensing_list_pages_through_everything_and_refuses_a_foreign_cursor(
-        fund: Fund) -> None:
+    fund: Fund,
+) -> None:
     made = [fund.dispense([("MET500", 1)], ref=f"page-{i}")["id"] for i in range(3)]
     seen, cursor = [], None
     while True:

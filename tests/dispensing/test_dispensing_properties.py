@@ -43,8 +43,13 @@ PRICES = {"MET500": 50, "AML5": 120}
 SUBSIDISED = {"M-00042"}  # HEF, 50 %, from 2026-01-01, open-ended
 FIRST_DAY = date(2026, 10, 6)
 RETURN_DATE = "2026-11-05"
-EXPIRIES = [date(2026, 10, 12), date(2026, 10, 20), date(2026, 10, 31), date(2028, 3, 31),
-            date(2029, 1, 31)]
+EXPIRIES = [
+    date(2026, 10, 12),
+    date(2026, 10, 20),
+    date(2026, 10, 31),
+    date(2028, 3, 31),
+    date(2029, 1, 31),
+]
 
 
 def rnd(x: Fraction) -> int:
@@ -126,8 +131,8 @@ class DispensingMachine(RuleBasedStateMachine):
         self.f: Fund = fund_on(self.app, self.template)
         tb = self.f.get("/reports/trial-balance")
         self.books: Counter[tuple[str, str]] = Counter(
-            {(r["account"], r["commodity"]): int(r["debit"]) - int(r["credit"])
-             for r in tb["rows"]})
+            {(r["account"], r["commodity"]): int(r["debit"]) - int(r["credit"]) for r in tb["rows"]}
+        )
         self.lots: dict[str, list[LotState]] = {"P1": [], "CENTRAL": []}
         order = {"L1": 1, "A1": 2}
         meta = {"L1": ("MET500", date(2028, 3, 31)), "A1": ("AML5", date(2028, 6, 30))}
@@ -135,8 +140,11 @@ class DispensingMachine(RuleBasedStateMachine):
             units, value = self._lots_in_books(place)
             for code in sorted(units):
                 med, exp = meta[code]
-                self.lots[place].append(LotState(code, med, exp, date(2026, 10, 1),
-                                                 order[code], units[code], value[code]))
+                self.lots[place].append(
+                    LotState(
+                        code, med, exp, date(2026, 10, 1), order[code], units[code], value[code]
+                    )
+                )
         self.next_lot = 3
         self.next_ref = 0
         self.central_changed = False
@@ -164,83 +172,139 @@ class DispensingMachine(RuleBasedStateMachine):
     def start(self) -> None:
         pass
 
-    @rule(medicine=st.sampled_from(sorted(PRICES)), quantity=st.integers(1, 200),
-          cost_per_unit=st.integers(1, 60), extra=st.integers(0, 99),
-          expiry=st.sampled_from(EXPIRIES), share=st.integers(1, 100))
-    def receive_and_transfer(self, medicine: str, quantity: int, cost_per_unit: int,
-                             extra: int, expiry: date, share: int) -> None:
+    @rule(
+        medicine=st.sampled_from(sorted(PRICES)),
+        quantity=st.integers(1, 200),
+        cost_per_unit=st.integers(1, 60),
+        extra=st.integers(0, 99),
+        expiry=st.sampled_from(EXPIRIES),
+        share=st.integers(1, 100),
+    )
+    def receive_and_transfer(
+        self, medicine: str, quantity: int, cost_per_unit: int, extra: int, expiry: date, share: int
+    ) -> None:
         code = f"X{self.next_lot}"
         cost = quantity * cost_per_unit + extra  # at least one riel a unit
-        self.f.post("/stock/receipts", {
-            "supplier": "S1", "location": "CENTRAL", "date": "2026-10-05",
-            "lines": [{"medicine": medicine, "lot": code, "expiry": expiry.isoformat(),
-                       "quantity": quantity, "total_cost": str(cost)}]})
+        self.f.post(
+            "/stock/receipts",
+            {
+                "supplier": "S1",
+                "location": "CENTRAL",
+                "date": "2026-10-05",
+                "lines": [
+                    {
+                        "medicine": medicine,
+                        "lot": code,
+                        "expiry": expiry.isoformat(),
+                        "quantity": quantity,
+                        "total_cost": str(cost),
+                    }
+                ],
+            },
+        )
         lot = LotState(code, medicine, expiry, date(2026, 10, 5), self.next_lot, quantity, cost)
         self.next_lot += 1
         self.lots["CENTRAL"].append(lot)
         self.central_changed = True
-        for acc, com, amt in [("1400-CENTRAL", medicine, quantity), ("9000", medicine, -quantity),
-                              ("1400-CENTRAL", "KHR", cost), ("2000-S1", "KHR", -cost)]:
+        for acc, com, amt in [
+            ("1400-CENTRAL", medicine, quantity),
+            ("9000", medicine, -quantity),
+            ("1400-CENTRAL", "KHR", cost),
+            ("2000-S1", "KHR", -cost),
+        ]:
             self._post(acc, com, amt)
         moved = max(1, quantity * share // 100)
-        out = self.f.post("/stock/transfers", {
-            "from": "CENTRAL", "to": "P1", "date": "2026-10-05",
-            "lines": [{"medicine": medicine, "quantity": moved, "lot": code}]})
+        out = self.f.post(
+            "/stock/transfers",
+            {
+                "from": "CENTRAL",
+                "to": "P1",
+                "date": "2026-10-05",
+                "lines": [{"medicine": medicine, "quantity": moved, "lot": code}],
+            },
+        )
         value = take(lot, moved)
         assert [(x["lot"], x["quantity"], x["value"]) for x in out["lines"][0]["lots"]] == [
-            (code, moved, str(value))]
-        self.lots["P1"].append(LotState(code, medicine, expiry, lot.received, lot.order, moved,
-                                        value))
+            (code, moved, str(value))
+        ]
+        self.lots["P1"].append(
+            LotState(code, medicine, expiry, lot.received, lot.order, moved, value)
+        )
         for acc, sign in (("1400-CENTRAL", -1), ("1400-P1", 1)):
             self._post(acc, medicine, sign * moved)
             self._post(acc, "KHR", sign * value)
 
-    @rule(target=dispensed,
-          items=st.lists(st.tuples(st.sampled_from(sorted(PRICES)), st.integers(1, 150)),
-                         min_size=1, max_size=2, unique_by=lambda t: t[0]),
-          patient=st.sampled_from(["M-00042", "M-00043", None]), day=st.integers(0, 25))
+    @rule(
+        target=dispensed,
+        items=st.lists(
+            st.tuples(st.sampled_from(sorted(PRICES)), st.integers(1, 150)),
+            min_size=1,
+            max_size=2,
+            unique_by=lambda t: t[0],
+        ),
+        patient=st.sampled_from(["M-00042", "M-00043", None]),
+        day=st.integers(0, 25),
+    )
     def dispense(self, items: list[tuple[str, int]], patient: str | None, day: int) -> Any:
         body = self._body(items, patient, day)
         r = self.f.client.post("/api/v1/dispensings", json=body, headers=self.f.pharmacist)
         return self._expect(body, items, r.status_code, r.get_json(), r.data)
 
-    @rule(target=dispensed, records=st.lists(st.tuples(
-        st.lists(st.tuples(st.sampled_from(sorted(PRICES)), st.integers(1, 150)),
-                 min_size=1, max_size=2, unique_by=lambda t: t[0]),
-        st.sampled_from(["M-00042", "M-00043", None]), st.integers(0, 25)),
-        min_size=1, max_size=5))
+    @rule(
+        target=dispensed,
+        records=st.lists(
+            st.tuples(
+                st.lists(
+                    st.tuples(st.sampled_from(sorted(PRICES)), st.integers(1, 150)),
+                    min_size=1,
+                    max_size=2,
+                    unique_by=lambda t: t[0],
+                ),
+                st.sampled_from(["M-00042", "M-00043", None]),
+                st.integers(0, 25),
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+    )
     def dispense_in_a_batch(
-            self, records: list[tuple[list[tuple[str, int]], str | None, int]]) -> Any:
+        self, records: list[tuple[list[tuple[str, int]], str | None, int]]
+    ) -> Any:
         """Several records in one batch (one chunk): each must come out as if sent alone,
         in order, the stock taken by the ones before it included."""
         bodies = [self._body(items, patient, day) for items, patient, day in records]
-        r = self.f.client.post("/api/v1/dispensings/batch", json={"dispensings": bodies},
-                               headers=self.f.pharmacist)
+        r = self.f.client.post(
+            "/api/v1/dispensings/batch", json={"dispensings": bodies}, headers=self.f.pharmacist
+        )
         assert r.status_code == 200, r.get_json()
         out = []
-        for (items, _p, _d), body, res in zip(records, bodies, r.get_json()["results"],
-                                               strict=True):
+        for (items, _p, _d), body, res in zip(
+            records, bodies, r.get_json()["results"], strict=True
+        ):
             got = res["dispensing"] if res["status"] == 201 else res["problem"]
             # a single replay of a batched record answers the stored JSON text, byte for byte
             text = json.dumps(got, default=str).encode() if res["status"] == 201 else b""
             out.append(self._expect(body, items, res["status"], got, text))
         return multiple(*out)
 
-    def _body(self, items: list[tuple[str, int]], patient: str | None, day: int
-              ) -> dict[str, Any]:
+    def _body(self, items: list[tuple[str, int]], patient: str | None, day: int) -> dict[str, Any]:
         self.next_ref += 1
         on = FIRST_DAY + timedelta(days=day)
-        return {"pharmacy": "P1", "patient": patient, "service_date": on.isoformat(),
-                "client_ref": f"prop-{self.next_ref}",
-                "items": [{"medicine": m, "quantity": q} for m, q in items]}
+        return {
+            "pharmacy": "P1",
+            "patient": patient,
+            "service_date": on.isoformat(),
+            "client_ref": f"prop-{self.next_ref}",
+            "items": [{"medicine": m, "quantity": q} for m, q in items],
+        }
 
-    def _expect(self, body: dict[str, Any], items: list[tuple[str, int]], status: int,
-                got: Any, data: bytes) -> Record | None:
+    def _expect(
+        self, body: dict[str, Any], items: list[tuple[str, int]], status: int, got: Any, data: bytes
+    ) -> Record | None:
         """Check one dispensing's answer against the model, and book it there."""
         on = date.fromisoformat(body["service_date"])
         patient = body["patient"]
-        short = [m for m, q in items
-                 if sum(x.units for x in fefo(self.lots["P1"], m, on)) < q]
+        short = [m for m, q in items if sum(x.units for x in fefo(self.lots["P1"], m, on)) < q]
         if short:
             assert status == 409, (status, got)
             assert got["type"] != "/problems/internal"
@@ -262,18 +326,42 @@ class DispensingMachine(RuleBasedStateMachine):
             lines.append(Line(m, q, price, subsidy, picked))
         total = sum(ln.price for ln in lines)
         fee = rnd(Fraction(total, 10))
-        assert [(ln["medicine"], ln["quantity"], ln["price"], ln["subsidy"],
-                 [(x["lot"], x["quantity"], x["value"]) for x in ln["lots"]])
-                for ln in got["lines"]] == [
-            (ln.medicine, ln.quantity, str(ln.price), str(ln.subsidy),
-             [(c, n, str(v)) for c, n, v in ln.lots]) for ln in lines]
+        assert [
+            (
+                ln["medicine"],
+                ln["quantity"],
+                ln["price"],
+                ln["subsidy"],
+                [(x["lot"], x["quantity"], x["value"]) for x in ln["lots"]],
+            )
+            for ln in got["lines"]
+        ] == [
+            (
+                ln.medicine,
+                ln.quantity,
+                str(ln.price),
+                str(ln.subsidy),
+                [(c, n, str(v)) for c, n, v in ln.lots],
+            )
+            for ln in lines
+        ]
         assert got["fee"] == str(fee)
-        self._book(lines, fee, sign=1, parts=[(ln, ln.quantity, ln.price, ln.subsidy,
-                                               ln.lots) for ln in lines])
+        self._book(
+            lines,
+            fee,
+            sign=1,
+            parts=[(ln, ln.quantity, ln.price, ln.subsidy, ln.lots) for ln in lines],
+        )
         return Record(got["id"], body, data, lines, total, fee)
 
-    def _book(self, lines: list[Line], fee: int, *, sign: int,
-              parts: list[tuple[Line, int, int, int, list[tuple[str, int, int]]]]) -> None:
+    def _book(
+        self,
+        lines: list[Line],
+        fee: int,
+        *,
+        sign: int,
+        parts: list[tuple[Line, int, int, int, list[tuple[str, int, int]]]],
+    ) -> None:
         for ln, _q, price, subsidy, lots in parts:
             cost = sum(v for _c, _n, v in lots)
             for code, n, v in lots:
@@ -295,8 +383,7 @@ class DispensingMachine(RuleBasedStateMachine):
     def retry_with_the_same_body(self, record: Record | None) -> None:
         if record is None:
             return
-        r = self.f.client.post("/api/v1/dispensings", json=record.body,
-                               headers=self.f.pharmacist)
+        r = self.f.client.post("/api/v1/dispensings", json=record.body, headers=self.f.pharmacist)
         assert r.status_code == 201
         assert r.data == record.first
 
@@ -316,42 +403,65 @@ class DispensingMachine(RuleBasedStateMachine):
             return
         open_lines = [ln for ln in record.lines if ln.returned < ln.quantity]
         if not open_lines:
-            r = self.f.client.post(f"/api/v1/dispensings/{record.id}/returns",
-                                   json={"items": [{"medicine": record.lines[0].medicine,
-                                                    "quantity": 1}], "date": RETURN_DATE},
-                                   headers=self.f.pharmacist)
+            r = self.f.client.post(
+                f"/api/v1/dispensings/{record.id}/returns",
+                json={
+                    "items": [{"medicine": record.lines[0].medicine, "quantity": 1}],
+                    "date": RETURN_DATE,
+                },
+                headers=self.f.pharmacist,
+            )
             assert r.status_code == 409, (r.status_code, r.get_json())
             return
-        chosen = data.draw(st.lists(st.sampled_from(open_lines), min_size=1,
-                                    unique_by=lambda ln: ln.medicine))
+        chosen = data.draw(
+            st.lists(st.sampled_from(open_lines), min_size=1, unique_by=lambda ln: ln.medicine)
+        )
         wanted = [(ln, data.draw(st.integers(1, ln.quantity - ln.returned))) for ln in chosen]
-        r = self.f.post(f"/dispensings/{record.id}/returns",
-                        {"items": [{"medicine": ln.medicine, "quantity": q} for ln, q in wanted],
-                         "date": RETURN_DATE}, self.f.pharmacist)
+        r = self.f.post(
+            f"/dispensings/{record.id}/returns",
+            {
+                "items": [{"medicine": ln.medicine, "quantity": q} for ln, q in wanted],
+                "date": RETURN_DATE,
+            },
+            self.f.pharmacist,
+        )
         parts = []
         price_back_before = sum(cum(ln.price, ln.returned, ln.quantity) for ln in record.lines)
         for ln, q in wanted:
             before, after = ln.returned, ln.returned + q
             b0, b1 = back_per_lot(ln.lots, before), back_per_lot(ln.lots, after)
-            lots = [(code, b1[i] - b0[i], cum(v, b1[i], n) - cum(v, b0[i], n))
-                    for i, (code, n, v) in reversed(list(enumerate(ln.lots)))
-                    if b1[i] > b0[i]]
-            parts.append((ln, q, cum(ln.price, after, ln.quantity)
-                          - cum(ln.price, before, ln.quantity),
-                          cum(ln.subsidy, after, ln.quantity)
-                          - cum(ln.subsidy, before, ln.quantity), lots))
+            lots = [
+                (code, b1[i] - b0[i], cum(v, b1[i], n) - cum(v, b0[i], n))
+                for i, (code, n, v) in reversed(list(enumerate(ln.lots)))
+                if b1[i] > b0[i]
+            ]
+            parts.append(
+                (
+                    ln,
+                    q,
+                    cum(ln.price, after, ln.quantity) - cum(ln.price, before, ln.quantity),
+                    cum(ln.subsidy, after, ln.quantity) - cum(ln.subsidy, before, ln.quantity),
+                    lots,
+                )
+            )
             ln.returned = after
         price_back_after = sum(cum(ln.price, ln.returned, ln.quantity) for ln in record.lines)
-        fee = (cum(record.fee, price_back_after, record.total_price)
-               - cum(record.fee, price_back_before, record.total_price))
+        fee = cum(record.fee, price_back_after, record.total_price) - cum(
+            record.fee, price_back_before, record.total_price
+        )
         assert r["fee"] == str(fee), (r, fee)
         got = {ln["medicine"]: ln for ln in r["lines"]}
         for ln, q, price, subsidy, lots in parts:
             g = got[ln.medicine]
             assert (g["quantity"], g["price"], g["subsidy"], g["copayment"]) == (
-                q, str(price), str(subsidy), str(price - subsidy))
+                q,
+                str(price),
+                str(subsidy),
+                str(price - subsidy),
+            )
             assert [(x["lot"], x["quantity"], x["value"]) for x in g["lots"]] == [
-                (c, n, str(v)) for c, n, v in lots]
+                (c, n, str(v)) for c, n, v in lots
+            ]
         self._book(record.lines, fee, sign=-1, parts=parts)
 
     # ------------------------------------------------------------------ invariants
@@ -359,8 +469,9 @@ class DispensingMachine(RuleBasedStateMachine):
     @invariant()
     def the_books_equal_the_model_and_every_invariant_holds(self) -> None:
         tb = self.f.get("/reports/trial-balance")
-        got = {(r["account"], r["commodity"]): int(r["debit"]) - int(r["credit"])
-               for r in tb["rows"]}
+        got = {
+            (r["account"], r["commodity"]): int(r["debit"]) - int(r["credit"]) for r in tb["rows"]
+        }
         assert got == {k: v for k, v in self.books.items() if v}
         for t in tb["totals"]:
             assert t["debit"] == t["credit"], t
@@ -371,29 +482,39 @@ class DispensingMachine(RuleBasedStateMachine):
         for place in places:
             units, value = self._lots_in_books(place)
             model = {x.code: (x.units, x.value) for x in self.lots[place]}
-            books = {code: (units.get(code, 0), value.get(code, 0))
-                     for code in set(units) | set(value)}
+            books = {
+                code: (units.get(code, 0), value.get(code, 0)) for code in set(units) | set(value)
+            }
             assert {k: v for k, v in books.items() if v != (0, 0)} == {
-                k: v for k, v in model.items() if v != (0, 0)}
+                k: v for k, v in model.items() if v != (0, 0)
+            }
             for code, (u, v) in books.items():
                 assert u >= 0 and v >= 0, (place, code, u, v)
                 assert (u == 0) == (v == 0), (place, code, u, v)
 
 
 def test_random_dispensings_retries_returns_and_receipts_keep_the_books_equal_to_the_model(
-        sqlite_fund_template: FundTemplate, tmp_path: Path) -> None:
+    sqlite_fund_template: FundTemplate, tmp_path: Path
+) -> None:
     DispensingMachine.template = sqlite_fund_template
     DispensingMachine.database = tmp_path / "fund.sqlite3"
     shutil.copyfile(sqlite_fund_template.where, DispensingMachine.database)
     application = make_app(f"sqlite:///{DispensingMachine.database}")
     # a throwaway file: do not wait for the disk on every commit
-    event.listen(application.extensions["rdf_db"].engine, "connect",
-                 lambda conn, _rec: conn.execute("PRAGMA synchronous=OFF"))
+    event.listen(
+        application.extensions["rdf_db"].engine,
+        "connect",
+        lambda conn, _rec: conn.execute("PRAGMA synchronous=OFF"),
+    )
     DispensingMachine.app = application
     try:
         run = DispensingMachine.TestCase
-        run.settings = settings(max_examples=15, stateful_step_count=15, deadline=None,
-                                suppress_health_check=[HealthCheck.too_slow])
+        run.settings = settings(
+            max_examples=15,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
         run().runTest()
     finally:
         application.extensions["rdf_db"].dispose()

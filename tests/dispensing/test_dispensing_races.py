@@ -55,20 +55,32 @@ def race(app: Flask, jobs: list[Job], threads: int) -> list[tuple[int, bytes]]:
         return list(pool.map(send, jobs))
 
 
-def body(pharmacy: str, ref: str, quantity: int, patient: str | None = "M-00042"
-         ) -> dict[str, Any]:
-    return {"pharmacy": pharmacy, "patient": patient, "service_date": "2026-10-14",
-            "client_ref": ref, "items": [{"medicine": "MET500", "quantity": quantity}]}
+def body(pharmacy: str, ref: str, quantity: int, patient: str | None = "M-00042") -> dict[str, Any]:
+    return {
+        "pharmacy": pharmacy,
+        "patient": patient,
+        "service_date": "2026-10-14",
+        "client_ref": ref,
+        "items": [{"medicine": "MET500", "quantity": quantity}],
+    }
 
 
 def stock_p2(f: Fund, units: int) -> int:
-    out = f.post("/stock/transfers", {"from": "CENTRAL", "to": "P2", "date": "2026-10-03",
-                                      "lines": [{"medicine": "MET500", "quantity": units}]})
+    out = f.post(
+        "/stock/transfers",
+        {
+            "from": "CENTRAL",
+            "to": "P2",
+            "date": "2026-10-03",
+            "lines": [{"medicine": "MET500", "quantity": units}],
+        },
+    )
     return int(out["lines"][0]["lots"][0]["value"])
 
 
 def test_100_dispensings_raced_against_a_lot_holding_71_of_them_give_71_201_and_29_409(
-        pg_fund: tuple[Flask, Fund]) -> None:
+    pg_fund: tuple[Flask, Fund],
+) -> None:
     app, f = pg_fund
     value = stock_p2(f, 71 * 5)
     assert value == 12425  # 355 of CENTRAL's 600 worth 21000
@@ -88,7 +100,8 @@ def test_100_dispensings_raced_against_a_lot_holding_71_of_them_give_71_201_and_
 
 
 def test_12_threads_sending_one_client_ref_at_once_make_one_dispensing(
-        pg_fund: tuple[Flask, Fund]) -> None:
+    pg_fund: tuple[Flask, Fund],
+) -> None:
     app, f = pg_fund
     jobs = [(f.pharmacist, body("P1", "same-ref", 7)) for _ in range(12)]
     results = race(app, jobs, threads=12)
@@ -103,7 +116,8 @@ def test_12_threads_sending_one_client_ref_at_once_make_one_dispensing(
 
 
 def test_two_pharmacies_dispensing_at_once_both_end_with_exact_books(
-        pg_fund: tuple[Flask, Fund]) -> None:
+    pg_fund: tuple[Flask, Fund],
+) -> None:
     app, f = pg_fund
     assert stock_p2(f, 150) == 5250
     jobs: list[Job] = []
@@ -114,11 +128,16 @@ def test_two_pharmacies_dispensing_at_once_both_end_with_exact_books(
     assert [status for status, _ in results] == [201] * 100
     # Each dispensing: 3 x 50 = 150, subsidy 75, co-payment 75, fee 15, cost 3 x 35 = 105.
     expected: dict[tuple[str, str], int] = {
-        ("1400-P1", "MET500"): 400 - 150, ("1400-P2", "MET500"): 0,
-        ("1200-P1", "KHR"): 50 * 75, ("1200-P2", "KHR"): 50 * 75,
-        ("2100-P1", "KHR"): -50 * 15, ("2100-P2", "KHR"): -50 * 15,
-        ("1300-HEF", "KHR"): 100 * 75, ("4000", "KHR"): -100 * 150,
-        ("5100", "KHR"): 100 * 15, ("5000", "KHR"): 100 * 105,
+        ("1400-P1", "MET500"): 400 - 150,
+        ("1400-P2", "MET500"): 0,
+        ("1200-P1", "KHR"): 50 * 75,
+        ("1200-P2", "KHR"): 50 * 75,
+        ("2100-P1", "KHR"): -50 * 15,
+        ("2100-P2", "KHR"): -50 * 15,
+        ("1300-HEF", "KHR"): 100 * 75,
+        ("4000", "KHR"): -100 * 150,
+        ("5100", "KHR"): 100 * 15,
+        ("5000", "KHR"): 100 * 105,
     }
     got = {key: f.balance(*key) for key in expected}
     assert got == expected
@@ -127,12 +146,14 @@ def test_two_pharmacies_dispensing_at_once_both_end_with_exact_books(
     tb = f.get("/reports/trial-balance")
     assert all(t["debit"] == t["credit"] for t in tb["totals"])
     counted: Callable[[str], int] = lambda p: len(  # noqa: E731
-        f.get(f"/dispensings?pharmacy={p}&limit=1000")["items"])
+        f.get(f"/dispensings?pharmacy={p}&limit=1000")["items"]
+    )
     assert (counted("P1"), counted("P2")) == (50, 50)
 
 
 def test_8_batches_sending_the_same_client_refs_at_once_make_one_dispensing_each(
-        pg_fund: tuple[Flask, Fund]) -> None:
+    pg_fund: tuple[Flask, Fund],
+) -> None:
     """A phone that re-sends its batch while the first send is still running: each record
     claims its client_ref before the work, so the losers queue on the claim and replay the
     winner's answer."""
@@ -143,8 +164,7 @@ def test_8_batches_sending_the_same_client_refs_at_once_make_one_dispensing_each
     def send(_: int) -> tuple[int, Any]:
         c = app.test_client()
         barrier.wait(timeout=60)
-        r = c.post("/api/v1/dispensings/batch", json={"dispensings": records},
-                   headers=f.pharmacist)
+        r = c.post("/api/v1/dispensings/batch", json={"dispensings": records}, headers=f.pharmacist)
         return r.status_code, r.get_json()
 
     with ThreadPoolExecutor(max_workers=8) as pool:

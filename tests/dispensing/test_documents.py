@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from pypdf import PdfReader
 
-from invoices.pdf import display_amount
 from ledger import clock
+from reports.pdf import display_amount
 from reports.tabular import parse_csv_sections
 from tests.dispensing.conftest import Fund
 
@@ -36,22 +36,30 @@ def test_the_pharmacy_statement_adds_up_in_json_csv_and_pdf(fund: Fund, december
     fund.dispense([("MET500", 60)], ref="a")
     fund.dispense([("MET500", 30), ("AML5", 20)], patient="M-00043", ref="b")
     d = fund.dispense([("AML5", 10)], patient=None, ref="c")
-    fund.post(f"/dispensings/{d['id']}/returns", {"items": [{"medicine": "AML5", "quantity": 4}],
-                                                  "date": "2026-10-20"}, fund.pharmacist)
+    fund.post(
+        f"/dispensings/{d['id']}/returns",
+        {"items": [{"medicine": "AML5", "quantity": 4}], "date": "2026-10-20"},
+        fund.pharmacist,
+    )
     fund.post("/settlements", {"pharmacy": "P1", "period": "2026-10"})
     out = fund.get("/statements/pharmacies/P1?period=2026-10&format=json")
     assert out["dispensing_count"] == 3
-    assert out["dispensing_totals"] == {"price": "8100", "subsidy": "1500",
-                                        "copayment": "6600", "fee": "810"}
+    assert out["dispensing_totals"] == {
+        "price": "8100",
+        "subsidy": "1500",
+        "copayment": "6600",
+        "fee": "810",
+    }
     met = next(u for u in out["units"] if u["medicine"] == "MET500")
-    assert (met["opening"], met["received"], met["dispensed"], met["closing"]) == (
-        0, 400, 90, 310)
+    assert (met["opening"], met["received"], met["dispensed"], met["closing"]) == (0, 400, 90, 310)
     aml = next(u for u in out["units"] if u["medicine"] == "AML5")
     assert (aml["dispensed"], aml["returned"], aml["closing"]) == (30, 4, 74)
     assert out["settlement"] is not None
 
-    r = fund.client.get("/api/v1/statements/pharmacies/P1?period=2026-10",
-                        headers={**fund.auditor, "Accept": "text/csv"})
+    r = fund.client.get(
+        "/api/v1/statements/pharmacies/P1?period=2026-10",
+        headers={**fund.auditor, "Accept": "text/csv"},
+    )
     assert r.status_code == 200 and r.mimetype == "text/csv"
     sections = parse_csv_sections(r.get_data(as_text=True))
     assert len(sections["Dispensings"]) == 1 + 4  # header and four lines
@@ -65,8 +73,9 @@ def test_the_pharmacy_statement_adds_up_in_json_csv_and_pdf(fund: Fund, december
     last = fund.get("/audit/verify")["last_seal"]
     assert last and last in text.replace("\n", "")  # the seal of the newest entry covered
 
-    r = fund.client.get("/api/v1/statements/pharmacies/P1?period=2026-10",
-                        headers=fund.other_pharmacist)
+    r = fund.client.get(
+        "/api/v1/statements/pharmacies/P1?period=2026-10", headers=fund.other_pharmacist
+    )
     assert r.status_code == 404
 
 
@@ -82,20 +91,30 @@ def test_settlement_and_claim_pdfs_carry_the_api_figures(fund: Fund, december: N
     r = fund.client.get(f"/api/v1/subsidy-claims/{cl['id']}.pdf", headers=fund.auditor)
     text = pdf_text(r.data)
     assert shown(cl["total"]) in text and "M-00042" in text and "MET500" in text
-    assert fund.client.get(f"/api/v1/settlements/{st['id']}.pdf",
-                           headers=fund.other_pharmacist).status_code == 404
-    assert fund.client.get(f"/api/v1/subsidy-claims/{cl['id']}.pdf",
-                           headers=fund.pharmacist).status_code == 403
+    assert (
+        fund.client.get(
+            f"/api/v1/settlements/{st['id']}.pdf", headers=fund.other_pharmacist
+        ).status_code
+        == 404
+    )
+    assert (
+        fund.client.get(
+            f"/api/v1/subsidy-claims/{cl['id']}.pdf", headers=fund.pharmacist
+        ).status_code
+        == 403
+    )
 
 
 def test_stock_on_hand_and_a_claim_open_in_a_spreadsheet_with_numbers_as_numbers(
-        fund: Fund, december: None) -> None:
+    fund: Fund, december: None
+) -> None:
     from openpyxl import load_workbook
 
     xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     on_hand = fund.get("/stock/on-hand?location=P1")
-    r = fund.client.get("/api/v1/stock/on-hand?location=P1", headers={**fund.finance,
-                                                                        "Accept": xlsx})
+    r = fund.client.get(
+        "/api/v1/stock/on-hand?location=P1", headers={**fund.finance, "Accept": xlsx}
+    )
     assert r.status_code == 200
     ws = load_workbook(io.BytesIO(r.data)).worksheets[0]
     rows = list(ws.iter_rows(min_row=2, values_only=True))
@@ -103,23 +122,30 @@ def test_stock_on_hand_and_a_claim_open_in_a_spreadsheet_with_numbers_as_numbers
     assert sum(row[5] for row in rows) == sum(int(x["value"]) for x in on_hand)
     fund.dispense([("MET500", 60)], ref="a")
     cl = fund.post("/subsidy-claims", {"scheme": "HEF", "period": "2026-10"})
-    r = fund.client.get(f"/api/v1/subsidy-claims/{cl['id']}", headers={**fund.auditor,
-                                                                         "Accept": "text/csv"})
+    r = fund.client.get(
+        f"/api/v1/subsidy-claims/{cl['id']}", headers={**fund.auditor, "Accept": "text/csv"}
+    )
     assert r.status_code == 200 and r.mimetype == "text/csv"
     sections = parse_csv_sections(r.get_data(as_text=True))
     assert sections["Total"][1][0] == cl["total"]
 
 
 def test_the_fund_health_pdf_shows_the_api_ratios_and_a_monthly_chart(
-        fund: Fund, december: None) -> None:
+    fund: Fund, december: None
+) -> None:
     fund.dispense([("MET500", 60)], ref="a")
     out = fund.get("/reports/fund-health?from=2026-10-01&to=2026-11-30")
-    r = fund.client.get("/api/v1/reports/fund-health.pdf?from=2026-10-01&to=2026-11-30",
-                        headers=fund.auditor)
+    r = fund.client.get(
+        "/api/v1/reports/fund-health.pdf?from=2026-10-01&to=2026-11-30", headers=fund.auditor
+    )
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     text = pdf_text(r.data)
     assert "Fund health" in text and "Cost recovery by month" in text
     assert out["ratios"]["cost_recovery"] in text
     assert "2026-10" in text
-    assert fund.client.get("/api/v1/reports/fund-health.pdf?from=2026-10-01&to=2026-11-30",
-                           headers=fund.pharmacist).status_code == 403
+    assert (
+        fund.client.get(
+            "/api/v1/reports/fund-health.pdf?from=2026-10-01&to=2026-11-30", headers=fund.pharmacist
+        ).status_code
+        == 403
+    )

@@ -20,7 +20,8 @@ def december() -> Iterator[None]:
 
 
 def test_a_month_is_settled_claimed_paid_and_closed_and_a_late_record_moves_on(
-        fund: Fund, december: None) -> None:
+    fund: Fund, december: None
+) -> None:
     fund.dispense([("MET500", 60)], ref="oct-1")
     fund.dispense([("MET500", 10)], patient=None, ref="oct-2")  # walk-in: 500 co-payment
     settlement = fund.post("/settlements", {"pharmacy": "P1", "period": "2026-10"})
@@ -35,18 +36,35 @@ def test_a_month_is_settled_claimed_paid_and_closed_and_a_late_record_moves_on(
 
     claim = fund.post("/subsidy-claims", {"scheme": "HEF", "period": "2026-10"})
     assert claim["total"] == "1500"
-    assert [(ln["member_code"], ln["medicine"], ln["quantity"], ln["subsidy"])
-            for ln in claim["lines"]] == [("M-00042", "MET500", 60, "1500")]
+    assert [
+        (ln["member_code"], ln["medicine"], ln["quantity"], ln["subsidy"]) for ln in claim["lines"]
+    ] == [("M-00042", "MET500", 60, "1500")]
     assert claim["total"] == str(fund.balance("1300-HEF"))
 
-    fund.post("/payments", {"date": "2026-11-03", "direction": "in",
-                            "counterparty": {"kind": "pharmacy", "code": "P1"},
-                            "amount": "1650", "currency": "KHR", "reference": "P1-OCT",
-                            "applies_to": {"kind": "settlement", "id": settlement["id"]}})
-    fund.post("/payments", {"date": "2026-11-20", "direction": "in",
-                            "counterparty": {"kind": "scheme", "code": "HEF"},
-                            "amount": "1500", "currency": "KHR", "reference": "HEF-OCT",
-                            "applies_to": {"kind": "claim", "id": claim["id"]}})
+    fund.post(
+        "/payments",
+        {
+            "date": "2026-11-03",
+            "direction": "in",
+            "counterparty": {"kind": "pharmacy", "code": "P1"},
+            "amount": "1650",
+            "currency": "KHR",
+            "reference": "P1-OCT",
+            "applies_to": {"kind": "settlement", "id": settlement["id"]},
+        },
+    )
+    fund.post(
+        "/payments",
+        {
+            "date": "2026-11-20",
+            "direction": "in",
+            "counterparty": {"kind": "scheme", "code": "HEF"},
+            "amount": "1500",
+            "currency": "KHR",
+            "reference": "HEF-OCT",
+            "applies_to": {"kind": "claim", "id": claim["id"]},
+        },
+    )
     approved = fund.post(f"/settlements/{settlement['id']}/approve", {}, expect=200)
     assert approved["status"] == "paid"
     assert fund.get(f"/subsidy-claims/{claim['id']}")["status"] == "paid"
@@ -77,8 +95,7 @@ def test_a_pharmacist_reads_only_its_own_settlements(fund: Fund, december: None)
     assert fund.get(f"/settlements/{s['id']}", headers=fund.pharmacist)["pharmacy"] == "P1"
     fund.get(f"/settlements/{s['id']}", headers=fund.other_pharmacist, expect=404)
     assert fund.get("/settlements", headers=fund.other_pharmacist)["items"] == []
-    fund.post("/settlements", {"pharmacy": "P1", "period": "2026-10"}, fund.pharmacist,
-              expect=403)
+    fund.post("/settlements", {"pharmacy": "P1", "period": "2026-10"}, fund.pharmacist, expect=403)
 
 
 def test_the_current_month_cannot_be_settled_before_it_ends(fund: Fund, december: None) -> None:
@@ -89,17 +106,40 @@ def test_the_current_month_cannot_be_settled_before_it_ends(fund: Fund, december
 
 
 def test_a_full_month_at_two_pharmacies_under_two_schemes_reconciles_to_the_riel(
-        fund: Fund, december: None) -> None:
+    fund: Fund, december: None
+) -> None:
     # An NGO scheme the fund pays itself: 50 %, co-payments rounded to 100 KHR.
-    fund.post("/subsidy-schemes", {"code": "NGO50", "name": "NGO scheme", "payer": "fund",
-                                   "percent": "50", "cash_rounding": "100"})
-    fund.post("/patients", {"member_code": "M-00050",
-                            "enrolments": [{"scheme": "NGO50", "valid_from": "2026-01-01"}]})
-    fund.post("/stock/transfers", {"from": "CENTRAL", "to": "P2", "date": "2026-10-02",
-                                   "lines": [{"medicine": "MET500", "quantity": 100}]})
+    fund.post(
+        "/subsidy-schemes",
+        {
+            "code": "NGO50",
+            "name": "NGO scheme",
+            "payer": "fund",
+            "percent": "50",
+            "cash_rounding": "100",
+        },
+    )
+    fund.post(
+        "/patients",
+        {"member_code": "M-00050", "enrolments": [{"scheme": "NGO50", "valid_from": "2026-01-01"}]},
+    )
+    fund.post(
+        "/stock/transfers",
+        {
+            "from": "CENTRAL",
+            "to": "P2",
+            "date": "2026-10-02",
+            "lines": [{"medicine": "MET500", "quantity": 100}],
+        },
+    )
     hef = fund.dispense([("MET500", 60)], ref="p1-1")
-    ngo = fund.dispense([("MET500", 30)], patient="M-00050", pharmacy="P2", ref="p2-1",
-                        headers=fund.other_pharmacist)
+    ngo = fund.dispense(
+        [("MET500", 30)],
+        patient="M-00050",
+        pharmacy="P2",
+        ref="p2-1",
+        headers=fund.other_pharmacist,
+    )
     assert (hef["total_subsidy"], hef["total_copayment"], hef["fee"]) == ("1500", "1500", "300")
     # 1,500 × 50 % = 750 co-payment, rounded half-up to 800: the subsidy gives the 50 back.
     assert (ngo["total_subsidy"], ngo["total_copayment"], ngo["fee"]) == ("700", "800", "150")
@@ -110,8 +150,7 @@ def test_a_full_month_at_two_pharmacies_under_two_schemes_reconciles_to_the_riel
     assert (s2["netted"], s2["net_due"], s2["net_due_by"]) == ("150", "650", "pharmacy")
     claim = fund.post("/subsidy-claims", {"scheme": "HEF", "period": "2026-10"})
     assert claim["total"] == "1500"
-    refused = fund.post("/subsidy-claims", {"scheme": "NGO50", "period": "2026-10"},
-                        expect=409)
+    refused = fund.post("/subsidy-claims", {"scheme": "NGO50", "period": "2026-10"}, expect=409)
     assert "fund itself" in refused["detail"]
 
     for day, kind, code, amount, ref, applies in (
@@ -119,10 +158,18 @@ def test_a_full_month_at_two_pharmacies_under_two_schemes_reconciles_to_the_riel
         ("2026-11-06", "pharmacy", "P2", "650", "P2-OCT", ("settlement", s2["id"])),
         ("2026-11-20", "scheme", "HEF", "1500", "HEF-CLAIM-1", ("claim", claim["id"])),
     ):
-        fund.post("/payments", {"date": day, "direction": "in",
-                                "counterparty": {"kind": kind, "code": code},
-                                "amount": amount, "currency": "KHR", "reference": ref,
-                                "applies_to": {"kind": applies[0], "id": applies[1]}})
+        fund.post(
+            "/payments",
+            {
+                "date": day,
+                "direction": "in",
+                "counterparty": {"kind": kind, "code": code},
+                "amount": amount,
+                "currency": "KHR",
+                "reference": ref,
+                "applies_to": {"kind": applies[0], "id": applies[1]},
+            },
+        )
     csv_text = (
         "\ufeffdate,amount,currency,reference,description\r\n"
         "2026-11-04,1200,KHR,P1-OCT-SETTLE,Remittance Takeo\r\n"
@@ -130,8 +177,11 @@ def test_a_full_month_at_two_pharmacies_under_two_schemes_reconciles_to_the_riel
         '2026-11-20,"1,500",KHR,HEF-CLAIM-1,HEF payment\r\n'
         "2026-11-30,100,KHR,INT-NOV,Interest\r\n"
     )
-    r = fund.client.post("/api/v1/bank-statements", data=csv_text.encode(),
-                         headers={**fund.finance, "Content-Type": "text/csv"})
+    r = fund.client.post(
+        "/api/v1/bank-statements",
+        data=csv_text.encode(),
+        headers={**fund.finance, "Content-Type": "text/csv"},
+    )
     assert r.status_code == 201, r.get_json()
     imported = r.get_json()
     assert (imported["matched_count"], imported["open_count"]) == (3, 1)
@@ -141,8 +191,12 @@ def test_a_full_month_at_two_pharmacies_under_two_schemes_reconciles_to_the_riel
     assert [ln["reference"] for ln in rec["unmatched_bank_lines"]] == ["INT-NOV"]
     assert rec["unmatched_payments"] == []
     khr = next(c for c in rec["currencies"] if c["currency"] == "KHR")
-    assert (khr["bank_balance"], khr["book_balance"], khr["difference"],
-            khr["unexplained"]) == ("3450", "3350", "100", "0")
+    assert (khr["bank_balance"], khr["book_balance"], khr["difference"], khr["unexplained"]) == (
+        "3450",
+        "3350",
+        "100",
+        "0",
+    )
 
     for s in (s1, s2):
         assert fund.post(f"/settlements/{s['id']}/approve", {}, expect=200)["status"] == "paid"

@@ -28,7 +28,8 @@ def _cache(app: Flask) -> RefCache:
 
 
 def test_a_dispensing_reads_reference_data_once_while_nothing_changes(
-        app: Flask, fund: Fund) -> None:
+    app: Flask, fund: Fund
+) -> None:
     fund.dispense([("MET500", 2)])
     loads = _cache(app).loads
     version = _version(app)
@@ -41,8 +42,16 @@ def test_a_dispensing_reads_reference_data_once_while_nothing_changes(
 def test_a_new_price_list_version_prices_the_next_dispensing(app: Flask, fund: Fund) -> None:
     before = fund.dispense([("MET500", 10)])
     assert before["total_price"] == "500"
-    fund.post("/price-lists/PL1/versions", {"effective_from": "2026-10-10", "items": [
-        {"medicine": "MET500", "unit_price": "70"}, {"medicine": "AML5", "unit_price": "120"}]})
+    fund.post(
+        "/price-lists/PL1/versions",
+        {
+            "effective_from": "2026-10-10",
+            "items": [
+                {"medicine": "MET500", "unit_price": "70"},
+                {"medicine": "AML5", "unit_price": "120"},
+            ],
+        },
+    )
     after = fund.dispense([("MET500", 10)], date="2026-10-14")
     assert after["total_price"] == "700"
     earlier = fund.dispense([("MET500", 10)], date="2026-10-09")
@@ -64,16 +73,26 @@ def test_a_suspended_contract_stops_the_next_dispensing(app: Flask, fund: Fund) 
 def test_a_change_made_by_sql_elsewhere_is_seen(app: Flask, fund: Fund) -> None:
     fund.dispense([("MET500", 10)])  # the snapshot is warm
     with app.extensions["rdf_db"].engine.begin() as conn:  # another process, say
-        conn.execute(text("UPDATE price_list_items SET unit_price = '90' "
-                          "WHERE medicine = 'MET500'"))
+        conn.execute(
+            text("UPDATE price_list_items SET unit_price = '90' WHERE medicine = 'MET500'")
+        )
     assert fund.dispense([("MET500", 10)])["total_price"] == "900"
 
 
 def test_every_reference_table_bumps_the_version_and_a_no_op_insert_does_not(
-        app: Flask, fund: Fund) -> None:
+    app: Flask, fund: Fund
+) -> None:
     v0 = _version(app)
-    fund.post("/medicines", {"code": "GLI80", "name": "Gliclazide", "strength": "80 mg",
-                             "form": "tablet", "unit": "tablet"})
+    fund.post(
+        "/medicines",
+        {
+            "code": "GLI80",
+            "name": "Gliclazide",
+            "strength": "80 mg",
+            "form": "tablet",
+            "unit": "tablet",
+        },
+    )
     v1 = _version(app)
     assert v1 > v0
     with app.extensions["rdf_db"].session() as s:
@@ -96,20 +115,22 @@ def test_an_uncommitted_change_is_seen_in_its_transaction_only(app: Flask, fund:
     fund.dispense([("MET500", 10)])  # warm
     db = app.extensions["rdf_db"]
     with db.session() as s:
-        s.execute(text("UPDATE price_list_items SET unit_price = '80' "
-                       "WHERE medicine = 'MET500'"))
-        q = quote_dispensing(s, pharmacy="P1", patient=None, service_date=date(2026, 10, 14),
-                             items=[("MET500", 10)])
+        s.execute(text("UPDATE price_list_items SET unit_price = '80' WHERE medicine = 'MET500'"))
+        q = quote_dispensing(
+            s, pharmacy="P1", patient=None, service_date=date(2026, 10, 14), items=[("MET500", 10)]
+        )
         assert q.priced.total_price == 800
         s.rollback()
-        q = quote_dispensing(s, pharmacy="P1", patient=None, service_date=date(2026, 10, 14),
-                             items=[("MET500", 10)])
+        q = quote_dispensing(
+            s, pharmacy="P1", patient=None, service_date=date(2026, 10, 14), items=[("MET500", 10)]
+        )
         assert q.priced.total_price == 500
     assert fund.dispense([("MET500", 10)], patient=None)["total_price"] == "500"
 
 
 def test_a_month_closed_behind_the_cache_moves_the_next_entry_forward(
-        app: Flask, fund: Fund) -> None:
+    app: Flask, fund: Fund
+) -> None:
     fund.dispense([("MET500", 1)], date="2026-10-14")
     snap = ledger_ref(reference_of(app))
     assert snap.periods.get("2026-10") == "open"
@@ -132,9 +153,13 @@ def reference_of(app: Flask) -> object:
 def test_the_version_trigger_exists_on(app: Flask, table: str) -> None:
     with app.extensions["rdf_db"].session() as s:
         if s.get_bind().dialect.name == "postgresql":
-            n = s.execute(text("SELECT count(*) FROM pg_trigger WHERE tgname = :t"),
-                          {"t": f"{table}_ref_bump"}).scalar_one()
+            n = s.execute(
+                text("SELECT count(*) FROM pg_trigger WHERE tgname = :t"),
+                {"t": f"{table}_ref_bump"},
+            ).scalar_one()
         else:
-            n = s.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
-                               "AND name LIKE :t"), {"t": f"{table}_ref_bump_%"}).scalar_one()
+            n = s.execute(
+                text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE :t"),
+                {"t": f"{table}_ref_bump_%"},
+            ).scalar_one()
     assert n >= 1

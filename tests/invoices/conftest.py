@@ -77,7 +77,7 @@ def aud(tokens: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def pharmacist(books: Flask) -> dict[str, str]:
-    from ledger.auth import create_user
+    from api.auth import create_user
 
     with books.extensions["rdf_db"].session() as s:
         _u, token = create_user(s, "pharmacist-p1", "pharmacist", "P1")

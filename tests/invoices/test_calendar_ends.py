@@ -13,19 +13,28 @@ from flask.testing import FlaskClient
 from tests.conftest import bearer
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/reports/income-statement",
-    "/api/v1/reports/fund-health",
-    "/api/v1/reports/fund-health.pdf",
-])
-@pytest.mark.parametrize("span", [
-    "from=0001-01-01&to=0001-01-31",
-    "from=0001-01-01&to=0001-03-01",
-    "from=9999-12-01&to=9999-12-31",
-    "from=9999-11-15&to=9999-12-31",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/reports/income-statement",
+        "/api/v1/reports/fund-health",
+        "/api/v1/reports/fund-health.pdf",
+    ],
+)
+@pytest.mark.parametrize(
+    "span",
+    [
+        "from=0001-01-01&to=0001-01-31",
+        "from=0001-01-01&to=0001-03-01",
+        "from=9999-12-01&to=9999-12-31",
+        "from=9999-11-15&to=9999-12-31",
+    ],
+)
 def test_a_range_at_the_ends_of_the_calendar_is_answered(
-    client: FlaskClient, tokens: dict[str, str], path: str, span: str,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    path: str,
+    span: str,
 ) -> None:
     r = client.get(f"{path}?{span}", headers=bearer(tokens["finance"]))
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
@@ -36,11 +45,10 @@ def test_a_range_at_the_ends_of_the_calendar_is_answered(
 
 
 def test_cost_recovery_has_one_figure_per_calendar_month_of_the_range(app: Flask) -> None:
-    from invoices.statements import cost_recovery_by_month
+    from reports.statements import cost_recovery_by_month
 
     with app.extensions["rdf_db"].session() as s:
-        months = [m for m, _v in cost_recovery_by_month(s, date(9999, 11, 15),
-                                                          date(9999, 12, 31))]
+        months = [m for m, _v in cost_recovery_by_month(s, date(9999, 11, 15), date(9999, 12, 31))]
         assert months == ["9999-11", "9999-12"]
         months = [m for m, _v in cost_recovery_by_month(s, date(2026, 1, 31), date(2026, 3, 1))]
         assert months == ["2026-01", "2026-02", "2026-03"]

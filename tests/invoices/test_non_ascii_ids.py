@@ -26,10 +26,13 @@ PATHS = [
 @pytest.mark.parametrize("ident", ["³", "1²", "٣"])
 @pytest.mark.parametrize(("method", "path", "body"), PATHS)
 def test_a_non_ascii_digit_id_is_not_found(
-    client: FlaskClient, tokens: dict[str, str], method: str, path: str,
-    body: dict[str, str] | None, ident: str,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
+    ident: str,
 ) -> None:
-    r = client.open(path.format(ident), method=method, json=body,
-                    headers=bearer(tokens["finance"]))
+    r = client.open(path.format(ident), method=method, json=body, headers=bearer(tokens["finance"]))
     assert r.status_code == 404, r.get_data(as_text=True)
     assert r.get_json()["type"] == "/problems/not-found"

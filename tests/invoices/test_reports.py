@@ -8,14 +8,14 @@ from datetime import date
 from flask import Flask
 from flask.testing import FlaskClient
 
-from invoices.reports import (
+from ledger.queries import TrialBalanceRow
+from reports.fund import (
     FundFigures,
     balance_sheet_sections,
     fund_ratios,
     months_in_range,
     ratio_text,
 )
-from ledger.queries import TrialBalanceRow
 from reports.tabular import parse_csv_sections
 from tests.invoices.conftest import journal, pay
 
@@ -346,7 +346,7 @@ def test_reports_are_for_finance_and_auditors_only(
 def test_the_latest_receipt_gives_each_medicine_its_replacement_cost() -> None:
     from fractions import Fraction
 
-    from invoices.reports import latest_unit_costs
+    from reports.fund import latest_unit_costs
 
     costs = latest_unit_costs(
         [
@@ -366,7 +366,7 @@ def test_the_latest_receipt_gives_each_medicine_its_replacement_cost() -> None:
 def test_a_price_below_replacement_cost_is_flagged() -> None:
     from fractions import Fraction
 
-    from invoices.reports import PriceCost, unit_cost_text
+    from reports.fund import PriceCost, unit_cost_text
 
     below = PriceCost("PL", "MET500", Fraction(38), Fraction(40), date(2026, 10, 5))
     above = PriceCost("PL", "AML5", Fraction(50), Fraction(100, 3), date(2026, 10, 1))

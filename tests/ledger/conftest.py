@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from api.auth import create_user
 from ledger import clock
-from ledger.auth import create_user
 from ledger.tables import Account, Entry, IdempotencyKey, Posting
 from tests.conftest import bearer
 

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ledger.web import PUBLIC_ENDPOINTS, access_for
+from api.access import PUBLIC_ENDPOINTS, access_for
 from tests.conftest import bearer, make_app
 from tests.ledger.conftest import assert_problem, body, pharmacist_token, snapshot
 
@@ -55,7 +55,7 @@ def test_a_route_without_a_declaration_is_refused_even_to_admin(
     def undeclared() -> str:
         return "secret"
 
-    from ledger.auth import create_user
+    from api.auth import create_user
 
     with sqlite_app.extensions["rdf_db"].session() as s:
         _u, token = create_user(s, "boss", "admin")
@@ -135,7 +135,7 @@ def test_a_pharmacist_cannot_write_the_ledger(
 
 
 def test_a_revoked_token_is_401(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> None:
-    from ledger.auth import revoke
+    from api.auth import revoke
 
     with app.extensions["rdf_db"].session() as s:
         revoke(s, "test-auditor")

@@ -58,8 +58,13 @@ def entries(draw: st.DrawFn) -> EntryDraft:
         service_date=START + timedelta(days=draw(st.integers(0, 320))),
         # Memos are text a database can store (validate_entry refuses NUL and lone
         # surrogates; see test_model).
-        memo=draw(st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
-                          min_size=1, max_size=20)),
+        memo=draw(
+            st.text(
+                st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
+                min_size=1,
+                max_size=20,
+            )
+        ),
         postings=tuple(postings),
         source="test:property",
         partition=draw(st.sampled_from([None, "P1", "P2", "P3"])),

@@ -28,8 +28,8 @@ from sqlalchemy import Connection, create_engine, event, func, inspect, select, 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from commands import alembic_config
 from ledger import clock
-from ledger.cli import alembic_config
 from ledger.db import Database
 from ledger.model import EntryDraft, PostingDraft
 from ledger.posting import post_entry
@@ -62,13 +62,26 @@ def _setup(db: Database) -> list[int]:
     """Two pharmacy sub-accounts, a medicine and three of its lots; returns the lot ids."""
     with db.session() as s:
         for code in ("1200-PA", "1200-PB"):
-            s.add(Account(code=code, parent="1200", name=f"Due from {code}", type="asset",
-                          carries="money", is_header=False, is_inventory=False,
-                          currency=None, pharmacy=code[-2:], created_at=clock.now()))
+            s.add(
+                Account(
+                    code=code,
+                    parent="1200",
+                    name=f"Due from {code}",
+                    type="asset",
+                    carries="money",
+                    is_header=False,
+                    is_inventory=False,
+                    currency=None,
+                    pharmacy=code[-2:],
+                    created_at=clock.now(),
+                )
+            )
         s.add(Commodity(code="MEDX", kind="medicine", exponent=0, name="Medicine X"))
         s.flush()
-        lots = [Lot(commodity="MEDX", lot_code=f"L{i}", expiry_on=date(2030, 1, 1),
-                    received_on=FIRST) for i in range(3)]
+        lots = [
+            Lot(commodity="MEDX", lot_code=f"L{i}", expiry_on=date(2030, 1, 1), received_on=FIRST)
+            for i in range(3)
+        ]
         s.add_all(lots)
         s.commit()
         return [lot.id for lot in lots]
@@ -105,15 +118,24 @@ def _month(d: date) -> date:
 def assert_month_totals_equal_postings(s: Session) -> None:
     want: dict[tuple[str, str, date, int, int], tuple[int, int, int]] = {}
     for acc, com, lot, stripe, d, amount in s.execute(
-        select(Posting.account_code, Posting.commodity, Posting.lot_id, Posting.stripe,
-               Posting.accounting_date, Posting.amount)
+        select(
+            Posting.account_code,
+            Posting.commodity,
+            Posting.lot_id,
+            Posting.stripe,
+            Posting.accounting_date,
+            Posting.amount,
+        )
     ):
         k = (acc, com, _month(d), int(lot or 0), int(stripe))
         a, dr, cr = want.get(k, (0, 0, 0))
         want[k] = (a + amount, dr + max(amount, 0), cr + max(-amount, 0))
     have = {
-        (m.account_code, m.commodity, m.month, int(m.lot_key), int(m.stripe)):
-            (int(m.amount), int(m.debit), int(m.credit))
+        (m.account_code, m.commodity, m.month, int(m.lot_key), int(m.stripe)): (
+            int(m.amount),
+            int(m.debit),
+            int(m.credit),
+        )
         for m in s.scalars(select(MonthTotal))
     }
     # the same keys (a month whose postings sum to 0 keeps its row), the same sums
@@ -125,9 +147,17 @@ def assert_range_totals(s: Session, start: date, end: date) -> None:
     """A statement's totals and its opening and closing balances equal the postings'."""
     for codes in (["1200-PA"], ["4000"], ["1200-PA", "1200-PB"], ["5000"]):
         for com in ("KHR", "MEDX"):
-            amounts = [int(a) for a in s.scalars(select(Posting.amount).where(
-                Posting.account_code.in_(codes), Posting.commodity == com,
-                Posting.accounting_date >= start, Posting.accounting_date <= end))]
+            amounts = [
+                int(a)
+                for a in s.scalars(
+                    select(Posting.amount).where(
+                        Posting.account_code.in_(codes),
+                        Posting.commodity == com,
+                        Posting.accounting_date >= start,
+                        Posting.accounting_date <= end,
+                    )
+                )
+            ]
             want = (sum(a for a in amounts if a > 0), -sum(a for a in amounts if a < 0))
             assert range_totals(s, codes, com, start, end) == want, (codes, com, start, end)
             if start > date.min:
@@ -143,7 +173,8 @@ def brute_balances(
 ) -> list[tuple[str, int | None, int]]:
     sums: Counter[tuple[str, int]] = Counter()
     q = select(Posting.commodity, Posting.lot_id, Posting.amount).where(
-        Posting.account_code.in_(codes), Posting.accounting_date <= as_of)
+        Posting.account_code.in_(codes), Posting.accounting_date <= as_of
+    )
     if commodity is not None:
         q = q.where(Posting.commodity == commodity)
     for com, lot, amount in s.execute(q):
@@ -155,31 +186,46 @@ def brute_trial_balance(s: Session, as_of: date) -> dict[tuple[str, str], int]:
     sums: Counter[tuple[str, str]] = Counter()
     for acc, com, amount in s.execute(
         select(Posting.account_code, Posting.commodity, Posting.amount).where(
-            Posting.accounting_date <= as_of)
+            Posting.accounting_date <= as_of
+        )
     ):
         sums[(acc, com)] += int(amount)
     return {k: v for k, v in sums.items() if v}
 
 
 def assert_as_of(s: Session, as_of: date, *, per_commodity: bool = True) -> None:
-    for codes in (["1010"], ["4000"], ["1200-PA"], ["1200-PA", "1200-PB"], ["5000"],
-                  ["5000", "5200"]):
+    for codes in (
+        ["1010"],
+        ["4000"],
+        ["1200-PA"],
+        ["1200-PA", "1200-PB"],
+        ["5000"],
+        ["5000", "5200"],
+    ):
         for by_lot in (True, False):
-            got = [(b.commodity, b.lot_id, b.amount)
-                   for b in balances(s, codes, as_of, by_lot=by_lot)]
+            got = [
+                (b.commodity, b.lot_id, b.amount) for b in balances(s, codes, as_of, by_lot=by_lot)
+            ]
             assert got == brute_balances(s, codes, as_of, by_lot), (codes, as_of, by_lot)
             for com in ("KHR", "MEDX") if per_commodity else ():
-                one = [(b.commodity, b.lot_id, b.amount)
-                       for b in balances(s, codes, as_of, by_lot=by_lot, commodity=com)]
+                one = [
+                    (b.commodity, b.lot_id, b.amount)
+                    for b in balances(s, codes, as_of, by_lot=by_lot, commodity=com)
+                ]
                 assert one == brute_balances(s, codes, as_of, by_lot, com), (codes, as_of, com)
         assert balance_of(s, codes, "KHR", as_of) == sum(
-            v for _c, _l, v in brute_balances(s, codes, as_of, False, "KHR"))
+            v for _c, _l, v in brute_balances(s, codes, as_of, False, "KHR")
+        )
     # several accounts at several dates in one read (the pharmacy statement's)
     dates = [as_of, date.fromordinal(max(1, as_of.toordinal() - 17)), as_of]
     accounts = ["1010", "4000", "1200-PA", "1200-PB", "5000", "5200"]
     got_at = {k: v for k, v in account_balances(s, accounts, dates).items() if v}
-    assert got_at == {(d, a, c): v for d in dates for a in accounts
-                      for c, _lot, v in brute_balances(s, [a], d, False)}, as_of
+    assert got_at == {
+        (d, a, c): v
+        for d in dates
+        for a in accounts
+        for c, _lot, v in brute_balances(s, [a], d, False)
+    }, as_of
     brute = brute_trial_balance(s, as_of)
     tb = {(r.account, r.commodity): r.balance for r in trial_balance(s, as_of)}
     assert tb == brute, as_of
@@ -188,13 +234,19 @@ def assert_as_of(s: Session, as_of: date, *, per_commodity: bool = True) -> None
 
 
 #: as-of dates worth a look: the ends and starts of months, their neighbours, the middle
-EDGES = sorted({d for m in range(14) for d in (
-    date(2025 + (10 + m) // 12, (10 + m) % 12 + 1, 1) - timedelta(days=1),
-    date(2025 + (10 + m) // 12, (10 + m) % 12 + 1, 1),
-    date(2025 + (10 + m) // 12, (10 + m) % 12 + 1, 2),
-    date(2025 + (10 + m) // 12, (10 + m) % 12 + 1, 15),
-    date(2025 + (10 + m) // 12, (10 + m) % 12 + 1, 16),
-)})
+EDGES = sorted(
+    {
+        d
+        for m in range(14)
+        for d in (
+            date(2025 + (10 + m) // 12, (10 + m) % 12 + 1, 1) - timedelta(days=1),
+            date(2025 + (10 + m) // 12, (10 + m) % 12 + 1, 1),
+            date(2025 + (10 + m) // 12, (10 + m) % 12 + 1, 2),
+            date(2025 + (10 + m) // 12, (10 + m) % 12 + 1, 15),
+            date(2025 + (10 + m) // 12, (10 + m) % 12 + 1, 16),
+        )
+    }
+)
 
 
 def test_month_totals_and_as_of_balances_after_random_entries(database_url: str) -> None:
@@ -202,11 +254,17 @@ def test_month_totals_and_as_of_balances_after_random_entries(database_url: str)
     try:
         lot_ids = _setup(db)
 
-        @settings(max_examples=12, deadline=None, database=None,
-                  suppress_health_check=[HealthCheck.too_slow])
-        @given(batch=st.lists(drafts(lot_ids), min_size=1, max_size=6),
-               some_day=st.dates(FIRST - timedelta(days=40), LAST + timedelta(days=40)),
-               near=st.tuples(st.integers(0, 5), st.integers(-1, 1)))
+        @settings(
+            max_examples=12,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+        @given(
+            batch=st.lists(drafts(lot_ids), min_size=1, max_size=6),
+            some_day=st.dates(FIRST - timedelta(days=40), LAST + timedelta(days=40)),
+            near=st.tuples(st.integers(0, 5), st.integers(-1, 1)),
+        )
         def run(batch: list[EntryDraft], some_day: date, near: tuple[int, int]) -> None:
             # every example adds to the same books; the checks are over the whole table
             with db.session() as s:
@@ -226,15 +284,24 @@ def test_month_totals_and_as_of_balances_after_random_entries(database_url: str)
         run()
         with db.session() as s:
             assert s.scalar(select(func.count()).select_from(MonthTotal))
-            for as_of in [FIRST - timedelta(days=1), *EDGES, LAST, date(9999, 12, 31),
-                          date(1, 1, 1)]:
+            for as_of in [
+                FIRST - timedelta(days=1),
+                *EDGES,
+                LAST,
+                date(9999, 12, 31),
+                date(1, 1, 1),
+            ]:
                 assert_as_of(s, as_of, per_commodity=False)
-            for start, end in [(date(1, 1, 1), date(9999, 12, 31)), (date(1, 1, 2), LAST),
-                               (date(9999, 12, 5), date(9999, 12, 30)), (FIRST, LAST),
-                               (date(2026, 2, 1), date(2026, 2, 28)),
-                               (date(2026, 1, 31), date(2026, 3, 1)),
-                               (date(2026, 1, 2), date(2026, 2, 27)),
-                               (date(2026, 3, 9), date(2026, 3, 9))]:
+            for start, end in [
+                (date(1, 1, 1), date(9999, 12, 31)),
+                (date(1, 1, 2), LAST),
+                (date(9999, 12, 5), date(9999, 12, 30)),
+                (FIRST, LAST),
+                (date(2026, 2, 1), date(2026, 2, 28)),
+                (date(2026, 1, 31), date(2026, 3, 1)),
+                (date(2026, 1, 2), date(2026, 2, 27)),
+                (date(2026, 3, 9), date(2026, 3, 9)),
+            ]:
                 assert_range_totals(s, start, end)
     finally:
         db.dispose()
@@ -252,10 +319,19 @@ def test_as_of_every_day_of_two_months(database_url: str) -> None:
             while d <= date(2026, 9, 30):
                 if d.day % 7:
                     n += 1
-                    post_entry(s, EntryDraft(d, "daily", (
-                        PostingDraft("1200-PA", "KHR", 100 * n + d.day),
-                        PostingDraft("4000", "KHR", -(100 * n + d.day)),
-                    ), partition=["PA", "PB", "PC"][n % 3]), created_by="test")
+                    post_entry(
+                        s,
+                        EntryDraft(
+                            d,
+                            "daily",
+                            (
+                                PostingDraft("1200-PA", "KHR", 100 * n + d.day),
+                                PostingDraft("4000", "KHR", -(100 * n + d.day)),
+                            ),
+                            partition=["PA", "PB", "PC"][n % 3],
+                        ),
+                        created_by="test",
+                    )
                 d += timedelta(days=1)
             s.commit()
         with db.session() as s:
@@ -266,17 +342,27 @@ def test_as_of_every_day_of_two_months(database_url: str) -> None:
                     got = [(b.commodity, b.lot_id, b.amount) for b in balances(s, codes, d)]
                     assert got == brute_balances(s, codes, d, True), (codes, d)
                     assert balance_of(s, codes, "KHR", d) == sum(
-                        v for _c, _l, v in brute_balances(s, codes, d, False, "KHR"))
-                assert {(r.account, r.commodity): r.balance
-                        for r in trial_balance(s, d)} == brute_trial_balance(s, d)
+                        v for _c, _l, v in brute_balances(s, codes, d, False, "KHR")
+                    )
+                assert {
+                    (r.account, r.commodity): r.balance for r in trial_balance(s, d)
+                } == brute_trial_balance(s, d)
                 assert_range_totals(s, d, d + timedelta(days=33))
                 assert_range_totals(s, d.replace(day=1), d)
                 month_start = d.replace(day=1)
-                both = {k: v for k, v in account_balances(
-                    s, ["1200-PA", "4000"], [d, month_start, d - timedelta(days=1)]).items() if v}
-                assert both == {(x, a, "KHR"): v for x in (d, month_start, d - timedelta(days=1))
-                                for a in ("1200-PA", "4000")
-                                for _c, _l, v in brute_balances(s, [a], x, False)}, d
+                both = {
+                    k: v
+                    for k, v in account_balances(
+                        s, ["1200-PA", "4000"], [d, month_start, d - timedelta(days=1)]
+                    ).items()
+                    if v
+                }
+                assert both == {
+                    (x, a, "KHR"): v
+                    for x in (d, month_start, d - timedelta(days=1))
+                    for a in ("1200-PA", "4000")
+                    for _c, _l, v in brute_balances(s, [a], x, False)
+                }, d
                 d += timedelta(days=1)
     finally:
         db.dispose()
@@ -287,9 +373,19 @@ def test_postgres_month_totals_refuse_direct_writes_as_balances_do(postgres_url:
     try:
         _setup(db)
         with db.session() as s:
-            post_entry(s, EntryDraft(date(2026, 10, 14), "one", (
-                PostingDraft("1010", "KHR", 500), PostingDraft("3000", "KHR", -500),
-            ), partition="PA"), created_by="test")
+            post_entry(
+                s,
+                EntryDraft(
+                    date(2026, 10, 14),
+                    "one",
+                    (
+                        PostingDraft("1010", "KHR", 500),
+                        PostingDraft("3000", "KHR", -500),
+                    ),
+                    partition="PA",
+                ),
+                created_by="test",
+            )
             s.commit()
         refused = [
             "UPDATE {t} SET amount = amount + 1",
@@ -307,16 +403,20 @@ def test_postgres_month_totals_refuse_direct_writes_as_balances_do(postgres_url:
                     c.rollback()
         with db.engine.connect() as c:
             with pytest.raises(DBAPIError) as exc:
-                c.execute(text(
-                    "INSERT INTO month_totals (account_code, commodity, month, lot_key, stripe,"
-                    " amount) VALUES ('1010', 'KHR', '2026-12-01', 0, 0, 1)"))
+                c.execute(
+                    text(
+                        "INSERT INTO month_totals (account_code, commodity, month, lot_key, stripe,"
+                        " amount) VALUES ('1010', 'KHR', '2026-12-01', 0, 0, 1)"
+                    )
+                )
             assert getattr(exc.value.orig, "sqlstate", None) == "42501"
             c.rollback()
         with db.session() as s:
             assert_month_totals_equal_postings(s)
-            assert [(m.month, m.amount) for m in s.scalars(
-                select(MonthTotal).where(MonthTotal.account_code == "1010"))] == [
-                (date(2026, 10, 1), 500)]
+            assert [
+                (m.month, m.amount)
+                for m in s.scalars(select(MonthTotal).where(MonthTotal.account_code == "1010"))
+            ] == [(date(2026, 10, 1), 500)]
     finally:
         db.dispose()
 
@@ -355,15 +455,21 @@ def _upgrade_all_but_0008(url: str) -> None:
 def _raw_entry(c: Connection, on: date, postings: list[tuple[str, int, int]]) -> None:
     """One entry written in SQL, as the service did before 0008 (the 0001 triggers keep the
     balances): (account, amount, stripe)."""
-    eid = c.execute(text(
-        "INSERT INTO entries (service_date, accounting_date, memo, created_at, created_by) "
-        "VALUES (:d, :d, 'before 0008', :t, 'test') RETURNING id"),
-        {"d": on, "t": clock.now()}).scalar_one()
+    eid = c.execute(
+        text(
+            "INSERT INTO entries (service_date, accounting_date, memo, created_at, created_by) "
+            "VALUES (:d, :d, 'before 0008', :t, 'test') RETURNING id"
+        ),
+        {"d": on, "t": clock.now()},
+    ).scalar_one()
     for acc, amount, stripe in postings:
-        c.execute(text(
-            "INSERT INTO postings (entry_id, account_code, commodity, amount, accounting_date,"
-            " stripe) VALUES (:e, :a, 'KHR', :m, :d, :s)"),
-            {"e": eid, "a": acc, "m": amount, "d": on, "s": stripe})
+        c.execute(
+            text(
+                "INSERT INTO postings (entry_id, account_code, commodity, amount, accounting_date,"
+                " stripe) VALUES (:e, :a, 'KHR', :m, :d, :s)"
+            ),
+            {"e": eid, "a": acc, "m": amount, "d": on, "s": stripe},
+        )
 
 
 def test_migration_0008_backfills_month_totals_from_existing_postings(
@@ -390,9 +496,15 @@ def test_migration_0008_backfills_month_totals_from_existing_postings(
                     got = [(b.commodity, b.lot_id, b.amount) for b in balances(s, codes, as_of)]
                     assert got == brute_balances(s, codes, as_of, True), (codes, as_of)
             # and the trigger carries on from the backfilled rows
-            post_entry(s, EntryDraft(date(2026, 2, 14), "after 0008", (
-                PostingDraft("1010", "KHR", 7), PostingDraft("4000", "KHR", -7))),
-                created_by="test")
+            post_entry(
+                s,
+                EntryDraft(
+                    date(2026, 2, 14),
+                    "after 0008",
+                    (PostingDraft("1010", "KHR", 7), PostingDraft("4000", "KHR", -7)),
+                ),
+                created_by="test",
+            )
             s.commit()
             assert_month_totals_equal_postings(s)
     finally:

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from ledger.auth import create_user
+from api.auth import create_user
 from ledger.tables import Balance, Entry, Posting
 from tests.conftest import bearer
 from tests.ledger.conftest import body, pair

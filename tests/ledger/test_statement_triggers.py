@@ -32,7 +32,7 @@ from alembic import command
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from ledger.cli import alembic_config, upgrade
+from commands import alembic_config, upgrade
 from tests.conftest import _admin_engine, _pg_url, require_postgres
 
 OCT = date(2026, 10, 14)
@@ -47,19 +47,31 @@ Posting = tuple[str, str, int | None, int, int]
 def eng(postgres_url: str) -> Iterator[Engine]:
     engine = create_engine(postgres_url)
     with engine.begin() as c:
-        c.execute(text("INSERT INTO commodities (code, kind, exponent, name)"
-                       " VALUES ('MET500', 'medicine', 0, 'Metformin 500 mg')"))
-        c.execute(text("INSERT INTO lots (id, commodity, lot_code, expiry_on, received_on)"
-                       " VALUES (71, 'MET500', 'L71', '2028-03-31', '2026-10-01'),"
-                       "        (72, 'MET500', 'L72', '2028-06-30', '2026-10-01')"))
+        c.execute(
+            text(
+                "INSERT INTO commodities (code, kind, exponent, name)"
+                " VALUES ('MET500', 'medicine', 0, 'Metformin 500 mg')"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO lots (id, commodity, lot_code, expiry_on, received_on)"
+                " VALUES (71, 'MET500', 'L71', '2028-03-31', '2026-10-01'),"
+                "        (72, 'MET500', 'L72', '2028-06-30', '2026-10-01')"
+            )
+        )
     yield engine
     engine.dispose()
 
 
 def new_entry(c: Connection, on: date = OCT, memo: str = "raw") -> int:
-    eid: int = c.execute(text(
-        "INSERT INTO entries (service_date, accounting_date, memo, created_at, created_by)"
-        " VALUES (:d, :d, :m, now(), 'test') RETURNING id"), {"d": on, "m": memo}).scalar_one()
+    eid: int = c.execute(
+        text(
+            "INSERT INTO entries (service_date, accounting_date, memo, created_at, created_by)"
+            " VALUES (:d, :d, :m, now(), 'test') RETURNING id"
+        ),
+        {"d": on, "m": memo},
+    ).scalar_one()
     return eid
 
 
@@ -69,10 +81,24 @@ def insert_postings(c: Connection, rows: list[tuple[int, date, Posting]]) -> Non
     params: dict[str, Any] = {}
     for i, (eid, on, (acc, com, lot, amount, stripe)) in enumerate(rows):
         values.append(f"(:e{i}, :a{i}, :c{i}, :l{i}, :m{i}, :d{i}, :s{i})")
-        params.update({f"e{i}": eid, f"a{i}": acc, f"c{i}": com, f"l{i}": lot,
-                       f"m{i}": amount, f"d{i}": on, f"s{i}": stripe})
-    c.execute(text("INSERT INTO postings (entry_id, account_code, commodity, lot_id, amount,"
-                   " accounting_date, stripe) VALUES " + ", ".join(values)), params)
+        params.update(
+            {
+                f"e{i}": eid,
+                f"a{i}": acc,
+                f"c{i}": com,
+                f"l{i}": lot,
+                f"m{i}": amount,
+                f"d{i}": on,
+                f"s{i}": stripe,
+            }
+        )
+    c.execute(
+        text(
+            "INSERT INTO postings (entry_id, account_code, commodity, lot_id, amount,"
+            " accounting_date, stripe) VALUES " + ", ".join(values)
+        ),
+        params,
+    )
 
 
 def post(c: Connection, on: date, *postings: Posting) -> int:
@@ -82,51 +108,84 @@ def post(c: Connection, on: date, *postings: Posting) -> int:
 
 
 def receipt(qty: int, lot: int = 71, value: int = 35 * 1000) -> tuple[Posting, ...]:
-    return (("1400-CENTRAL", "MET500", lot, qty, 0), ("9000", "MET500", lot, -qty, 0),
-            ("1400-CENTRAL", "KHR", lot, value, 0), ("3000", "KHR", None, -value, 0))
+    return (
+        ("1400-CENTRAL", "MET500", lot, qty, 0),
+        ("9000", "MET500", lot, -qty, 0),
+        ("1400-CENTRAL", "KHR", lot, value, 0),
+        ("3000", "KHR", None, -value, 0),
+    )
 
 
 def issue(qty: int, lot: int = 71, value: int = 35) -> tuple[Posting, ...]:
-    return (("5000", "MET500", lot, qty, 3), ("1400-CENTRAL", "MET500", lot, -qty, 0),
-            ("5000", "KHR", None, value * qty, 3), ("1400-CENTRAL", "KHR", lot, -value * qty, 0))
+    return (
+        ("5000", "MET500", lot, qty, 3),
+        ("1400-CENTRAL", "MET500", lot, -qty, 0),
+        ("5000", "KHR", None, value * qty, 3),
+        ("1400-CENTRAL", "KHR", lot, -value * qty, 0),
+    )
 
 
 def books(eng: Engine) -> tuple[Any, ...]:
     with eng.connect() as c:
-        return tuple(c.execute(text(sql)).all() for sql in (
-            "SELECT * FROM entries ORDER BY id",
-            "SELECT * FROM postings ORDER BY id",
-            "SELECT account_code, commodity, lot_key, stripe, amount, nonneg FROM balances"
-            " ORDER BY 1, 2, 3, 4",
-            "SELECT * FROM month_totals ORDER BY 1, 2, 3, 4, 5",
-            "SELECT count(*) FROM entry_checks",
-        ))
+        return tuple(
+            c.execute(text(sql)).all()
+            for sql in (
+                "SELECT * FROM entries ORDER BY id",
+                "SELECT * FROM postings ORDER BY id",
+                "SELECT account_code, commodity, lot_key, stripe, amount, nonneg FROM balances"
+                " ORDER BY 1, 2, 3, 4",
+                "SELECT * FROM month_totals ORDER BY 1, 2, 3, 4, 5",
+                "SELECT count(*) FROM entry_checks",
+            )
+        )
 
 
 def assert_kept_equal_postings(eng: Engine) -> None:
     with eng.connect() as c:
-        kept = {tuple(r[:4]): (int(r[4]), bool(r[5])) for r in c.execute(text(
-            "SELECT b.account_code, b.commodity, b.lot_key, b.stripe, b.amount, b.nonneg"
-            "  FROM balances b"))}
-        summed = {tuple(r[:4]): int(r[4]) for r in c.execute(text(
-            "SELECT account_code, commodity, COALESCE(lot_id, 0), stripe, SUM(amount)"
-            "  FROM postings GROUP BY 1, 2, 3, 4"))}
-        inventory = {r[0] for r in c.execute(text(
-            "SELECT code FROM accounts WHERE is_inventory"))}
-        months = {tuple(r[:5]): tuple(int(v) for v in r[5:]) for r in c.execute(text(
-            "SELECT account_code, commodity, month, lot_key, stripe, amount, debit, credit"
-            "  FROM month_totals"))}
-        summed_months = {tuple(r[:5]): tuple(int(v) for v in r[5:]) for r in c.execute(text(
-            f"SELECT account_code, commodity, {MONTH}, COALESCE(lot_id, 0), stripe,"
-            "        SUM(amount), SUM(GREATEST(amount, 0)), SUM(GREATEST(-amount, 0))"
-            "  FROM postings GROUP BY 1, 2, 3, 4, 5"))}
+        kept = {
+            tuple(r[:4]): (int(r[4]), bool(r[5]))
+            for r in c.execute(
+                text(
+                    "SELECT b.account_code, b.commodity, b.lot_key, b.stripe, b.amount, b.nonneg"
+                    "  FROM balances b"
+                )
+            )
+        }
+        summed = {
+            tuple(r[:4]): int(r[4])
+            for r in c.execute(
+                text(
+                    "SELECT account_code, commodity, COALESCE(lot_id, 0), stripe, SUM(amount)"
+                    "  FROM postings GROUP BY 1, 2, 3, 4"
+                )
+            )
+        }
+        inventory = {r[0] for r in c.execute(text("SELECT code FROM accounts WHERE is_inventory"))}
+        months = {
+            tuple(r[:5]): tuple(int(v) for v in r[5:])
+            for r in c.execute(
+                text(
+                    "SELECT account_code, commodity, month, lot_key, stripe, amount, debit, credit"
+                    "  FROM month_totals"
+                )
+            )
+        }
+        summed_months = {
+            tuple(r[:5]): tuple(int(v) for v in r[5:])
+            for r in c.execute(
+                text(
+                    f"SELECT account_code, commodity, {MONTH}, COALESCE(lot_id, 0), stripe,"
+                    "        SUM(amount), SUM(GREATEST(amount, 0)), SUM(GREATEST(-amount, 0))"
+                    "  FROM postings GROUP BY 1, 2, 3, 4, 5"
+                )
+            )
+        }
     # every key of the postings has its kept balance, equal to their sum; rows made ready
     # empty (amount 0, no postings) are the only others
     assert {k: a for k, (a, _n) in kept.items() if k in summed} == summed
     assert all(a == 0 for k, (a, _n) in kept.items() if k not in summed)
     # nonneg exactly on lots of inventory accounts
-    assert all(n == (k[2] != 0 and k[0] in inventory) for k, (_a, n) in kept.items()
-               if k in summed)
+    assert all(n == (k[2] != 0 and k[0] in inventory) for k, (_a, n) in kept.items() if k in summed)
     assert months == summed_months
 
 
@@ -160,17 +219,23 @@ def test_one_insert_of_several_entries_folds_into_balances_and_month_totals(
             insert_postings(c, rows)
         assert_kept_equal_postings(eng)
     with eng.connect() as c:
-        lot71 = c.execute(text(
-            "SELECT amount, nonneg FROM balances WHERE account_code = '1400-CENTRAL'"
-            " AND commodity = 'MET500' AND lot_key = 71")).one()
+        lot71 = c.execute(
+            text(
+                "SELECT amount, nonneg FROM balances WHERE account_code = '1400-CENTRAL'"
+                " AND commodity = 'MET500' AND lot_key = 71"
+            )
+        ).one()
         assert tuple(lot71) == (2 * 1000 + 1 - 2 * (60 + 40 + 15), True)
-        memo = c.execute(text(
-            "SELECT nonneg FROM balances WHERE account_code = '9000' AND lot_key = 71")).one()
+        memo = c.execute(
+            text("SELECT nonneg FROM balances WHERE account_code = '9000' AND lot_key = 71")
+        ).one()
         assert memo[0] is False  # a lot of a memo account may go below zero
-        nov = c.execute(text(
-            "SELECT amount, debit, credit FROM month_totals WHERE account_code = "
-            "'1400-CENTRAL' AND commodity = 'MET500' AND lot_key = 71 AND month = '2026-11-01'"
-        )).one()
+        nov = c.execute(
+            text(
+                "SELECT amount, debit, credit FROM month_totals WHERE account_code = "
+                "'1400-CENTRAL' AND commodity = 'MET500' AND lot_key = 71 AND month = '2026-11-01'"
+            )
+        ).one()
         assert tuple(nov) == (-2 * 55, 0, 2 * 55)
         assert c.execute(text("SELECT count(*) FROM entry_checks")).scalar_one() == 0
 
@@ -178,36 +243,53 @@ def test_one_insert_of_several_entries_folds_into_balances_and_month_totals(
 def test_two_inserts_of_one_statement_a_merge_and_a_copy_fold_too(eng: Engine) -> None:
     with eng.begin() as c:
         e1, e2 = new_entry(c), new_entry(c)
-        c.execute(text(
-            "WITH a AS (INSERT INTO postings (entry_id, account_code, commodity, amount,"
-            "           accounting_date) VALUES (:e1, '1010', 'KHR', 70, :d),"
-            "                                   (:e2, '1010', 'KHR', 5, :d)),"
-            "     b AS (INSERT INTO postings (entry_id, account_code, commodity, amount,"
-            "           accounting_date) VALUES (:e1, '3000', 'KHR', -70, :d),"
-            "                                   (:e2, '3000', 'KHR', -5, :d))"
-            " SELECT 1"), {"e1": e1, "e2": e2, "d": OCT})
+        c.execute(
+            text(
+                "WITH a AS (INSERT INTO postings (entry_id, account_code, commodity, amount,"
+                "           accounting_date) VALUES (:e1, '1010', 'KHR', 70, :d),"
+                "                                   (:e2, '1010', 'KHR', 5, :d)),"
+                "     b AS (INSERT INTO postings (entry_id, account_code, commodity, amount,"
+                "           accounting_date) VALUES (:e1, '3000', 'KHR', -70, :d),"
+                "                                   (:e2, '3000', 'KHR', -5, :d))"
+                " SELECT 1"
+            ),
+            {"e1": e1, "e2": e2, "d": OCT},
+        )
     assert_kept_equal_postings(eng)
-    msg = refused(eng, lambda c: c.execute(text(
-        "MERGE INTO postings p USING (VALUES (:e, '1010', 40), (:e, '3000', -39)) v(e, a, m)"
-        " ON false WHEN NOT MATCHED THEN INSERT (entry_id, account_code, commodity, amount,"
-        " accounting_date) VALUES (v.e, v.a, 'KHR', v.m, :d)"), {"e": e1, "d": OCT}))
+    msg = refused(
+        eng,
+        lambda c: c.execute(
+            text(
+                "MERGE INTO postings p USING (VALUES (:e, '1010', 40), (:e, '3000', -39)) v(e, a, m)"
+                " ON false WHEN NOT MATCHED THEN INSERT (entry_id, account_code, commodity, amount,"
+                " accounting_date) VALUES (v.e, v.a, 'KHR', v.m, :d)"
+            ),
+            {"e": e1, "d": OCT},
+        ),
+    )
     assert f"entry {e1} does not balance" in msg
     with eng.begin() as c:
-        c.execute(text(
-            "MERGE INTO postings p USING (VALUES (:e, '1010', 40), (:e, '3000', -40)) v(e, a, m)"
-            " ON false WHEN NOT MATCHED THEN INSERT (entry_id, account_code, commodity, amount,"
-            " accounting_date) VALUES (v.e, v.a, 'KHR', v.m, :d)"),
-            {"e": new_entry(c, NOV), "d": NOV})
+        c.execute(
+            text(
+                "MERGE INTO postings p USING (VALUES (:e, '1010', 40), (:e, '3000', -40)) v(e, a, m)"
+                " ON false WHEN NOT MATCHED THEN INSERT (entry_id, account_code, commodity, amount,"
+                " accounting_date) VALUES (v.e, v.a, 'KHR', v.m, :d)"
+            ),
+            {"e": new_entry(c, NOV), "d": NOV},
+        )
     assert_kept_equal_postings(eng)
     raw = eng.raw_connection()
     try:
         cur = raw.cursor()
-        cur.execute("INSERT INTO entries (service_date, accounting_date, memo, created_at,"
-                    " created_by) VALUES (%s, %s, 'copy', now(), 'test') RETURNING id",
-                    (NOV, NOV))
+        cur.execute(
+            "INSERT INTO entries (service_date, accounting_date, memo, created_at,"
+            " created_by) VALUES (%s, %s, 'copy', now(), 'test') RETURNING id",
+            (NOV, NOV),
+        )
         eid = cur.fetchone()[0]
-        with cur.copy("COPY postings (entry_id, account_code, commodity, amount,"
-                      " accounting_date) FROM STDIN") as cp:
+        with cur.copy(
+            "COPY postings (entry_id, account_code, commodity, amount, accounting_date) FROM STDIN"
+        ) as cp:
             cp.write_row((eid, "1010", "KHR", 9, NOV))
             cp.write_row((eid, "4000", "KHR", -9, NOV))
         raw.commit()
@@ -237,11 +319,18 @@ def test_a_statement_taking_an_inventory_lot_below_zero_is_refused_whole(eng: En
     # statement leave 130 (taken alone, the issues would go below zero first)
     with eng.begin() as c:
         e1, e2, e3 = new_entry(c), new_entry(c), new_entry(c)
-        insert_postings(c, [(e1, OCT, p) for p in issue(60)] + [(e2, OCT, p) for p in issue(60)]
-                        + [(e3, OCT, p) for p in receipt(150)])
-        left = c.execute(text(
-            "SELECT amount FROM balances WHERE account_code = '1400-CENTRAL'"
-            " AND commodity = 'MET500' AND lot_key = 71")).scalar_one()
+        insert_postings(
+            c,
+            [(e1, OCT, p) for p in issue(60)]
+            + [(e2, OCT, p) for p in issue(60)]
+            + [(e3, OCT, p) for p in receipt(150)],
+        )
+        left = c.execute(
+            text(
+                "SELECT amount FROM balances WHERE account_code = '1400-CENTRAL'"
+                " AND commodity = 'MET500' AND lot_key = 71"
+            )
+        ).scalar_one()
         assert left == 100 - 120 + 150
     assert_kept_equal_postings(eng)
     # and to exactly zero is fine
@@ -272,14 +361,19 @@ def test_an_unbalanced_entry_in_raw_sql_is_refused_at_commit(eng: Engine) -> Non
     assert "does not balance in KHR" in refused(eng, unbalanced)
     assert seen == ["inserted"]
     # balanced in sum but not per commodity
-    msg = refused(eng, lambda c: post(c, OCT, ("1010", "KHR", None, 500, 0),
-                                      ("3000", "USD", None, -500, 0)))
+    msg = refused(
+        eng, lambda c: post(c, OCT, ("1010", "KHR", None, 500, 0), ("3000", "USD", None, -500, 0))
+    )
     assert "does not balance" in msg
+
     # one bad entry among good ones in the same statement: the whole transaction goes
     def among_good(c: Connection) -> None:
         ids = [new_entry(c) for _ in range(5)]
-        rows = [(e, OCT, p) for e in ids for p in (("1010", "KHR", None, 7, 0),
-                                                   ("3000", "KHR", None, -7, 0))]
+        rows = [
+            (e, OCT, p)
+            for e in ids
+            for p in (("1010", "KHR", None, 7, 0), ("3000", "KHR", None, -7, 0))
+        ]
         rows.append((ids[3], OCT, ("4000", "KHR", None, -1, 0)))
         insert_postings(c, rows)
 
@@ -293,12 +387,18 @@ def test_a_posting_added_later_to_a_committed_entry_is_refused(eng: Engine) -> N
     before = books(eng)
     msg = refused(eng, lambda c: insert_postings(c, [(eid, OCT, ("5100", "KHR", None, 1, 0))]))
     assert f"entry {eid} does not balance" in msg
+
     # also with a new entry that balances in the same statement
     def with_a_good_one(c: Connection) -> None:
         other = new_entry(c)
-        insert_postings(c, [(other, OCT, ("1010", "KHR", None, 3, 0)),
-                            (other, OCT, ("3000", "KHR", None, -3, 0)),
-                            (eid, OCT, ("4000", "KHR", None, -2, 0))])
+        insert_postings(
+            c,
+            [
+                (other, OCT, ("1010", "KHR", None, 3, 0)),
+                (other, OCT, ("3000", "KHR", None, -3, 0)),
+                (eid, OCT, ("4000", "KHR", None, -2, 0)),
+            ],
+        )
 
     assert f"entry {eid} does not balance" in refused(eng, with_a_good_one)
     assert books(eng) == before
@@ -319,8 +419,9 @@ def test_an_entry_built_over_several_statements_is_checked_at_commit(eng: Engine
 
     def balanced_then_not(c: Connection) -> None:  # the last statement unbalances it
         eid = new_entry(c)
-        insert_postings(c, [(eid, OCT, ("1010", "KHR", None, 40, 0)),
-                            (eid, OCT, ("3000", "KHR", None, -40, 0))])
+        insert_postings(
+            c, [(eid, OCT, ("1010", "KHR", None, 40, 0)), (eid, OCT, ("3000", "KHR", None, -40, 0))]
+        )
         insert_postings(c, [(eid, OCT, ("5100", "KHR", None, 1, 0))])
 
     assert "does not balance" in refused(eng, balanced_then_not)
@@ -404,8 +505,12 @@ def test_direct_writes_to_balances_and_month_totals_are_still_refused(eng: Engin
         assert "change only through postings" in msg or "append-only" in msg, (sql, msg)
     assert books(eng) == before
     with eng.begin() as c:  # the empty row the service makes ready before it locks
-        c.execute(text("INSERT INTO balances (account_code, commodity, lot_key, stripe,"
-                       " amount, nonneg) VALUES ('4000', 'KHR', 0, 7, 0, false)"))
+        c.execute(
+            text(
+                "INSERT INTO balances (account_code, commodity, lot_key, stripe,"
+                " amount, nonneg) VALUES ('4000', 'KHR', 0, 7, 0, false)"
+            )
+        )
     assert_kept_equal_postings(eng)
 
 
@@ -435,8 +540,13 @@ def test_two_writers_naming_the_same_balances_in_opposite_orders_do_not_deadlock
                     e2 = new_entry(second)
                     # 3000 first in the statement; the fold locks 1010 first and waits there,
                     # holding nothing the first writer needs next
-                    insert_postings(second, [(e2, OCT, ("3000", "KHR", None, -7, 0)),
-                                             (e2, OCT, ("1010", "KHR", None, 7, 0))])
+                    insert_postings(
+                        second,
+                        [
+                            (e2, OCT, ("3000", "KHR", None, -7, 0)),
+                            (e2, OCT, ("1010", "KHR", None, 7, 0)),
+                        ],
+                    )
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
 
@@ -445,9 +555,9 @@ def test_two_writers_naming_the_same_balances_in_opposite_orders_do_not_deadlock
         deadline = time.monotonic() + 20
         with eng.connect() as watch:
             while time.monotonic() < deadline:
-                waiting = watch.execute(text(
-                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = :p"),
-                    {"p": pid2}).scalar()
+                waiting = watch.execute(
+                    text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :p"), {"p": pid2}
+                ).scalar()
                 if waiting == "Lock":
                     break
                 time.sleep(0.02)

@@ -156,7 +156,7 @@ def test_a_range_ending_after_2999_is_refused_before_anything_is_streamed(
 def test_pharmacists_may_not_export_the_journal_or_read_ledger_documents(
     app: Any, client: FlaskClient, finance: dict[str, str], path: str
 ) -> None:
-    from ledger.auth import create_user
+    from api.auth import create_user
 
     ok(
         client.post(

@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from invoices.pdf import display_amount
 from ledger.money import parse_amount
 from ledger.tables import Entry
+from reports.pdf import display_amount
 from tests.reports.conftest import ok
 
 EXPONENT = {"KHR": 0, "USD": 2, "MET500": 0}

@@ -121,9 +121,9 @@ def test_statement_csv_holds_every_line_of_every_page_equal_to_the_json(
     monkeypatch: pytest.MonkeyPatch,
     page_size: int,
 ) -> None:
-    import ledger.api
+    import api.ledger
 
-    monkeypatch.setattr(ledger.api, "STATEMENT_PAGE", page_size)
+    monkeypatch.setattr(api.ledger, "STATEMENT_PAGE", page_size)
     query = {"from": "2026-10-01", "to": "2026-10-31", "commodity": "USD"}
     last, items = statement_json_all_pages(client, finance, "1020", **query)
     assert len(items) == 3

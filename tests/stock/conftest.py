@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from api.auth import create_user
 from ledger import clock
-from ledger.auth import create_user
 from ledger.tables import Account, Balance, Commodity, Entry, Lot, Posting
 from stock.tables import Medicine, Pharmacy, StockMovement, Supplier
 from tests.conftest import bearer

@@ -143,7 +143,7 @@ def test_sixteen_concurrent_transfers_from_one_lot_succeed_only_as_far_as_the_lo
 def test_sixteen_concurrent_http_transfers_from_one_lot_never_overdraw_it(pg_app: Flask) -> None:
     seed(pg_app, units=45, cost=4500)  # 4 takes of 10 fit, the fifth would need 50
     roomy_pool(pg_app)
-    from ledger.auth import create_user
+    from api.auth import create_user
 
     with pg_app.extensions["rdf_db"].session() as s:
         _u, token = create_user(s, "finance-concurrent", "finance")

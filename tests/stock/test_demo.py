@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from demo.stock import PHARMACIES, TRANSFERS, seed_stock
 from stock import service
-from stock.demo import PHARMACIES, TRANSFERS, seed_stock
 
 
 def test_the_demo_stock_fills_the_central_store_and_every_pharmacy(app: Flask) -> None:

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from invoices.aging import (
+from reports.aging import (
     BUCKETS,
     OpenItem,
     age_account,
@@ -82,7 +82,11 @@ def test_an_item_dated_after_the_aging_date_is_refused() -> None:
 def test_a_negative_item_is_an_unapplied_credit_counted_in_total_only() -> None:
     items = [OpenItem("P1", days_ago(100), 300), OpenItem("P1", days_ago(2), -500)]
     assert age_balances(items, AS_OF)["P1"] == {
-        "0-30": 0, "31-60": 0, "61-90": 0, "90+": 300, "total": -200,
+        "0-30": 0,
+        "31-60": 0,
+        "61-90": 0,
+        "90+": 300,
+        "total": -200,
     }
 
 
@@ -137,14 +141,22 @@ def test_fifo_refuses_negative_credits_and_non_positive_debits() -> None:
 def test_an_account_partly_paid_is_aged_on_what_remains() -> None:
     debits = [(days_ago(120), 1000), (days_ago(45), 2000), (days_ago(10), 500)]
     assert age_account("P1", debits, 1500, AS_OF) == {
-        "0-30": 500, "31-60": 1500, "61-90": 0, "90+": 0, "total": 2000,
+        "0-30": 500,
+        "31-60": 1500,
+        "61-90": 0,
+        "90+": 0,
+        "total": 2000,
     }
 
 
 def test_an_overpaid_account_has_empty_buckets_and_a_negative_total() -> None:
     debits = [(days_ago(120), 1000), (days_ago(10), 500)]
     assert age_account("P1", debits, 1800, AS_OF) == {
-        "0-30": 0, "31-60": 0, "61-90": 0, "90+": 0, "total": -300,
+        "0-30": 0,
+        "31-60": 0,
+        "61-90": 0,
+        "90+": 0,
+        "total": -300,
     }
 
 

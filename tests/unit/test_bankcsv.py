@@ -61,8 +61,7 @@ def test_crlf_line_endings_are_accepted() -> None:
 
 def test_the_header_is_case_insensitive_in_any_order_and_extra_columns_are_ignored() -> None:
     text = (
-        "Description, BALANCE ,Currency,AMOUNT,Reference,Date\n"
-        "Rent,999,usd,-20.00,R1,2024-03-01\n"
+        "Description, BALANCE ,Currency,AMOUNT,Reference,Date\nRent,999,usd,-20.00,R1,2024-03-01\n"
     )
     (line,) = parse(text)
     assert line == BankLine(2, date(2024, 3, 1), -2000, "USD", "R1", "Rent")
@@ -158,8 +157,21 @@ def test_a_bad_date_is_refused(bad: str) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["abc", "", "1.2.3", '"12,50"', '"1,5000"', '"15,00.00"', "1e3", "--5", "+-5", "(100)", "1 000",
-     ".5", "5."],
+    [
+        "abc",
+        "",
+        "1.2.3",
+        '"12,50"',
+        '"1,5000"',
+        '"15,00.00"',
+        "1e3",
+        "--5",
+        "+-5",
+        "(100)",
+        "1 000",
+        ".5",
+        "5.",
+    ],
 )
 def test_a_bad_amount_is_refused(bad: str) -> None:
     error = refused(HEADER + f"2024-03-01,{bad},USD,R,D\n")
@@ -250,8 +262,15 @@ def test_a_bad_line_before_the_limit_is_named_rather_than_the_limit() -> None:
 # --- matching -----------------------------------------------------------------------------
 
 
-def line(n: int, amount: int, reference: str = "", description: str = "", *, currency: str = "KHR",
-         day: int = 10) -> BankLine:
+def line(
+    n: int,
+    amount: int,
+    reference: str = "",
+    description: str = "",
+    *,
+    currency: str = "KHR",
+    day: int = 10,
+) -> BankLine:
     return BankLine(n, date(2024, 3, day), amount, currency, reference, description)
 
 

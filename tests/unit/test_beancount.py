@@ -70,31 +70,84 @@ DISPENSING = (
 
 
 def _journal() -> list[BcEntry]:
-    def e(i: int, d: date, memo: str, postings: tuple[BcPosting, ...], src: str | None = None,
-          service: date | None = None) -> BcEntry:
+    def e(
+        i: int,
+        d: date,
+        memo: str,
+        postings: tuple[BcPosting, ...],
+        src: str | None = None,
+        service: date | None = None,
+    ) -> BcEntry:
         return BcEntry(i, d, service or d, memo, src, f"{i:064x}", postings)
 
     return [
-        e(1, date(2025, 1, 5), "Capitalisation by donor", (
-            P("1010", "KHR", 10_000_000), P("3000", "KHR", -10_000_000))),
-        e(2, date(2025, 1, 6), "Donor grant in USD", (
-            P("1020", "USD", 125_050), P("3000", "USD", -125_050)), "payment:7"),
-        e(3, date(2025, 1, 10), "Receipt MET500 L1 from S1", (
-            P("1400-CENTRAL", "MET500", 1000, "L1"), P("9000", "MET500", -1000, "L1"),
-            P("1400-CENTRAL", "KHR", 35_000, "L1"), P("2000-S1", "KHR", -35_000)), "receipt:1"),
-        e(4, date(2025, 1, 12), "Supplier S1 paid in USD", (
-            P("2000-S1", "USD", 1_999), P("1020", "USD", -1_999)), "payment:8"),
-        e(5, date(2025, 1, 20), "Transfer to P1", (
-            P("1400-P1", "MET500", 400, "L1"), P("1400-CENTRAL", "MET500", -400, "L1"),
-            P("1400-P1", "KHR", 14_000, "L1"), P("1400-CENTRAL", "KHR", -14_000, "L1")),
-            "transfer:1"),
-        e(6, date(2025, 2, 3), "Dispensing 42 at P1", DISPENSING, "dispensing:42",
-          service=date(2025, 1, 30)),
-        e(7, date(2025, 2, 10), 'Return of "dispensing" 42 \\ void', tuple(
-            P(p.account, p.commodity, -p.amount, p.lot) for p in DISPENSING), "return:42"),
+        e(
+            1,
+            date(2025, 1, 5),
+            "Capitalisation by donor",
+            (P("1010", "KHR", 10_000_000), P("3000", "KHR", -10_000_000)),
+        ),
+        e(
+            2,
+            date(2025, 1, 6),
+            "Donor grant in USD",
+            (P("1020", "USD", 125_050), P("3000", "USD", -125_050)),
+            "payment:7",
+        ),
+        e(
+            3,
+            date(2025, 1, 10),
+            "Receipt MET500 L1 from S1",
+            (
+                P("1400-CENTRAL", "MET500", 1000, "L1"),
+                P("9000", "MET500", -1000, "L1"),
+                P("1400-CENTRAL", "KHR", 35_000, "L1"),
+                P("2000-S1", "KHR", -35_000),
+            ),
+            "receipt:1",
+        ),
+        e(
+            4,
+            date(2025, 1, 12),
+            "Supplier S1 paid in USD",
+            (P("2000-S1", "USD", 1_999), P("1020", "USD", -1_999)),
+            "payment:8",
+        ),
+        e(
+            5,
+            date(2025, 1, 20),
+            "Transfer to P1",
+            (
+                P("1400-P1", "MET500", 400, "L1"),
+                P("1400-CENTRAL", "MET500", -400, "L1"),
+                P("1400-P1", "KHR", 14_000, "L1"),
+                P("1400-CENTRAL", "KHR", -14_000, "L1"),
+            ),
+            "transfer:1",
+        ),
+        e(
+            6,
+            date(2025, 2, 3),
+            "Dispensing 42 at P1",
+            DISPENSING,
+            "dispensing:42",
+            service=date(2025, 1, 30),
+        ),
+        e(
+            7,
+            date(2025, 2, 10),
+            'Return of "dispensing" 42 \\ void',
+            tuple(P(p.account, p.commodity, -p.amount, p.lot) for p in DISPENSING),
+            "return:42",
+        ),
         e(8, date(2025, 2, 11), "Dispensing 43 at P1", DISPENSING, "dispensing:43"),
-        e(9, date(2025, 2, 28), "Supplier S1 paid", (
-            P("2000-S1", "KHR", 35_000), P("1010", "KHR", -35_000)), "payment:9"),
+        e(
+            9,
+            date(2025, 2, 28),
+            "Supplier S1 paid",
+            (P("2000-S1", "KHR", 35_000), P("1010", "KHR", -35_000)),
+            "payment:9",
+        ),
     ]
 
 
@@ -208,8 +261,9 @@ def test_render_streams(tmp_path: Path) -> None:
                 assert f'entry-id: "{e.entry_id - 1}"' in written[-1]
             yield e
 
-    render_beancount(ACCOUNTS, COMMODITIES, lazy(), write=written.append,
-                     month_ends=_month_ends(journal))
+    render_beancount(
+        ACCOUNTS, COMMODITIES, lazy(), write=written.append, month_ends=_month_ends(journal)
+    )
     assert sum("entry-id" in piece for piece in written) == len(journal)
     assert all(piece.count("entry-id") <= 1 for piece in written)
 
@@ -244,8 +298,12 @@ def test_range_ending_mid_month_asserts_at_the_end(tmp_path: Path) -> None:
     calls: list[date] = []
     end = date(2025, 2, 5)
     path = tmp_path / "mid.beancount"
-    _render(path, (e for e in journal if e.accounting_date < end), end=end,
-            month_ends=_month_ends(journal, calls))
+    _render(
+        path,
+        (e for e in journal if e.accounting_date < end),
+        end=end,
+        month_ends=_month_ends(journal, calls),
+    )
     assert calls == [date(2025, 2, 1), end]
     assert _bean_check(path).returncode == 0
 
@@ -273,16 +331,37 @@ def test_entries_out_of_order_or_unknown_are_refused() -> None:
     journal = _journal()
     with pytest.raises(ValueError, match="comes after"):
         render_beancount(ACCOUNTS, COMMODITIES, [journal[1], journal[0]], write=lambda s: None)
-    bad = BcEntry(99, date(2025, 1, 5), date(2025, 1, 5), "x", None, None,
-                  (P("1999", "KHR", 1), P("1010", "KHR", -1)))
+    bad = BcEntry(
+        99,
+        date(2025, 1, 5),
+        date(2025, 1, 5),
+        "x",
+        None,
+        None,
+        (P("1999", "KHR", 1), P("1010", "KHR", -1)),
+    )
     with pytest.raises(ValueError, match="unknown account"):
         render_beancount(ACCOUNTS, COMMODITIES, [bad], write=lambda s: None)
-    early = BcEntry(99, date(2025, 1, 5), date(2025, 1, 5), "x", None, None,
-                    (P("1400-P1", "KHR", 1), P("1010", "KHR", -1)))
+    early = BcEntry(
+        99,
+        date(2025, 1, 5),
+        date(2025, 1, 5),
+        "x",
+        None,
+        None,
+        (P("1400-P1", "KHR", 1), P("1010", "KHR", -1)),
+    )
     with pytest.raises(ValueError, match="before it opens"):
         render_beancount(ACCOUNTS, COMMODITIES, [early], write=lambda s: None)
-    odd = BcEntry(99, date(2025, 1, 5), date(2025, 1, 5), "x", None, None,
-                  (P("1010", "EUR", 1), P("3000", "EUR", -1)))
+    odd = BcEntry(
+        99,
+        date(2025, 1, 5),
+        date(2025, 1, 5),
+        "x",
+        None,
+        None,
+        (P("1010", "EUR", 1), P("3000", "EUR", -1)),
+    )
     with pytest.raises(ValueError, match="unknown commodity"):
         render_beancount(ACCOUNTS, COMMODITIES, [odd], write=lambda s: None)
 
@@ -295,8 +374,15 @@ def test_empty_journal_is_a_valid_file(tmp_path: Path) -> None:
 
 def test_narration_escapes(tmp_path: Path) -> None:
     memo = 'He said "take 2" \\ C:\\path\nline two\ttab'
-    entry = BcEntry(1, date(2025, 1, 5), date(2025, 1, 5), memo, 'a"b', None,
-                    (P("1010", "KHR", 1), P("3000", "KHR", -1)))
+    entry = BcEntry(
+        1,
+        date(2025, 1, 5),
+        date(2025, 1, 5),
+        memo,
+        'a"b',
+        None,
+        (P("1010", "KHR", 1), P("3000", "KHR", -1)),
+    )
     path = tmp_path / "q.beancount"
     _render(path, [entry])
     entries, errors, _ = loader.load_file(str(path))
@@ -313,15 +399,37 @@ def test_account_names() -> None:
     assert account_name("9000", "memo") == "Equity:9000"
     assert account_name("4000", "income") == "Income:4000"
     assert account_name("5000", "expense") == "Expenses:5000"
-    for code, type_ in [("1400-P1", "cash"), ("x1", "asset"), ("14:00", "asset"),
-                        ("", "asset"), ("1400 P1", "asset"), ("1400_P1", "asset")]:
+    for code, type_ in [
+        ("1400-P1", "cash"),
+        ("x1", "asset"),
+        ("14:00", "asset"),
+        ("", "asset"),
+        ("1400 P1", "asset"),
+        ("1400_P1", "asset"),
+    ]:
         with pytest.raises(ValueError):
             account_name(code, type_)
 
 
 VALID = ["KHR", "USD", "MET500", "A1", "NT.TO", "O'NEIL", "INS-GLARG.100", "AB_C", "A" * 24]
-INVALID = ["", "A", "a", "khr", "Met500", "1AB", "_AB", "AB_", "AB-", "AB.", "A" * 25, "/6J",
-           "AB C", "ÄB", "AB$", "-AB"]
+INVALID = [
+    "",
+    "A",
+    "a",
+    "khr",
+    "Met500",
+    "1AB",
+    "_AB",
+    "AB_",
+    "AB-",
+    "AB.",
+    "A" * 25,
+    "/6J",
+    "AB C",
+    "ÄB",
+    "AB$",
+    "-AB",
+]
 
 
 @pytest.mark.parametrize("code", VALID)

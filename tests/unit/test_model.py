@@ -28,8 +28,9 @@ def entry(*postings: tuple[str, str, int]) -> EntryDraft:
 
 
 def test_accepts_an_entry_that_balances_per_commodity() -> None:
-    validate_entry(entry(("1010", "KHR", 500), ("3000", "KHR", -500), ("1020", "USD", 1),
-                         ("3000", "USD", -1)))
+    validate_entry(
+        entry(("1010", "KHR", 500), ("3000", "KHR", -500), ("1020", "USD", 1), ("3000", "USD", -1))
+    )
 
 
 def test_refuses_an_unbalanced_entry_and_says_by_how_much() -> None:
@@ -41,9 +42,7 @@ def test_refuses_an_unbalanced_entry_and_says_by_how_much() -> None:
 
 def test_refuses_an_entry_balanced_in_sum_but_not_per_commodity() -> None:
     with pytest.raises(UnbalancedEntry) as exc:
-        validate_entry(
-            entry(("1010", "KHR", 500), ("1020", "USD", -500)), {"KHR": 0, "USD": 2}
-        )
+        validate_entry(entry(("1010", "KHR", 500), ("1020", "USD", -500)), {"KHR": 0, "USD": 2})
     assert exc.value.extra["unbalanced"] == {"KHR": "500", "USD": "-5.00"}
 
 
@@ -62,8 +61,9 @@ def test_refuses_an_entry_with_one_posting_or_none() -> None:
 
 def test_refuses_absurd_amounts_and_non_integers() -> None:
     with pytest.raises(InvalidRequest):
-        validate_entry(entry(("1010", "KHR", MAX_AMOUNT_MINOR + 1),
-                             ("3000", "KHR", -MAX_AMOUNT_MINOR - 1)))
+        validate_entry(
+            entry(("1010", "KHR", MAX_AMOUNT_MINOR + 1), ("3000", "KHR", -MAX_AMOUNT_MINOR - 1))
+        )
     for bad in (True, 1.0):
         with pytest.raises(RdfError):
             validate_entry(entry(("1010", "KHR", bad), ("3000", "KHR", -1)))  # type: ignore[arg-type]
@@ -109,5 +109,4 @@ def test_a_memo_no_database_can_store_is_refused() -> None:
     postings = (PostingDraft("1010", "KHR", 5), PostingDraft("3000", "KHR", -5))
     for memo in ("a\x00b", "lone \ud800 surrogate"):
         with pytest.raises(InvalidRequest):
-            validate_entry(EntryDraft(service_date=date(2026, 10, 1), memo=memo,
-                                      postings=postings))
+            validate_entry(EntryDraft(service_date=date(2026, 10, 1), memo=memo, postings=postings))

@@ -54,8 +54,15 @@ def test_format_then_parse_gives_back_the_same_minor_units(minor: int, exponent:
 
 @pytest.mark.parametrize(
     ("minor", "exponent", "text"),
-    [(1250, 2, "12.50"), (1, 2, "0.01"), (-1, 2, "-0.01"), (-105, 2, "-1.05"), (0, 2, "0.00"),
-     (3000, 0, "3000"), (-3000, 0, "-3000")],
+    [
+        (1250, 2, "12.50"),
+        (1, 2, "0.01"),
+        (-1, 2, "-0.01"),
+        (-105, 2, "-1.05"),
+        (0, 2, "0.00"),
+        (3000, 0, "3000"),
+        (-3000, 0, "-3000"),
+    ],
 )
 def test_formats_minor_units_with_exactly_the_currency_decimals(
     minor: int, exponent: int, text: str
@@ -77,9 +84,35 @@ def test_refuses_three_decimals_for_usd(text: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["1e3", "1E3", "1e-2", "Infinity", "NaN", "inf", "", " ", " 12", "12 ", "+12", "1,000",
-     "0x10", "١٢", "１２", "12\n", "--1", "1_000", "12.", 12.5, 1.0, True, False, None, [], {},
-     b"12"],
+    [
+        "1e3",
+        "1E3",
+        "1e-2",
+        "Infinity",
+        "NaN",
+        "inf",
+        "",
+        " ",
+        " 12",
+        "12 ",
+        "+12",
+        "1,000",
+        "0x10",
+        "١٢",
+        "１２",
+        "12\n",
+        "--1",
+        "1_000",
+        "12.",
+        12.5,
+        1.0,
+        True,
+        False,
+        None,
+        [],
+        {},
+        b"12",
+    ],
 )
 def test_refuses_exponents_floats_booleans_and_blanks(value: object) -> None:
     with pytest.raises(AmountError):

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pypdf
 import pytest
 
-from invoices.pdf import (
+from reports.pdf import (
     BarChartSection,
     Column,
     Document,
@@ -136,7 +136,7 @@ def test_rows_may_be_a_one_shot_generator_pulled_a_page_at_a_time() -> None:
             pulled += 1
             yield row
 
-    import invoices.pdf.render as render_module
+    import reports.pdf.render as render_module
 
     original = render_module._NumberedCanvas.showPage
 

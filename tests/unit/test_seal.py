@@ -71,13 +71,21 @@ def test_canonical_bytes_ignore_posting_order() -> None:
 
 def test_canonical_bytes_shape() -> None:
     e = SealEntry(
-        7, date(2025, 2, 1), date(2025, 2, 3), 'ថ្នាំ "x"', None, 3,
+        7,
+        date(2025, 2, 1),
+        date(2025, 2, 3),
+        'ថ្នាំ "x"',
+        None,
+        3,
         (SealPosting("1010", "USD", None, 1250), SealPosting("3000", "USD", None, -1250)),
     )
     raw = canonical_bytes(e)
-    assert raw == json.dumps(
-        json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    assert (
+        raw
+        == json.dumps(
+            json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    )
     assert b'"memo":"' + 'ថ្នាំ \\"x\\"'.encode() + b'"' in raw
     doc = json.loads(raw)
     assert list(doc) == sorted(doc)

@@ -30,8 +30,8 @@ from flask import Flask, Request, Response, g
 from sqlalchemy import BigInteger, DateTime, SmallInteger, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from api.auth import hash_token
 from ledger import clock
-from ledger.auth import hash_token
 from ledger.db import Base, sqlite_read_only
 from ledger.tables import BigId
 

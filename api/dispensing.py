@@ -20,7 +20,10 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from dispensing.schemas import (
+from api.access import access, principal, visible_pharmacy
+from api.cursors import id_page
+from api.problems import flatten_messages
+from api.schemas.dispensing import (
     BatchIn,
     BatchOut,
     DispensingIn,
@@ -30,6 +33,8 @@ from dispensing.schemas import (
     ReturnIn,
     ReturnOut,
 )
+from api.session import db_session
+from api.writes import replay_or_conflict, run_write
 from dispensing.service import (
     DispenseRequest,
     dispense_answer,
@@ -44,27 +49,23 @@ from dispensing.tables import Dispensing
 from ledger import clock
 from ledger.db import is_retryable
 from ledger.errors import Forbidden, IdempotencyConflict, NotFound, RdfError
-from ledger.posting import request_hash
-from ledger.tables import IdempotencyKey
-from ledger.web import (
-    access,
+from ledger.idempotency import (
     answer_claims,
     claim_key,
     claim_keys,
-    db_session,
     drop_claims,
-    flatten_messages,
-    id_page,
-    principal,
-    replay_or_conflict,
-    run_write,
     stored_answer,
     stored_answers,
-    visible_pharmacy,
 )
+from ledger.posting import request_hash
+from ledger.tables import IdempotencyKey
 
-blp = Blueprint("dispensings", __name__, url_prefix="/api/v1",
-                description="Dispensing (pharmacists for their own pharmacy; finance for any)")
+blp = Blueprint(
+    "dispensings",
+    __name__,
+    url_prefix="/api/v1",
+    description="Dispensing (pharmacists for their own pharmacy; finance for any)",
+)
 
 
 def _scope(pharmacy: str) -> str:
@@ -78,13 +79,14 @@ def _hash(raw: Any) -> str:
 def _check_own(pharmacy: str) -> None:
     p = principal()
     if p.is_pharmacist and p.pharmacy != pharmacy:
-        raise Forbidden(f"a pharmacist of {p.pharmacy} may not record dispensings of "
-                        f"{pharmacy}")
+        raise Forbidden(f"a pharmacist of {p.pharmacy} may not record dispensings of {pharmacy}")
 
 
 def _request(data: dict[str, Any]) -> DispenseRequest:
     return DispenseRequest(
-        pharmacy=data["pharmacy"], patient=data["patient"], service_date=data["service_date"],
+        pharmacy=data["pharmacy"],
+        patient=data["patient"],
+        service_date=data["service_date"],
         client_ref=data["client_ref"],
         items=tuple((i["medicine"], i["quantity"]) for i in data["items"]),
     )
@@ -104,9 +106,14 @@ class Dispensings(MethodView):
         def work() -> dict[str, Any]:
             return dispense_answer(db_session(), _request(data), by=by)
 
-        return run_write(work, lambda answer: answer, status=201,
-                         key=key, scope=_scope(data["pharmacy"]),
-                         body_hash=_hash(request.get_json(silent=True)))
+        return run_write(
+            work,
+            lambda answer: answer,
+            status=201,
+            key=key,
+            scope=_scope(data["pharmacy"]),
+            body_hash=_hash(request.get_json(silent=True)),
+        )
 
     @access("finance", "auditor", pharmacist="own")
     @blp.arguments(ListArgs, location="query")
@@ -157,16 +164,25 @@ class Returns(MethodView):
         def work() -> int:
             s = db_session()
             d = get_dispensing(s, dispensing_id, scope_pharmacy)
-            return return_items(s, d, [(i["medicine"], i["quantity"]) for i in data["items"]],
-                                data["date"], by=by)
+            return return_items(
+                s, d, [(i["medicine"], i["quantity"]) for i in data["items"]], data["date"], by=by
+            )
 
-        return run_write(work, lambda i: return_json(db_session(), i), status=201,
-                         key=request.headers.get("Idempotency-Key"))
+        return run_write(
+            work,
+            lambda i: return_json(db_session(), i),
+            status=201,
+            key=request.headers.get("Idempotency-Key"),
+        )
 
 
 def _problem_body(exc: RdfError) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": f"/problems/{exc.slug}", "title": exc.title,
-                            "status": exc.status, "detail": exc.detail}
+    body: dict[str, Any] = {
+        "type": f"/problems/{exc.slug}",
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.detail,
+    }
     if exc.errors:
         body["errors"] = exc.errors
     body.update({k: v for k, v in exc.extra.items() if v is not None})
@@ -193,17 +209,28 @@ _RECORD = DispensingIn()
 
 def _parse(index: int, raw: Any) -> _Record:
     """Validate one record (422 / 403 answers are final here)."""
-    result: dict[str, Any] = {"index": index, "client_ref": None, "dispensing": None,
-                              "problem": None}
+    result: dict[str, Any] = {
+        "index": index,
+        "client_ref": None,
+        "dispensing": None,
+        "problem": None,
+    }
     rec = _Record(index, raw, result)
     try:
         data = _RECORD.load(raw if isinstance(raw, dict) else {"_": raw})
     except ValidationError as exc:
         errors = flatten_messages(exc.messages)
         first = next(iter(errors.items()))
-        result.update(status=422, problem={
-            "type": "/problems/invalid-request", "title": "The record has invalid fields",
-            "status": 422, "detail": f"{first[0]}: {first[1][0]}", "errors": errors})
+        result.update(
+            status=422,
+            problem={
+                "type": "/problems/invalid-request",
+                "title": "The record has invalid fields",
+                "status": 422,
+                "detail": f"{first[0]}: {first[1][0]}",
+                "errors": errors,
+            },
+        )
         return rec
     result["client_ref"] = data["client_ref"]
     try:
@@ -235,13 +262,17 @@ def _one_record(rec: _Record, by: str) -> None:
         try:
             claim = None
             if key is not None:  # the same claim-then-work as a single POST (run_write)
-                row = stored_answer(s, rec.scope, key, rec.body_hash,
-                                    conflict=_conflict(key).detail)
+                row = stored_answer(
+                    s, rec.scope, key, rec.body_hash, conflict=_conflict(key).detail
+                )
                 if row is not None:
                     # Read before the rollback: it expires the row, and reading it again
                     # would open a transaction (on SQLite, the write lock) nobody closes.
-                    result.update(status=row.status_code, replayed=True,
-                                  dispensing=json.loads(row.response_body))
+                    result.update(
+                        status=row.status_code,
+                        replayed=True,
+                        dispensing=json.loads(row.response_body),
+                    )
                     s.rollback()
                     return
                 claim = claim_key(s, rec.scope, key, rec.body_hash)
@@ -263,9 +294,15 @@ def _one_record(rec: _Record, by: str) -> None:
             s.rollback()
             if not is_retryable(exc):
                 raise
-    result.update(status=409, problem={"type": "/problems/conflict", "title": "Conflict",
-                                       "status": 409, "detail": "the record could not be "
-                                       "stored because of concurrent changes; send it again"})
+    result.update(
+        status=409,
+        problem={
+            "type": "/problems/conflict",
+            "title": "Conflict",
+            "status": 409,
+            "detail": "the record could not be stored because of concurrent changes; send it again",
+        },
+    )
 
 
 def _chunk(recs: list[_Record], by: str) -> None:
@@ -288,14 +325,22 @@ def _chunk(recs: list[_Record], by: str) -> None:
                     assert r.key is not None
                     r.result.update(status=409, problem=_problem_body(_conflict(r.key)))
                 else:
-                    r.result.update(status=row.status_code, replayed=True,
-                                    dispensing=json.loads(row.response_body))
+                    r.result.update(
+                        status=row.status_code,
+                        replayed=True,
+                        dispensing=json.loads(row.response_body),
+                    )
             keyed = [r for r in work if r.key is not None]
-            claims = dict(zip((r.index for r in keyed), claim_keys(
-                s, [(r.scope, r.key, r.body_hash) for r in keyed if r.key is not None]),
-                strict=True))
-            answers = dispense_many(s, [r.request for r in work if r.request is not None],
-                                    by=by)
+            claims = dict(
+                zip(
+                    (r.index for r in keyed),
+                    claim_keys(
+                        s, [(r.scope, r.key, r.body_hash) for r in keyed if r.key is not None]
+                    ),
+                    strict=True,
+                )
+            )
+            answers = dispense_many(s, [r.request for r in work if r.request is not None], by=by)
             texts: dict[int, str] = {}
             refused: list[int] = []
             for r, answer in zip(work, answers, strict=True):
@@ -375,18 +420,27 @@ class Batch(MethodView):
             for r in valid:
                 _one_record(r, by)
         results = [r.result for r in recs]
-        out = BatchOut().dump({
-            "results": results,
-            "created": sum(1 for r in results if r["status"] == 201 and not r.get("replayed")),
-            "replayed": sum(1 for r in results if r.get("replayed")),
-            "failed": sum(1 for r in results if r["status"] >= 400),
-        })
+        out = BatchOut().dump(
+            {
+                "results": results,
+                "created": sum(1 for r in results if r["status"] == 201 and not r.get("replayed")),
+                "replayed": sum(1 for r in results if r.get("replayed")),
+                "failed": sum(1 for r in results if r["status"] >= 400),
+            }
+        )
         text = json.dumps(out, default=str)
         if key is not None:
             try:
-                s.add(IdempotencyKey(scope=batch_scope, key=key, request_hash=body_hash,
-                                     status_code=200, response_body=text,
-                                     created_at=clock.now()))
+                s.add(
+                    IdempotencyKey(
+                        scope=batch_scope,
+                        key=key,
+                        request_hash=body_hash,
+                        status_code=200,
+                        response_body=text,
+                        created_at=clock.now(),
+                    )
+                )
                 s.commit()
             except IntegrityError:
                 s.rollback()  # the same batch, sent twice at once: answer the first's reply

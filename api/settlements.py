@@ -11,6 +11,12 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
+from api.access import access, ensure_pharmacy, principal, visible_pharmacy
+from api.cursors import id_page
+from api.problems import problem
+from api.schemas.common import PagingArgs, Strict
+from api.session import db_session
+from api.writes import run_write
 from invoices.settlement_tables import Settlement, SubsidyClaim
 from invoices.settlements import (
     approve,
@@ -22,20 +28,13 @@ from invoices.settlements import (
     settlement_json,
 )
 from ledger.errors import InvalidRequest
-from ledger.schemas import PagingArgs, Strict
-from ledger.web import (
-    access,
-    db_session,
-    ensure_pharmacy,
-    id_page,
-    principal,
-    problem,
-    run_write,
-    visible_pharmacy,
-)
 
-blp = Blueprint("settlements", __name__, url_prefix="/api/v1",
-                description="Settlements with pharmacies and subsidy claims to payers")
+blp = Blueprint(
+    "settlements",
+    __name__,
+    url_prefix="/api/v1",
+    description="Settlements with pharmacies and subsidy claims to payers",
+)
 
 
 class SettlementIn(Strict):
@@ -72,9 +71,12 @@ class Settlements(MethodView):
         """Settle a pharmacy's month: the statement of what it holds and is owed; posts the
         netting."""
         by = principal().name
-        return run_write(lambda: settle(db_session(), data["pharmacy"], data["period"], by=by),
-                         lambda i: settlement_json(db_session(), i), status=201,
-                         key=request.headers.get("Idempotency-Key"))
+        return run_write(
+            lambda: settle(db_session(), data["pharmacy"], data["period"], by=by),
+            lambda i: settlement_json(db_session(), i),
+            status=201,
+            key=request.headers.get("Idempotency-Key"),
+        )
 
     @access("finance", "auditor", pharmacist="own")
     @blp.arguments(SettlementListArgs, location="query")
@@ -129,9 +131,12 @@ class Claims(MethodView):
     def post(self, data: dict[str, Any]) -> Response:
         """Claim a scheme's month from its payer: an invoice of its subsidised lines."""
         by = principal().name
-        return run_write(lambda: claim(db_session(), data["scheme"], data["period"], by=by),
-                         lambda i: claim_json(db_session(), i), status=201,
-                         key=request.headers.get("Idempotency-Key"))
+        return run_write(
+            lambda: claim(db_session(), data["scheme"], data["period"], by=by),
+            lambda i: claim_json(db_session(), i),
+            status=201,
+            key=request.headers.get("Idempotency-Key"),
+        )
 
     @access("finance", "auditor")
     @blp.arguments(ClaimListArgs, location="query")
@@ -158,23 +163,53 @@ class OneClaim(MethodView):
 
         s = db_session()
         out = claim_json(s, get_claim(s, claim_id).id)
-        return respond(lambda: Report(f"Subsidy claim {out['id']}", [
-            Section("Lines", [Col("date", "date"), Col("pharmacy"), Col("member_code"),
-                              Col("medicine"), Col("quantity", "quantity"),
-                              Col("subsidy", "money")],
-                    [[ln["date"], ln["pharmacy"], ln["member_code"], ln["medicine"],
-                      ln["quantity"], ln["subsidy"]] for ln in out["lines"]]),
-            Section("Total", [Col("total", "money"), Col("paid", "money"),
-                              Col("outstanding", "money")],
-                    [[out["total"], out["paid"], out["outstanding"]]]),
-        ]), out, filename=f"subsidy-claim-{out['id']}")
+        return respond(
+            lambda: Report(
+                f"Subsidy claim {out['id']}",
+                [
+                    Section(
+                        "Lines",
+                        [
+                            Col("date", "date"),
+                            Col("pharmacy"),
+                            Col("member_code"),
+                            Col("medicine"),
+                            Col("quantity", "quantity"),
+                            Col("subsidy", "money"),
+                        ],
+                        [
+                            [
+                                ln["date"],
+                                ln["pharmacy"],
+                                ln["member_code"],
+                                ln["medicine"],
+                                ln["quantity"],
+                                ln["subsidy"],
+                            ]
+                            for ln in out["lines"]
+                        ],
+                    ),
+                    Section(
+                        "Total",
+                        [Col("total", "money"), Col("paid", "money"), Col("outstanding", "money")],
+                        [[out["total"], out["paid"], out["outstanding"]]],
+                    ),
+                ],
+            ),
+            out,
+            filename=f"subsidy-claim-{out['id']}",
+        )
 
 
 # --------------------------------------------------------------------------- documents
 
 PDF_MIME = "application/pdf"
-FORMATS = {"pdf": PDF_MIME, "json": "application/json", "csv": "text/csv",
-           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+FORMATS = {
+    "pdf": PDF_MIME,
+    "json": "application/json",
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 def document_format() -> str | None:
@@ -189,13 +224,14 @@ def document_format() -> str | None:
 
 
 def pdf_response(doc_builder: Any, out: dict[str, Any], end: Any, filename: str) -> Response:
-    from invoices.pdf import render_pdf
     from ledger import clock
-    from ledger.documents import last_seal
+    from reports.documents import last_seal
+    from reports.pdf import render_pdf
 
     s = db_session()
-    doc = doc_builder(out, fund_name=current_app.config["FUND_NAME"], made_at=clock.now(),
-                      seal=last_seal(s, end))
+    doc = doc_builder(
+        out, fund_name=current_app.config["FUND_NAME"], made_at=clock.now(), seal=last_seal(s, end)
+    )
     resp = Response(render_pdf(doc), mimetype=PDF_MIME)
     resp.headers["Content-Disposition"] = f'inline; filename="{filename}.pdf"'
     return resp
@@ -213,18 +249,23 @@ class PharmacyStatement(MethodView):
     @blp.response(200)
     def get(self, args: dict[str, Any], code: str) -> Any:
         """A pharmacy's month: PDF, or JSON/CSV/XLSX by Accept (or ?format=)."""
-        from invoices.statements import pharmacy_statement, statement_document, statement_report
         from ledger.model import month_bounds
+        from reports.statements import pharmacy_statement, statement_document, statement_report
         from reports.tabular import file_response
 
         ensure_pharmacy(code)
         if not args["period"]:
-            raise InvalidRequest("name the month: ?period=YYYY-MM",
-                                 errors={"period": ["required, as YYYY-MM"]})
+            raise InvalidRequest(
+                "name the month: ?period=YYYY-MM", errors={"period": ["required, as YYYY-MM"]}
+            )
         fmt = document_format()
         if fmt is None:
-            return problem(406, "Not Acceptable", "this statement is available as "
-                           + ", ".join(FORMATS.values()), "not-acceptable")
+            return problem(
+                406,
+                "Not Acceptable",
+                "this statement is available as " + ", ".join(FORMATS.values()),
+                "not-acceptable",
+            )
         out = pharmacy_statement(db_session(), code, args["period"])
         if fmt == "json":
             return out
@@ -240,13 +281,17 @@ class SettlementPdf(MethodView):
     @blp.response(200)
     def get(self, settlement_id: str) -> Response:
         """The settlement as a PDF."""
-        from invoices.statements import settlement_document
         from ledger.model import month_bounds
+        from reports.statements import settlement_document
 
         s = db_session()
         st = get_settlement(s, settlement_id, visible_pharmacy())
-        return pdf_response(settlement_document, settlement_json(s, st.id),
-                            month_bounds(st.period)[1], f"settlement-{st.id}")
+        return pdf_response(
+            settlement_document,
+            settlement_json(s, st.id),
+            month_bounds(st.period)[1],
+            f"settlement-{st.id}",
+        )
 
 
 @blp.route("/subsidy-claims/<string:claim_id>.pdf")
@@ -255,13 +300,14 @@ class ClaimPdf(MethodView):
     @blp.response(200)
     def get(self, claim_id: str) -> Response:
         """The subsidy claim invoice as a PDF."""
-        from invoices.statements import claim_document
         from ledger.model import month_bounds
+        from reports.statements import claim_document
 
         s = db_session()
         c = get_claim(s, claim_id)
-        return pdf_response(claim_document, claim_json(s, c.id), month_bounds(c.period)[1],
-                            f"subsidy-claim-{c.id}")
+        return pdf_response(
+            claim_document, claim_json(s, c.id), month_bounds(c.period)[1], f"subsidy-claim-{c.id}"
+        )
 
 
 class RangeArgs(Strict):
@@ -276,17 +322,22 @@ class FundHealthPdf(MethodView):
     @blp.response(200)
     def get(self, args: dict[str, Any]) -> Response:
         """Fund health as a PDF, with cost recovery by month as a chart."""
-        from invoices.reports import fund_health
-        from invoices.statements import cost_recovery_by_month, fund_health_document
+        from reports.fund import fund_health
+        from reports.statements import cost_recovery_by_month, fund_health_document
 
         start, end = args["from_"], args["to"]
         if end < start:
-            raise InvalidRequest("'to' is before 'from'",
-                                 errors={"to": ["must not be before from"]})
+            raise InvalidRequest(
+                "'to' is before 'from'", errors={"to": ["must not be before from"]}
+            )
         if (end - start).days > 3660:
             raise InvalidRequest("at most ten years at a time", errors={"to": ["range too long"]})
         s = db_session()
         out = fund_health(s, start, end)
         by_month = cost_recovery_by_month(s, start, end)
-        return pdf_response(lambda o, **kw: fund_health_document(o, by_month, **kw), out, end,
-                            f"fund-health-{start}-{end}")
+        return pdf_response(
+            lambda o, **kw: fund_health_document(o, by_month, **kw),
+            out,
+            end,
+            f"fund-health-{start}-{end}",
+        )

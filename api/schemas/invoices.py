@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from invoices.aging import BUCKETS
+from api.schemas.common import DecimalText, PagingArgs, Strict
 from invoices.payments import APPLIES_TO_KINDS, DIRECTIONS, KINDS
-from ledger.schemas import DecimalText, PagingArgs, Strict
+from reports.aging import BUCKETS
 
 
 class CounterpartyIn(Strict):

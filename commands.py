@@ -12,7 +12,7 @@ from flask import Flask, current_app
 
 from ledger.db import Database
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 
 
 def alembic_config(url: str) -> Config:
@@ -47,7 +47,7 @@ def register(app: Flask) -> None:
     @click.option("--pharmacy", default=None, help="pharmacy code (pharmacists only)")
     def create_user_cmd(name: str, role: str, pharmacy: str | None) -> None:
         """Create a user; prints its token as the last line (shown only once)."""
-        from ledger.auth import create_user
+        from api.auth import create_user
 
         with _db().session() as s:
             if pharmacy is not None:
@@ -64,7 +64,7 @@ def register(app: Flask) -> None:
     @click.argument("name")
     def rotate_token_cmd(name: str) -> None:
         """Give a user a new token (the old one stops working); prints it last."""
-        from ledger.auth import rotate_token
+        from api.auth import rotate_token
 
         with _db().session() as s:
             token = rotate_token(s, name)
@@ -76,7 +76,7 @@ def register(app: Flask) -> None:
     @click.argument("name")
     def revoke_token_cmd(name: str) -> None:
         """Revoke a user's token at once."""
-        from ledger.auth import revoke
+        from api.auth import revoke
 
         with _db().session() as s:
             revoke(s, name)
@@ -144,7 +144,10 @@ def register(app: Flask) -> None:
                 out.write(text)
 
             export_beancount(
-                s, write, start=first, end=last,
+                s,
+                write,
+                start=first,
+                end=last,
                 title=current_app.config["FUND_NAME"],
             )
         if path != "-":

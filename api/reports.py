@@ -12,16 +12,17 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from invoices.pdf import render_pdf
+from api.access import access
+from api.ledger import statement_json, trial_balance_json
+from api.schemas.common import StatementOut, Strict, TrialBalanceArgs
+from api.session import database, db_session
 from ledger import clock
-from ledger.api import statement_json, trial_balance_json
-from ledger.documents import last_seal, statement_document, trial_balance_document
 from ledger.errors import InvalidRequest
 from ledger.journal import EARLIEST_DATE
 from ledger.queries import exponents
-from ledger.schemas import StatementOut, Strict, TrialBalanceArgs
-from ledger.web import access, database, db_session
+from reports.documents import last_seal, statement_document, trial_balance_document
 from reports.exports import check_exportable, stream_beancount
+from reports.pdf import render_pdf
 from reports.tabular import JSON_MIME
 
 blp = Blueprint(
@@ -143,7 +144,8 @@ def check_range(start: date | None, end: date | None) -> None:
         raise InvalidRequest("'from' is before 2000", errors={"from": ["must be 2000 or later"]})
     if end is not None and end > LATEST_DATE:
         # The export's month-end balance assertions would run into year 10000.
-        raise InvalidRequest("'to' is after 2999-12-31",
-                             errors={"to": ["must be 2999-12-31 or earlier"]})
+        raise InvalidRequest(
+            "'to' is after 2999-12-31", errors={"to": ["must be 2999-12-31 or earlier"]}
+        )
     if start is not None and end is not None and end < start:
         raise InvalidRequest("'to' is before 'from'", errors={"to": ["must not be before from"]})

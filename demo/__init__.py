@@ -12,14 +12,14 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from contracts.demo import seed_contracts
-from dispensing.demo import seed_dispensings
+from api.auth import create_user
+from demo.contracts import seed_contracts
+from demo.dispensing import seed_dispensings
+from demo.stock import seed_stock
 from ledger import clock
-from ledger.auth import create_user
 from ledger.model import EntryDraft, PostingDraft
 from ledger.posting import post_entry
 from ledger.tables import Entry, User
-from stock.demo import seed_stock
 from stock.tables import Pharmacy
 
 
@@ -50,8 +50,9 @@ def seed(session: Session) -> dict[str, tuple[str, str]]:
     )
     seed_stock(session)  # places, medicines, lots received last month, transfers
     seed_contracts(session)  # price lists, schemes, patients, contracts
-    seed_dispensings(session, last_month + timedelta(days=4), this_month - timedelta(days=1),
-                     per_day=2)
+    seed_dispensings(
+        session, last_month + timedelta(days=4), this_month - timedelta(days=1), per_day=2
+    )
     tokens: dict[str, tuple[str, str]] = {}
     for role, name in [("admin", "admin"), ("finance", "finance"), ("auditor", "auditor")]:
         _u, token = create_user(session, name, role)

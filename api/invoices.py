@@ -16,11 +16,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from invoices import payments as pay
-from invoices import reconciliation as rec
-from invoices import reports
-from invoices.aging import BUCKETS
-from invoices.schemas import (
+from api.access import access, principal
+from api.cursors import decode_cursor, encode_cursor
+from api.schemas.invoices import (
     AgedOut,
     BalanceSheetOut,
     BankLineOut,
@@ -37,20 +35,17 @@ from invoices.schemas import (
     ReportAsOfArgs,
     ReportRangeArgs,
 )
+from api.session import db_session
+from api.writes import run_write, write_view
+from invoices import payments as pay
+from invoices import reconciliation as rec
 from ledger import clock
 from ledger.errors import IdempotencyConflict, InvalidRequest
 from ledger.periods import parse_period
 from ledger.queries import exponents
 from ledger.tables import IdempotencyKey
-from ledger.web import (
-    access,
-    db_session,
-    decode_cursor,
-    encode_cursor,
-    principal,
-    run_write,
-    write_view,
-)
+from reports import fund as reports
+from reports.aging import BUCKETS
 from reports.tabular import Col, Report, Section, respond
 
 blp = Blueprint(

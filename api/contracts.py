@@ -14,8 +14,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from contracts import service
-from contracts.schemas import (
+from api.access import access, ensure_pharmacy, principal, visible_pharmacy
+from api.cursors import decode_cursor, encode_cursor
+from api.schemas.common import PagingArgs
+from api.schemas.contracts import (
     ContractEndIn,
     ContractIn,
     ContractOut,
@@ -34,20 +36,12 @@ from contracts.schemas import (
     SchemeOut,
     SchemePage,
 )
+from api.session import db_session
+from api.writes import write_view
+from contracts import service
 from contracts.tables import Contract, Enrolment, Patient, PriceList, SubsidyScheme
 from ledger.errors import NotFound
 from ledger.money import format_amount
-from ledger.schemas import PagingArgs
-from ledger.web import (
-    access,
-    db_session,
-    decode_cursor,
-    encode_cursor,
-    ensure_pharmacy,
-    principal,
-    visible_pharmacy,
-    write_view,
-)
 
 blp = Blueprint(
     "contracts",

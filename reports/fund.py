@@ -35,7 +35,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from invoices.aging import BUCKETS, TOTAL, age_account
 from ledger.money import (
     AmountError,
     format_amount,
@@ -45,6 +44,7 @@ from ledger.money import (
 )
 from ledger.queries import TrialBalanceRow, balance_of, exponents, trial_balance
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
+from reports.aging import BUCKETS, TOTAL, age_account
 
 FUND_CURRENCY = "KHR"
 COST_ACCOUNTS = ("5000", "5100", "5200", "5300", "5400")
@@ -285,10 +285,14 @@ def balance_sheet(session: Session, as_of: date | None) -> dict[str, Any]:
 def _movement_by_balances(session: Session, start: date, end: date) -> dict[tuple[str, str], int]:
     """The same figures from kept balances: balance at ``end`` less balance before ``start``."""
     after = {(r.account, r.commodity): r.balance for r in trial_balance(session, end)}
-    before = {  # nothing is booked before the first day a date can name (0001-01-01)
-        (r.account, r.commodity): r.balance
-        for r in trial_balance(session, start - timedelta(days=1))
-    } if start > date.min else {}
+    before = (
+        {  # nothing is booked before the first day a date can name (0001-01-01)
+            (r.account, r.commodity): r.balance
+            for r in trial_balance(session, start - timedelta(days=1))
+        }
+        if start > date.min
+        else {}
+    )
     keys = set(after) | set(before)
     return {
         k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) != before.get(k, 0)

@@ -20,8 +20,9 @@ USUAL_QUANTITIES = {"INSNPH": (10, 20, 30)}
 DEFAULT_QUANTITIES = (28, 30, 56, 60, 90)
 
 
-def seed_dispensings(session: Session, start: date, end: date, *, per_day: int = 4,
-                     seed: int = 20261014) -> int:
+def seed_dispensings(
+    session: Session, start: date, end: date, *, per_day: int = 4, seed: int = 20261014
+) -> int:
     """Record about ``per_day`` dispensings a day at each pharmacy from ``start`` to
     ``end``; a dispensing the books refuse (a cap, a short lot) is skipped. Returns the
     number recorded."""
@@ -33,19 +34,22 @@ def seed_dispensings(session: Session, start: date, end: date, *, per_day: int =
     day = start
     while day <= end:
         for ph in pharmacies:
-            stocked = sorted({
-                b.commodity for b in balances(session, [f"1400-{ph}"])
-                if b.lot_id and b.amount > 0 and b.commodity in medicines
-            })
+            stocked = sorted(
+                {
+                    b.commodity
+                    for b in balances(session, [f"1400-{ph}"])
+                    if b.lot_id and b.amount > 0 and b.commodity in medicines
+                }
+            )
             if not stocked:
                 continue
             for n in range(per_day):
                 meds = rng.sample(stocked, k=min(len(stocked), rng.choice((1, 1, 2, 3))))
                 items = tuple(
-                    (m, rng.choice(USUAL_QUANTITIES.get(m, DEFAULT_QUANTITIES))) for m in meds)
+                    (m, rng.choice(USUAL_QUANTITIES.get(m, DEFAULT_QUANTITIES))) for m in meds
+                )
                 patient = rng.choice(patients) if patients and rng.random() < 0.85 else None
-                req = DispenseRequest(ph, patient, day, f"demo-{ph}-{day.isoformat()}-{n}",
-                                      items)
+                req = DispenseRequest(ph, patient, day, f"demo-{ph}-{day.isoformat()}-{n}", items)
                 try:
                     with session.begin_nested():
                         dispense(session, req, by="seed-demo")

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ledger.schemas import PagingArgs, Quantity, Strict
+from api.schemas.common import PagingArgs, Quantity, Strict
 
 MAX_BATCH = 1000
 
@@ -18,13 +18,16 @@ class ItemIn(Strict):
 
 class DispensingIn(Strict):
     pharmacy = fields.String(required=True, validate=validate.Length(min=1, max=24))
-    patient = fields.String(load_default=None, allow_none=True,
-                            validate=validate.Length(min=1, max=40))
+    patient = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=40)
+    )
     service_date = fields.Date(required=True)
-    client_ref = fields.String(load_default=None, allow_none=True,
-                               validate=validate.Length(min=1, max=120))
-    items = fields.List(fields.Nested(ItemIn), required=True,
-                        validate=validate.Length(min=1, max=100))
+    client_ref = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=120)
+    )
+    items = fields.List(
+        fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=100)
+    )
 
 
 class BatchIn(Strict):
@@ -36,8 +39,9 @@ class BatchIn(Strict):
         if n == 0:
             raise ValidationError("send at least one dispensing", "dispensings")
         if n > MAX_BATCH:
-            raise ValidationError(f"at most {MAX_BATCH} dispensings per batch (got {n})",
-                                  "dispensings")
+            raise ValidationError(
+                f"at most {MAX_BATCH} dispensings per batch (got {n})", "dispensings"
+            )
 
 
 class LotOut(Strict):
@@ -124,8 +128,9 @@ class ReturnItemIn(Strict):
 
 
 class ReturnIn(Strict):
-    items = fields.List(fields.Nested(ReturnItemIn), required=True,
-                        validate=validate.Length(min=1, max=100))
+    items = fields.List(
+        fields.Nested(ReturnItemIn), required=True, validate=validate.Length(min=1, max=100)
+    )
     date = fields.Date(load_default=None)
 
 

@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from invoices.pdf import Column, Document, KeyValueSection, TableSection, display_amount
 from ledger.money import parse_amount
 from ledger.tables import Entry
+from reports.pdf import Column, Document, KeyValueSection, TableSection, display_amount
 
 
 def last_seal(session: Session, end: date | None) -> str | None:

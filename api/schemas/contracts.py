@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-from ledger.schemas import CodeStr, DecimalText, PagingArgs, Strict
+from api.schemas.common import CodeStr, DecimalText, PagingArgs, Strict
 
 CODE_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 

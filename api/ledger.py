@@ -13,6 +13,26 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.access import access, principal, public
+from api.cursors import decode_cursor, encode_cursor
+from api.schemas.common import (
+    AccountPage,
+    AsOfArgs,
+    BalanceOut,
+    CloseIn,
+    JournalEntryIn,
+    JournalEntryOut,
+    PagingArgs,
+    PeriodOut,
+    PeriodPage,
+    ReverseIn,
+    StatementArgs,
+    StatementOut,
+    TrialBalanceArgs,
+    TrialBalanceOut,
+)
+from api.session import database, db_session
+from api.writes import run_write, write_view
 from ledger import clock
 from ledger.errors import InvalidRequest
 from ledger.journal import entry_view, get_entry, manual_entry, reverse_entry
@@ -30,35 +50,8 @@ from ledger.queries import (
     statement_lines,
     trial_balance,
 )
-from ledger.schemas import (
-    AccountPage,
-    AsOfArgs,
-    BalanceOut,
-    CloseIn,
-    JournalEntryIn,
-    JournalEntryOut,
-    PagingArgs,
-    PeriodOut,
-    PeriodPage,
-    ReverseIn,
-    StatementArgs,
-    StatementOut,
-    TrialBalanceArgs,
-    TrialBalanceOut,
-)
 from ledger.sealing import on_month_closed, seal_pending
 from ledger.tables import Account, Entry, Lot
-from ledger.web import (
-    access,
-    database,
-    db_session,
-    decode_cursor,
-    encode_cursor,
-    principal,
-    public,
-    run_write,
-    write_view,
-)
 from reports.books import statement_report, trial_balance_report
 from reports.tabular import respond, wants_json
 

@@ -14,23 +14,10 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ledger import clock
-from ledger.errors import InvalidRequest
-from ledger.money import format_amount
-from ledger.schemas import PagingArgs
-from ledger.web import (
-    access,
-    db_session,
-    decode_cursor,
-    encode_cursor,
-    principal,
-    visible_pharmacy,
-    write_view,
-)
-from reports.tabular import Col, Report, Section, respond
-from stock import service
-from stock.errors import ReferenceNotFound
-from stock.schemas import (
+from api.access import access, principal, visible_pharmacy
+from api.cursors import decode_cursor, encode_cursor
+from api.schemas.common import PagingArgs
+from api.schemas.stock import (
     StockCardOut,
     StockCountIn,
     StockCountOut,
@@ -55,6 +42,14 @@ from stock.schemas import (
     StockWriteOffIn,
     StockWriteOffOut,
 )
+from api.session import db_session
+from api.writes import write_view
+from ledger import clock
+from ledger.errors import InvalidRequest
+from ledger.money import format_amount
+from reports.tabular import Col, Report, Section, respond
+from stock import service
+from stock.errors import ReferenceNotFound
 from stock.tables import Medicine, Pharmacy, Supplier
 
 blp = Blueprint(
@@ -340,12 +335,36 @@ class OnHand(MethodView):
         exp = service.fund_exponent(s)
         out = [_row(r, exp) for r in rows]
         return respond(  # type: ignore[no-any-return]
-            lambda: Report("Stock on hand", [Section("On hand", [
-                Col("location"), Col("medicine"), Col("lot"), Col("expiry", "date"),
-                Col("quantity", "quantity"), Col("value", "money", exponent=exp)],
-                [[r["location"], r["medicine"], r["lot"], r["expiry"], r["quantity"],
-                  r["value"]] for r in out])]),
-            out, filename="stock-on-hand")
+            lambda: Report(
+                "Stock on hand",
+                [
+                    Section(
+                        "On hand",
+                        [
+                            Col("location"),
+                            Col("medicine"),
+                            Col("lot"),
+                            Col("expiry", "date"),
+                            Col("quantity", "quantity"),
+                            Col("value", "money", exponent=exp),
+                        ],
+                        [
+                            [
+                                r["location"],
+                                r["medicine"],
+                                r["lot"],
+                                r["expiry"],
+                                r["quantity"],
+                                r["value"],
+                            ]
+                            for r in out
+                        ],
+                    )
+                ],
+            ),
+            out,
+            filename="stock-on-hand",
+        )
 
 
 @blp.route("/stock/expiring")

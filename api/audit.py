@@ -8,11 +8,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from ledger.audit import list_events
+from api.access import access
+from api.audit_trail import list_events
+from api.cursors import decode_cursor, encode_cursor
+from api.schemas.common import PagingArgs, Strict
+from api.session import database, db_session
 from ledger.errors import InvalidRequest
-from ledger.schemas import PagingArgs, Strict
 from ledger.sealing import verify
-from ledger.web import access, database, db_session, decode_cursor, encode_cursor
 
 blp = Blueprint(
     "audit", __name__, url_prefix="/api/v1", description="Tamper evidence and audit trail"

@@ -7,8 +7,8 @@ from typing import Any
 
 from marshmallow import fields, validate
 
+from api.schemas.common import DecimalText, PagingArgs, Quantity, Strict
 from ledger.clock import iso_utc
-from ledger.schemas import DecimalText, PagingArgs, Quantity, Strict
 
 Name = lambda n: fields.String(required=True, validate=validate.Length(min=1, max=n))  # noqa: E731
 

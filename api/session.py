@@ -1,0 +1,27 @@
+"""The request's database session: opened on first use, closed at teardown."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from sqlalchemy.orm import Session
+
+from ledger.db import Database
+
+
+def database() -> Database:
+    db: Database = current_app.extensions["rdf_db"]
+    return db
+
+
+def db_session() -> Session:
+    """The request's session; closed (and rolled back unless committed) at teardown."""
+    if "rdf_session" not in g:
+        g.rdf_session = database().sessionmaker()
+    s: Session = g.rdf_session
+    return s
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    s = g.pop("rdf_session", None)
+    if s is not None:
+        s.close()

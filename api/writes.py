@@ -1,0 +1,121 @@
+"""Idempotent writes over HTTP: a key from the header or the body, the stored answer
+replayed byte for byte, one transaction with its audit event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Response, current_app, request
+from marshmallow import Schema
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.access import principal
+from api.audit_trail import event_committed, stage_event
+from api.session import db_session
+from ledger.db import is_retryable
+from ledger.errors import InvalidRequest, RdfError
+from ledger.idempotency import claim_key, stored_answer
+from ledger.posting import request_hash
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _scope() -> str:
+    p = principal()
+    owner = f"pharmacy:{p.pharmacy}" if p.is_pharmacist else f"user:{p.user_id}"
+    return f"{request.endpoint}:{owner}"
+
+
+def replay_or_conflict(session: Session, scope: str, key: str, body_hash: str) -> Response | None:
+    row = stored_answer(session, scope, key, body_hash)
+    if row is None:
+        return None
+    return Response(row.response_body, status=row.status_code, mimetype="application/json")
+
+
+def run_write(
+    work: Callable[[], Any],
+    dump: Callable[[Any], Any],
+    *,
+    status: int = 201,
+    key: str | None = None,
+    scope: str | None = None,
+    body_hash: str | None = None,
+    attempts: int = 8,
+) -> Response:
+    """Run a write in one transaction, idempotently under ``key``, retrying on deadlock.
+
+    The key is claimed first (a row with a unique index), so two requests with one key
+    queue on it: the second gets the first's stored answer, byte for byte. The request's
+    audit event is inserted just before the commit (``ledger.audit.stage_event``).
+    """
+    session = db_session()
+    if body_hash is None:
+        body_hash = request_hash({"path": request.path, "body": request.get_json(silent=True)})
+    scope = scope or _scope()
+    if key is not None and len(key) > 300:
+        raise InvalidRequest(
+            "the idempotency key is longer than 300 characters",
+            errors={"Idempotency-Key": ["at most 300 characters"]},
+        )
+    for attempt in range(1, attempts + 1):
+        try:
+            if key is not None:
+                replay = replay_or_conflict(session, scope, key, body_hash)
+                if replay is not None:
+                    session.rollback()
+                    return replay
+                claim = claim_key(session, scope, key, body_hash)
+            result = work()
+            text = json.dumps(dump(result), default=str)
+            if key is not None:
+                claim.status_code = status
+                claim.response_body = text
+            response = Response(text, status=status, mimetype="application/json")
+            audited = stage_event(session, request, response)  # committed with the write
+            session.commit()
+            if audited:
+                event_committed()
+            after = current_app.extensions.get("rdf_after_commit")
+            if after is not None:
+                after()
+            return response
+        except IntegrityError:
+            session.rollback()
+            if key is None or attempt == attempts:
+                raise
+        except RdfError:
+            session.rollback()
+            raise
+        except Exception as exc:
+            session.rollback()
+            if attempt == attempts or not is_retryable(exc):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def write_view(
+    schema: Schema | type[Schema],
+    *,
+    status: int = 201,
+    key_from_body: Callable[[Any], str | None] | None = None,
+) -> Callable[[F], F]:
+    """Make a view an idempotent write: its result is dumped with ``schema`` and stored
+    under the ``Idempotency-Key`` header (or a key taken from the body)."""
+    sch = schema() if isinstance(schema, type) else schema
+
+    def deco(fn: F) -> F:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            key = request.headers.get("Idempotency-Key")
+            if key is None and key_from_body is not None:
+                key = key_from_body(request.get_json(silent=True))
+            return run_write(lambda: fn(*args, **kwargs), sch.dump, status=status, key=key)
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco
