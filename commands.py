@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,13 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
 
-from ledger.db import Database
+import demo
+from api.auth import create_user, revoke, rotate_token
+from ledger import chart
+from ledger.db import Database, sqlite_read_only
+from ledger.sealing import ChainBroken, seal_pending, verify
+from ledger.tables import Account
+from reports.exports import export_beancount
 
 ROOT = Path(__file__).resolve().parent
 
@@ -47,13 +54,9 @@ def register(app: Flask) -> None:
     @click.option("--pharmacy", default=None, help="pharmacy code (pharmacists only)")
     def create_user_cmd(name: str, role: str, pharmacy: str | None) -> None:
         """Create a user; prints its token as the last line (shown only once)."""
-        from api.auth import create_user
-
         with _db().session() as s:
             if pharmacy is not None:
-                from ledger.tables import Account
-
-                if s.get(Account, f"1200-{pharmacy}") is None:
+                if s.get(Account, chart.due_from_pharmacy(pharmacy)) is None:
                     raise click.ClickException(f"no pharmacy {pharmacy!r}")
             _user, token = create_user(s, name, role, pharmacy)
             s.commit()
@@ -64,8 +67,6 @@ def register(app: Flask) -> None:
     @click.argument("name")
     def rotate_token_cmd(name: str) -> None:
         """Give a user a new token (the old one stops working); prints it last."""
-        from api.auth import rotate_token
-
         with _db().session() as s:
             token = rotate_token(s, name)
             s.commit()
@@ -76,8 +77,6 @@ def register(app: Flask) -> None:
     @click.argument("name")
     def revoke_token_cmd(name: str) -> None:
         """Revoke a user's token at once."""
-        from api.auth import revoke
-
         with _db().session() as s:
             revoke(s, name)
             s.commit()
@@ -86,8 +85,6 @@ def register(app: Flask) -> None:
     @app.cli.command("seal")
     def seal_cmd() -> None:
         """Seal every committed entry not sealed yet (waits for a running sealer)."""
-        from ledger.sealing import ChainBroken, seal_pending
-
         try:
             n = seal_pending(_db().sessionmaker, blocking=True)
         except ChainBroken as exc:
@@ -97,10 +94,6 @@ def register(app: Flask) -> None:
     @app.cli.command("verify")
     def verify_cmd() -> None:
         """Recompute the hash chain; prints the report as JSON, exits 1 when not ok."""
-        import json
-
-        from ledger.sealing import verify
-
         report = verify(_db().sessionmaker)
         click.echo(json.dumps(report.as_json(), indent=2))
         if not report.ok:
@@ -130,9 +123,6 @@ def register(app: Flask) -> None:
     )
     def export_beancount_cmd(path: str, start: Any, end: Any) -> None:
         """Write the journal as a Beancount 3 file, streamed (memory does not grow)."""
-        from ledger.db import sqlite_read_only
-        from reports.exports import export_beancount
-
         first = start.date() if start else None
         last = end.date() if end else None
         if first and last and last < first:
@@ -157,8 +147,6 @@ def register(app: Flask) -> None:
     @click.option("--if-empty", is_flag=True, help="do nothing if the books have entries")
     def seed_demo_cmd(if_empty: bool) -> None:
         """Load a realistic small fund and print one token per role."""
-        import demo
-
         with _db().session() as s:
             if if_empty and demo.has_data(s):
                 click.echo("the books already hold data; demo not loaded")

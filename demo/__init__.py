@@ -16,7 +16,7 @@ from api.auth import create_user
 from demo.contracts import seed_contracts
 from demo.dispensing import seed_dispensings
 from demo.stock import seed_stock
-from ledger import clock
+from ledger import chart, clock
 from ledger.model import EntryDraft, PostingDraft
 from ledger.posting import post_entry
 from ledger.tables import Entry, User
@@ -42,8 +42,8 @@ def seed(session: Session) -> dict[str, tuple[str, str]]:
             memo="Capital from the donor (demo)",
             source="manual",
             postings=(
-                PostingDraft("1010", "KHR", 400_000_000),
-                PostingDraft("3000", "KHR", -400_000_000),
+                PostingDraft(chart.BANK_KHR, chart.FUND_CURRENCY, 400_000_000),
+                PostingDraft(chart.FUND_CAPITAL, chart.FUND_CURRENCY, -400_000_000),
             ),
         ),
         created_by="seed-demo",
