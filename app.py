@@ -19,17 +19,46 @@ from flask_smorest import Api
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
+import commands
 from api.access import authorise_request
+from api.audit import blp as audit_blp
 from api.audit_trail import record_response
+from api.contracts import blp as contracts_blp
+from api.dispensing import blp as dispensing_blp
+from api.invoices import blp as invoices_blp
+from api.ledger import blp as ledger_blp
+from api.ledger import health
 from api.problems import flatten_messages, problem, problem_from
 from api.ratelimit import BadTokenLimiter
+from api.reports import blp as reports_blp
 from api.session import close_session
+from api.settlements import blp as settlements_blp
+from api.stock import blp as stock_blp
+from contracts import refdata as contracts_refdata
 from contracts.pricing import PricingError
+from invoices.settlements import unsettled_in_month
+from ledger import chart
+from ledger import refdata as ledger_refdata
 from ledger.db import Database
 from ledger.errors import RdfError
+from ledger.periods import CloseCheck
+from ledger.refcache import Loader
 from ledger.sealing import DEFAULT_INTERVAL_MS, SEAL_MODES, Sealer, seal_after_commit
 
 log = logging.getLogger("rdf")
+
+#: What every database's reference snapshot holds (``ledger.refcache``): each package's
+#: part, by name. Wired into the ``Database`` made by :func:`attach_database`.
+REFERENCE_PARTS: Mapping[str, Loader] = {
+    "ledger": ledger_refdata.load,
+    "contracts": contracts_refdata.load,
+}
+
+#: The checks a month close runs besides the ledger's own (``ledger.periods.close_period``),
+#: by name, in order; kept as ``app.extensions["rdf_close_checks"]``.
+CLOSE_CHECKS: Mapping[str, CloseCheck] = {
+    "settlements": unsettled_in_month,
+}
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -47,7 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         DATABASE_URL=os.environ.get("DATABASE_URL") or default_database_url(app.instance_path),
         SECRET_KEY=os.environ.get("RDF_SECRET_KEY"),
         FUND_NAME=os.environ.get("RDF_FUND_NAME", "RDF Ledger demonstration fund"),
-        FUND_CURRENCY="KHR",
+        FUND_CURRENCY=chart.FUND_CURRENCY,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         API_TITLE="RDF Ledger",
         API_VERSION="v1",
@@ -70,6 +99,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    app.extensions["rdf_close_checks"] = tuple(CLOSE_CHECKS.values())
     attach_database(app, app.config["DATABASE_URL"])
 
     api = Api(
@@ -115,7 +145,7 @@ def attach_database(app: Flask, url: str) -> Database:
     if isinstance(previous, Sealer):
         previous.stop()
     app.config["DATABASE_URL"] = url
-    db = Database(url)
+    db = Database(url, reference_parts=REFERENCE_PARTS)
     app.extensions["rdf_db"] = db
     app.extensions["rdf_auth_limiter"] = BadTokenLimiter()
     app.extensions["rdf_after_commit"] = seal_after_commit(
@@ -126,16 +156,6 @@ def attach_database(app: Flask, url: str) -> Database:
 
 def register_blueprints(app: Flask, api: Api) -> None:
     """Every package's HTTP layer; each view declares who may call it (``@access``)."""
-    from api.audit import blp as audit_blp
-    from api.contracts import blp as contracts_blp
-    from api.dispensing import blp as dispensing_blp
-    from api.invoices import blp as invoices_blp
-    from api.ledger import blp as ledger_blp
-    from api.ledger import health
-    from api.reports import blp as reports_blp
-    from api.settlements import blp as settlements_blp
-    from api.stock import blp as stock_blp
-
     app.register_blueprint(health)
     for blp in (
         ledger_blp,
@@ -257,6 +277,4 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from commands import register
-
-    register(app)
+    commands.register(app)

@@ -31,9 +31,9 @@ from api.schemas.common import (
     TrialBalanceArgs,
     TrialBalanceOut,
 )
-from api.session import database, db_session
+from api.session import close_checks, database, db_session
 from api.writes import run_write, write_view
-from ledger import clock
+from ledger import chart, clock
 from ledger.errors import InvalidRequest
 from ledger.journal import entry_view, get_entry, manual_entry, reverse_entry
 from ledger.money import format_amount
@@ -197,7 +197,7 @@ def statement_json(
     line of the range (read a page at a time), ``next_cursor`` is None."""
     acc = get_account(s, code)
     exps = exponents(s)
-    commodity = args.get("commodity") or "KHR"
+    commodity = args.get("commodity") or chart.FUND_CURRENCY
     if commodity not in exps:
         raise InvalidRequest(
             f"no commodity {commodity!r}", errors={"commodity": ["unknown commodity"]}
@@ -430,6 +430,7 @@ class ClosePeriod(MethodView):
                 force=data["force"],
                 reason=data["reason"],
                 on_closed=on_month_closed,
+                checks=close_checks(),
             )
             view = next(p for p in list_periods(s) if p.period == row.period)
             return view.__dict__

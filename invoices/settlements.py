@@ -28,7 +28,7 @@ from ledger import clock
 from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.model import EntryDraft, PostingDraft, month_bounds
 from ledger.money import format_amount
-from ledger.periods import parse_period, register_close_check
+from ledger.periods import parse_period
 from ledger.posting import post_entry
 from ledger.queries import balance_of, exponents
 from ledger.tables import Account
@@ -556,7 +556,6 @@ def _register() -> None:
 
     register_applies_to("settlement", _settlement_due)
     register_applies_to("claim", _claim_due)
-    register_close_check("settlements", unsettled_in_month)
 
 
 _register()
