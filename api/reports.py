@@ -20,7 +20,8 @@ from ledger import clock
 from ledger.errors import InvalidRequest
 from ledger.journal import EARLIEST_DATE
 from ledger.queries import exponents
-from reports.documents import last_seal, statement_document, trial_balance_document
+from ledger.sealing import last_seal
+from reports.documents import statement_document, trial_balance_document
 from reports.exports import check_exportable, stream_beancount
 from reports.pdf import render_pdf
 from reports.tabular import JSON_MIME

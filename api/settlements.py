@@ -225,7 +225,7 @@ def document_format() -> str | None:
 
 def pdf_response(doc_builder: Any, out: dict[str, Any], end: Any, filename: str) -> Response:
     from ledger import clock
-    from reports.documents import last_seal
+    from ledger.sealing import last_seal
     from reports.pdf import render_pdf
 
     s = db_session()

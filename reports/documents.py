@@ -5,10 +5,10 @@ by the same code in :mod:`ledger.api`), so a PDF's figures are the API's figures
 come in as the JSON's decimal strings, go back to integer minor units with
 :func:`ledger.money.parse_amount` and out with :func:`invoices.pdf.display_amount`.
 
-The seal printed is the seal of the last entry the document covers: the sealed entry with the
-highest ``seal_seq`` whose accounting date is on or before the document's end date. Entries
-are sealed after commit by a background sealer, so a document made just after a posting may
-name an earlier seal, or "not sealed" when nothing is sealed yet.
+The seal printed is the seal of the last entry the document covers
+(:func:`ledger.sealing.last_seal`): the sealed entry with the highest ``seal_seq`` whose
+accounting date is on or before the document's end date, everything committed being sealed
+first; "not sealed" when nothing is sealed yet.
 """
 
 from __future__ import annotations
@@ -17,35 +17,8 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from ledger.money import parse_amount
-from ledger.tables import Entry
 from reports.pdf import Column, Document, KeyValueSection, TableSection, display_amount
-
-
-def last_seal(session: Session, end: date | None) -> str | None:
-    """The seal of the last sealed entry booked on or before ``end`` (any date if None).
-
-    What is committed is sealed first, so a document names the newest entries' seal; if the
-    chain was tampered with, sealing stops and the document names the last good seal.
-    """
-    from sqlalchemy.orm import sessionmaker
-
-    from ledger.sealing import ChainBroken, seal_pending
-
-    factory = sessionmaker(bind=session.get_bind())
-    try:
-        seal_pending(factory, blocking=True)
-    except ChainBroken:
-        pass
-    q = select(Entry.seal).where(Entry.seal.is_not(None))
-    if end is not None:
-        q = q.where(Entry.accounting_date <= end)
-    # A fresh transaction: the caller's may hold a snapshot taken before the sealing.
-    with factory() as fresh:
-        return fresh.scalar(q.order_by(Entry.seal_seq.desc()).limit(1))
 
 
 def shown(amount: str, exponent: int) -> str:
