@@ -411,7 +411,7 @@ def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, d
 
 def price_vs_cost(session: Session, on: date) -> list[PriceCost]:
     """Each fund-currency price list's prices in force on ``on`` against replacement cost."""
-    from contracts.service import version_in_force
+    from contracts.pricelists import version_in_force
     from contracts.tables import PriceList, PriceListItem
 
     exp = exponents(session)[FUND_CURRENCY]
