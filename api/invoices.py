@@ -2,7 +2,7 @@
 financial reports (aged balances, balance sheet, income statement, fund health).
 
 Handlers parse, authorise, call and serialise. Every report answers CSV (and XLSX) too when asked
-with ``Accept: text/csv`` or ``?format=csv``, through :func:`reports.tabular.respond`.
+with ``Accept: text/csv`` or ``?format=csv``, through :func:`api.tabular.respond`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from api.schemas.invoices import (
     ReportRangeArgs,
 )
 from api.session import db_session
+from api.tabular import respond
 from api.writes import run_write, write_view
 from invoices import payments as pay
 from invoices import reconciliation as rec
@@ -46,7 +47,7 @@ from ledger.queries import exponents
 from ledger.tables import IdempotencyKey
 from reports import fund as reports
 from reports.aging import BUCKETS
-from reports.tabular import Col, Report, Section, respond
+from reports.tabular import Col, Report, Section
 
 blp = Blueprint(
     "invoices",

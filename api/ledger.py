@@ -32,6 +32,7 @@ from api.schemas.common import (
     TrialBalanceOut,
 )
 from api.session import close_checks, database, db_session
+from api.tabular import respond, wants_json
 from api.writes import run_write, write_view
 from ledger import chart, clock
 from ledger.errors import InvalidRequest
@@ -53,7 +54,6 @@ from ledger.queries import (
 from ledger.sealing import on_month_closed, seal_pending
 from ledger.tables import Account, Entry, Lot
 from reports.books import statement_report, trial_balance_report
-from reports.tabular import respond, wants_json
 
 blp = Blueprint("ledger", __name__, url_prefix="/api/v1", description="The journal")
 health = Blueprint("health", __name__, description="Liveness")

@@ -16,6 +16,7 @@ from api.cursors import id_page
 from api.problems import problem
 from api.schemas.common import PagingArgs, Strict
 from api.session import db_session
+from api.tabular import file_response, respond
 from api.writes import run_write
 from invoices.settlement_tables import Settlement, SubsidyClaim
 from invoices.settlements import (
@@ -27,7 +28,22 @@ from invoices.settlements import (
     settle,
     settlement_json,
 )
+from ledger import clock
 from ledger.errors import InvalidRequest
+from ledger.model import month_bounds
+from ledger.sealing import last_seal
+from reports.fund import fund_health
+from reports.pdf import render_pdf
+from reports.statements import (
+    claim_document,
+    cost_recovery_by_month,
+    fund_health_document,
+    pharmacy_statement,
+    settlement_document,
+    statement_document,
+    statement_report,
+)
+from reports.tabular import Col, Report, Section
 
 blp = Blueprint(
     "settlements",
@@ -159,7 +175,6 @@ class OneClaim(MethodView):
     @blp.response(200)
     def get(self, claim_id: str) -> Any:
         """A subsidy claim with its lines (JSON, or CSV/XLSX by Accept)."""
-        from reports.tabular import Col, Report, Section, respond
 
         s = db_session()
         out = claim_json(s, get_claim(s, claim_id).id)
@@ -224,9 +239,6 @@ def document_format() -> str | None:
 
 
 def pdf_response(doc_builder: Any, out: dict[str, Any], end: Any, filename: str) -> Response:
-    from ledger import clock
-    from ledger.sealing import last_seal
-    from reports.pdf import render_pdf
 
     s = db_session()
     doc = doc_builder(
@@ -249,9 +261,6 @@ class PharmacyStatement(MethodView):
     @blp.response(200)
     def get(self, args: dict[str, Any], code: str) -> Any:
         """A pharmacy's month: PDF, or JSON/CSV/XLSX by Accept (or ?format=)."""
-        from ledger.model import month_bounds
-        from reports.statements import pharmacy_statement, statement_document, statement_report
-        from reports.tabular import file_response
 
         ensure_pharmacy(code)
         if not args["period"]:
@@ -281,8 +290,6 @@ class SettlementPdf(MethodView):
     @blp.response(200)
     def get(self, settlement_id: str) -> Response:
         """The settlement as a PDF."""
-        from ledger.model import month_bounds
-        from reports.statements import settlement_document
 
         s = db_session()
         st = get_settlement(s, settlement_id, visible_pharmacy())
@@ -300,8 +307,6 @@ class ClaimPdf(MethodView):
     @blp.response(200)
     def get(self, claim_id: str) -> Response:
         """The subsidy claim invoice as a PDF."""
-        from ledger.model import month_bounds
-        from reports.statements import claim_document
 
         s = db_session()
         c = get_claim(s, claim_id)
@@ -322,8 +327,6 @@ class FundHealthPdf(MethodView):
     @blp.response(200)
     def get(self, args: dict[str, Any]) -> Response:
         """Fund health as a PDF, with cost recovery by month as a chart."""
-        from reports.fund import fund_health
-        from reports.statements import cost_recovery_by_month, fund_health_document
 
         start, end = args["from_"], args["to"]
         if end < start:
