@@ -36,7 +36,7 @@ from api.settlements import blp as settlements_blp
 from api.stock import blp as stock_blp
 from contracts import refdata as contracts_refdata
 from contracts.pricing import PricingError
-from invoices.settlements import unsettled_in_month
+from invoices.settlements import CLOSE_CHECKS as SETTLEMENT_CLOSE_CHECKS
 from ledger import chart
 from ledger import refdata as ledger_refdata
 from ledger.db import Database
@@ -57,7 +57,7 @@ REFERENCE_PARTS: Mapping[str, Loader] = {
 #: The checks a month close runs besides the ledger's own (``ledger.periods.close_period``),
 #: by name, in order; kept as ``app.extensions["rdf_close_checks"]``.
 CLOSE_CHECKS: Mapping[str, CloseCheck] = {
-    "settlements": unsettled_in_month,
+    **SETTLEMENT_CLOSE_CHECKS,
 }
 
 MAX_BODY_BYTES = 1024 * 1024

@@ -30,9 +30,9 @@ zero is a credit the counterparty holds), and for an ``applies_to`` the service 
 ``applies_to`` (``{kind: "settlement"|"claim"|"receipt", id}``) is stored with the payment.
 A receipt is the journal entry of a stock receipt (``source`` ``"stock-receipt:{id}"`` or
 ``"receipt:{id}"``); it is checked to exist and to be owed to the same supplier. Settlements
-and subsidy claims are checked by the resolvers their package registers with
-:func:`register_applies_to` (``invoices.settlements`` does, on import); a kind nobody has
-registered is stored unverified (reported as ``"verified": false``).
+and subsidy claims are checked by the resolvers of :mod:`invoices.settlements`, receipts by
+this module's, through the dispatch table :data:`APPLIES_TO_RESOLVERS`; a kind without a
+resolver there is stored unverified (reported as ``"verified": false``).
 """
 
 from __future__ import annotations
@@ -46,17 +46,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from invoices.settlements import claim_due, settlement_due
 from invoices.tables import BankStatementLine, Payment
-from ledger import clock
+from ledger import chart, clock
 from ledger.errors import InvalidRequest, NotFound
 from ledger.journal import check_event_date
 from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, format_amount, parse_amount
 from ledger.posting import post_entry
 from ledger.queries import balance_of, exponents
-from ledger.tables import Account, Entry, Posting
+from ledger.tables import Account, Commodity, Entry, Posting
 
-FUND_CURRENCY = "KHR"
 DIRECTIONS = ("in", "out")
 KINDS = ("pharmacy", "scheme", "supplier", "donor")
 APPLIES_TO_KINDS = ("settlement", "claim", "receipt")
@@ -86,7 +86,7 @@ class PaymentPlan:
 def counterparty_account(kind: str, direction: str, code: str) -> str:
     """The account a payment of ``kind`` and ``direction`` settles, or PaymentRefused."""
     if kind == "pharmacy":
-        return f"1200-{code}" if direction == "in" else f"2100-{code}"
+        return chart.due_from_pharmacy(code) if direction == "in" else chart.due_to_pharmacy(code)
     if kind == "scheme":
         if direction == "out":
             raise PaymentRefused(
@@ -94,7 +94,7 @@ def counterparty_account(kind: str, direction: str, code: str) -> str:
                 "record a refund to a payer as a manual journal entry",
                 errors={"direction": ["a scheme only pays in"]},
             )
-        return f"1300-{code}"
+        return chart.due_from_payer(code)
     if kind == "supplier":
         if direction == "in":
             raise PaymentRefused(
@@ -102,7 +102,7 @@ def counterparty_account(kind: str, direction: str, code: str) -> str:
                 "record a supplier refund as a manual journal entry",
                 errors={"direction": ["a supplier is only paid (out)"]},
             )
-        return f"2000-{code}"
+        return chart.due_to_supplier(code)
     if kind == "donor":
         if direction == "out":
             raise PaymentRefused(
@@ -110,7 +110,7 @@ def counterparty_account(kind: str, direction: str, code: str) -> str:
                 "journal entry with the board's decision in the memo",
                 errors={"direction": ["a donor only pays in (capitalisation)"]},
             )
-        return "3000"
+        return chart.FUND_CAPITAL
     raise PaymentRefused(
         f"unknown counterparty kind {kind!r}", errors={"counterparty.kind": ["unknown kind"]}
     )
@@ -125,11 +125,11 @@ def plan_payment(
             "a payment amount must be more than zero", errors={"amount": ["must be positive"]}
         )
     account = counterparty_account(kind, direction, code)
-    if kind != "donor" and currency != FUND_CURRENCY:
+    if kind != "donor" and currency != chart.FUND_CURRENCY:
         raise PaymentRefused(
-            f"counterparty accounts are kept in {FUND_CURRENCY}; record a {currency} payment "
+            f"counterparty accounts are kept in {chart.FUND_CURRENCY}; record a {currency} payment "
             "via a manual conversion entry",
-            errors={"currency": [f"{kind} payments are recorded in {FUND_CURRENCY}"]},
+            errors={"currency": [f"{kind} payments are recorded in {chart.FUND_CURRENCY}"]},
         )
     sign = 1 if direction == "in" else -1
     postings = (
@@ -146,9 +146,9 @@ def due_position(account: str, balance_minor: int) -> tuple[int, str]:
     (2000, 2100) are owed by the fund when negative. A negative due is an overpayment
     (a credit held by the other side). The capital account has no due.
     """
-    if account == "3000":
+    if account == chart.FUND_CAPITAL:
         return 0, "capital"
-    due = balance_minor if account[:4] in ("1200", "1300") else -balance_minor
+    due = balance_minor if chart.header_of(account) in chart.RECEIVABLE_HEADERS else -balance_minor
     if due > 0:
         return due, "owing"
     if due < 0:
@@ -159,15 +159,8 @@ def due_position(account: str, balance_minor: int) -> tuple[int, str]:
 # --------------------------------------------------------------------------- applies_to
 
 #: kind -> fn(session, id, payment counterparty code) -> amount due in minor units, or
-#: raise NotFound/InvalidRequest. Registered by the package that owns the document.
+#: raise NotFound/InvalidRequest.
 AppliesToResolver = Callable[[Session, str, str], int]
-_resolvers: dict[str, AppliesToResolver] = {}
-
-
-def register_applies_to(kind: str, resolver: AppliesToResolver) -> None:
-    """Let the package owning settlements or claims validate references to them."""
-    assert kind in APPLIES_TO_KINDS
-    _resolvers[kind] = resolver
 
 
 def receipt_entry(session: Session, ident: str) -> Entry | None:
@@ -190,8 +183,8 @@ def _receipt_due(session: Session, ident: str, supplier: str) -> int:
     owed = session.scalar(
         select(func.coalesce(func.sum(Posting.amount), 0)).where(
             Posting.entry_id == entry.id,
-            Posting.account_code == f"2000-{supplier}",
-            Posting.commodity == FUND_CURRENCY,
+            Posting.account_code == chart.due_to_supplier(supplier),
+            Posting.commodity == chart.FUND_CURRENCY,
         )
     )
     if not owed:
@@ -202,7 +195,13 @@ def _receipt_due(session: Session, ident: str, supplier: str) -> int:
     return -int(owed)
 
 
-register_applies_to("receipt", _receipt_due)
+#: The check of each ``applies_to`` kind (a plain dispatch table: the settlements and claims
+#: resolvers come from :mod:`invoices.settlements`, which does not import this module).
+APPLIES_TO_RESOLVERS: dict[str, AppliesToResolver] = {
+    "settlement": settlement_due,
+    "claim": claim_due,
+    "receipt": _receipt_due,
+}
 
 
 # --------------------------------------------------------------------------- service
@@ -266,7 +265,7 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
                     ]
                 },
             )
-        resolver = _resolvers.get(a_kind)
+        resolver = APPLIES_TO_RESOLVERS.get(a_kind)
         if resolver is not None:
             resolver(session, a_id, code)
 
@@ -304,8 +303,6 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
 
 
 def _is_medicine(session: Session, code: str) -> bool:
-    from ledger.tables import Commodity
-
     c = session.get(Commodity, code)
     return c is None or c.kind != "currency"
 
@@ -340,7 +337,7 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
     applies: dict[str, Any] | None = None
     if p.applies_to_kind:
         applies = {"kind": p.applies_to_kind, "id": p.applies_to_id, "verified": False}
-        resolver = _resolvers.get(p.applies_to_kind)
+        resolver = APPLIES_TO_RESOLVERS.get(p.applies_to_kind)
         if resolver is not None and p.applies_to_id is not None:
             amount_due = resolver(session, p.applies_to_id, p.counterparty_code)
             paid = int(
