@@ -21,13 +21,9 @@ from stock.commands import NewMedicine, NewPharmacy, NewSupplier
 from stock.errors import DuplicateReference, ReferenceNotFound, UnknownLocation, UnknownReference
 from stock.tables import Medicine, Pharmacy, Supplier
 
-#: Pharmacy and supplier codes: upper-case letters, digits, "-" and "_", 1 to 24 characters,
-#: starting with a letter or a digit.
-CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_\-]{0,23}")
-CODE_RULE = (
-    "a code is 1 to 24 characters: upper-case letters A-Z, digits 0-9, '-' and '_', "
-    "starting with a letter or a digit"
-)
+#: Pharmacy and supplier codes: the chart's party codes.
+CODE_RE = chart.PARTY_CODE_RE
+CODE_RULE = chart.PARTY_CODE_RULE
 
 
 def inventory_account(location: str) -> str:
