@@ -35,6 +35,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from contracts.pricelists import version_in_force
+from contracts.tables import PriceList, PriceListItem
+from ledger import chart
 from ledger.money import (
     AmountError,
     format_amount,
@@ -45,10 +48,6 @@ from ledger.money import (
 from ledger.queries import TrialBalanceRow, balance_of, exponents, trial_balance
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
 from reports.aging import BUCKETS, TOTAL, age_account
-
-FUND_CURRENCY = "KHR"
-COST_ACCOUNTS = ("5000", "5100", "5200", "5300", "5400")
-
 
 # --------------------------------------------------------------------------- pure helpers
 
@@ -197,7 +196,7 @@ def aged_balances(session: Session, as_of: date) -> dict[str, Any]:
     accounts = {
         a.code: a
         for a in session.scalars(
-            select(Account).where(Account.parent.in_(("1200", "1300")), ~Account.is_header)
+            select(Account).where(Account.parent.in_(chart.RECEIVABLE_HEADERS), ~Account.is_header)
         )
     }
     debit_rows = session.execute(
@@ -239,7 +238,9 @@ def aged_balances(session: Session, as_of: date) -> dict[str, Any]:
         items.append(
             {
                 "account": acc,
-                "counterparty_kind": "pharmacy" if a.parent == "1200" else "scheme",
+                "counterparty_kind": "pharmacy"
+                if a.parent == chart.DUE_FROM_PHARMACY
+                else "scheme",
                 "counterparty": acc.split("-", 1)[1],
                 "name": a.name,
                 "currency": com,
@@ -340,7 +341,7 @@ def income_statement(session: Session, start: date, end: date) -> dict[str, Any]
 
 
 def fund_figures(session: Session, start: date, end: date) -> FundFigures:
-    cur = FUND_CURRENCY
+    cur = chart.FUND_CURRENCY
     moves = _movement_by_balances(session, start, end)
     m = lambda acc: moves.get((acc, cur), 0)  # noqa: E731
     equity_accounts = [
@@ -353,7 +354,7 @@ def fund_figures(session: Session, start: date, end: date) -> FundFigures:
     contributed = -int(
         session.scalar(
             select(func.coalesce(func.sum(Posting.amount), 0)).where(
-                Posting.account_code == "3000",
+                Posting.account_code == chart.FUND_CAPITAL,
                 Posting.commodity == cur,
                 Posting.amount < 0,
                 Posting.accounting_date <= end,
@@ -364,16 +365,16 @@ def fund_figures(session: Session, start: date, end: date) -> FundFigures:
     inventory = [
         code
         for code in session.scalars(
-            select(Account.code).where(Account.parent == "1400", ~Account.is_header)
+            select(Account.code).where(Account.parent == chart.INVENTORY, ~Account.is_header)
         )
     ]
     return FundFigures(
-        revenue=-m("4000"),
-        cost_of_medicines=m("5000"),
-        fees=m("5100"),
-        expiry_losses=m("5200"),
-        fund_subsidies=m("5300"),
-        count_differences=m("5400"),
+        revenue=-m(chart.MEDICINE_REVENUE),
+        cost_of_medicines=m(chart.COST_OF_MEDICINES),
+        fees=m(chart.DISPENSING_FEES),
+        expiry_losses=m(chart.EXPIRY_LOSSES),
+        fund_subsidies=m(chart.FUND_SUBSIDIES),
+        count_differences=m(chart.COUNT_DIFFERENCES),
         equity_now=equity_now,
         capital_contributed=contributed,
         inventory_value=balance_of(session, inventory, cur, end),
@@ -396,9 +397,9 @@ def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, d
         .where(
             Entry.source.like("stock-receipt:%"),
             Entry.service_date <= on,
-            Posting.account_code.like("1400-%"),
+            Posting.account_code.like(chart.sub_account(chart.INVENTORY, "%")),
             Posting.amount > 0,
-            (Posting.commodity == Lot.commodity) | (Posting.commodity == FUND_CURRENCY),
+            (Posting.commodity == Lot.commodity) | (Posting.commodity == chart.FUND_CURRENCY),
         )
         .group_by(Entry.id, Entry.service_date, Lot.commodity, Posting.commodity)
     ).all()
@@ -411,14 +412,13 @@ def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, d
 
 def price_vs_cost(session: Session, on: date) -> list[PriceCost]:
     """Each fund-currency price list's prices in force on ``on`` against replacement cost."""
-    from contracts.pricelists import version_in_force
-    from contracts.tables import PriceList, PriceListItem
-
-    exp = exponents(session)[FUND_CURRENCY]
+    exp = exponents(session)[chart.FUND_CURRENCY]
     costs = replacement_costs(session, on)
     out: list[PriceCost] = []
     lists = session.scalars(
-        select(PriceList.code).where(PriceList.currency == FUND_CURRENCY).order_by(PriceList.code)
+        select(PriceList.code)
+        .where(PriceList.currency == chart.FUND_CURRENCY)
+        .order_by(PriceList.code)
     )
     for code in list(lists):
         version = version_in_force(session, code, on)
@@ -445,13 +445,13 @@ def price_vs_cost(session: Session, on: date) -> list[PriceCost]:
 
 def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
     f = fund_figures(session, start, end)
-    exp = exponents(session)[FUND_CURRENCY]
+    exp = exponents(session)[chart.FUND_CURRENCY]
     fmt = partial(format_amount, exponent=exp)
     prices = price_vs_cost(session, end)
     return {
         "from_": start,
         "to": end,
-        "currency": FUND_CURRENCY,
+        "currency": chart.FUND_CURRENCY,
         "months": f.months,
         "ratios": fund_ratios(f),
         "figures": {
