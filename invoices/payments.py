@@ -37,7 +37,6 @@ resolver there is stored unverified (reported as ``"verified": false``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -62,7 +61,7 @@ KINDS = ("pharmacy", "scheme", "supplier", "donor")
 APPLIES_TO_KINDS = ("settlement", "claim", "receipt")
 #: which counterparty each applies_to kind belongs to
 APPLIES_TO_COUNTERPARTY = {"settlement": "pharmacy", "claim": "scheme", "receipt": "supplier"}
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,23}$")
+CODE_RE = chart.REF_CODE_RE  # checked with fullmatch
 
 
 class PaymentRefused(InvalidRequest):
@@ -228,7 +227,7 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
     direction = data["direction"]
     kind = data["counterparty"]["kind"]
     code = data["counterparty"]["code"].strip()
-    if kind != "donor" and not CODE_RE.match(code):
+    if kind != "donor" and not CODE_RE.fullmatch(code):
         raise InvalidRequest(
             f"{code!r} is not a {kind} code",
             errors={"counterparty.code": ["letters, digits, '-', '_' or '.', at most 24"]},
