@@ -39,9 +39,9 @@ from reports.statements import (
     cost_recovery_by_month,
     fund_health_document,
     pharmacy_statement,
+    pharmacy_statement_document,
+    pharmacy_statement_report,
     settlement_document,
-    statement_document,
-    statement_report,
 )
 from reports.tabular import Col, Report, Section
 
@@ -280,8 +280,10 @@ class PharmacyStatement(MethodView):
             return out
         name = f"statement-{code}-{args['period']}"
         if fmt == "pdf":
-            return pdf_response(statement_document, out, month_bounds(args["period"])[1], name)
-        return file_response(statement_report(out), fmt, filename=name)  # type: ignore[arg-type]
+            return pdf_response(
+                pharmacy_statement_document, out, month_bounds(args["period"])[1], name
+            )
+        return file_response(pharmacy_statement_report(out), fmt, filename=name)  # type: ignore[arg-type]
 
 
 @blp.route("/settlements/<string:settlement_id>.pdf")

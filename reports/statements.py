@@ -24,7 +24,7 @@ from invoices.settlement_tables import Settlement
 from ledger import chart
 from ledger.errors import NotFound
 from ledger.model import month_bounds
-from ledger.money import format_amount, parse_amount
+from ledger.money import format_amount
 from ledger.periods import parse_period
 from ledger.queries import account_balances, exponents
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
@@ -35,7 +35,7 @@ from reports.pdf import (
     Document,
     KeyValueSection,
     TableSection,
-    display_amount,
+    shown_amount,
 )
 from reports.tabular import Col, Report, Section
 from stock.tables import Pharmacy
@@ -281,7 +281,7 @@ def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str
 # --------------------------------------------------------------------------- CSV / XLSX
 
 
-def statement_report(out: dict[str, Any]) -> Report:
+def pharmacy_statement_report(out: dict[str, Any]) -> Report:
     money = lambda name: Col(name, "money")  # noqa: E731
     return Report(
         f"Pharmacy statement {out['pharmacy']} {out['period']}",
@@ -407,15 +407,11 @@ def statement_report(out: dict[str, Any]) -> Report:
 # --------------------------------------------------------------------------- PDF
 
 
-def _shown(text: str, exp: int) -> str:
-    return display_amount(parse_amount(text, exp), exp)
-
-
-def statement_document(
+def pharmacy_statement_document(
     out: dict[str, Any], *, fund_name: str, made_at: datetime, seal: str | None
 ) -> Document:
     exp = 0 if out["currency"] == "KHR" else 2
-    s = lambda v: _shown(v, exp)  # noqa: E731
+    s = lambda v: shown_amount(v, exp)  # noqa: E731
     t = out["dispensing_totals"]
     summary = [
         ("Opening: due from the pharmacy", s(out["opening"]["due_from_pharmacy"])),
@@ -567,7 +563,7 @@ def statement_document(
 def settlement_document(
     out: dict[str, Any], *, fund_name: str, made_at: datetime, seal: str | None
 ) -> Document:
-    s = lambda v: _shown(v, 0)  # noqa: E731
+    s = lambda v: shown_amount(v, 0)  # noqa: E731
     by = {"pharmacy": "due by the pharmacy", "fund": "due by the fund"}.get(
         out["net_due_by"] or "", "nothing due"
     )
@@ -626,7 +622,7 @@ def settlement_document(
 def claim_document(
     out: dict[str, Any], *, fund_name: str, made_at: datetime, seal: str | None
 ) -> Document:
-    s = lambda v: _shown(v, 0)  # noqa: E731
+    s = lambda v: shown_amount(v, 0)  # noqa: E731
     return Document(
         fund_name=fund_name,
         title=f"Subsidy claim {out['id']} — invoice",
@@ -696,7 +692,7 @@ def fund_health_document(
     made_at: datetime,
     seal: str | None,
 ) -> Document:
-    s = lambda v: _shown(v, 0)  # noqa: E731
+    s = lambda v: shown_amount(v, 0)  # noqa: E731
     ratio_names = {
         "cost_recovery": "Cost recovery",
         "capital_preservation": "Capital preservation",
