@@ -25,6 +25,7 @@ from api.audit import blp as audit_blp
 from api.audit_trail import record_response
 from api.contracts import blp as contracts_blp
 from api.dispensing import blp as dispensing_blp
+from api.financial_reports import blp as financial_reports_blp
 from api.invoices import blp as invoices_blp
 from api.ledger import blp as ledger_blp
 from api.ledger import health
@@ -163,6 +164,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         contracts_blp,
         dispensing_blp,
         invoices_blp,
+        financial_reports_blp,
         settlements_blp,
         reports_blp,
         audit_blp,

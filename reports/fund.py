@@ -25,7 +25,7 @@ Decisions:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -48,6 +48,7 @@ from ledger.money import (
 from ledger.queries import TrialBalanceRow, balance_of, exponents, trial_balance
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
 from reports.aging import BUCKETS, TOTAL, age_account
+from reports.tabular import Col, Report, Section, rows_of
 
 # --------------------------------------------------------------------------- pure helpers
 
@@ -487,3 +488,122 @@ def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
         ],
         "sold_below_cost": sorted({pc.medicine for pc in prices if pc.below_cost}),
     }
+
+
+# --------------------------------------------------------------------------- tables (CSV/XLSX)
+# Built from the JSON answers above, never recomputed: the CSV, the XLSX and the JSON agree.
+
+AGED_COLS = [
+    Col("account"),
+    Col("counterparty_kind"),
+    Col("counterparty"),
+    Col("currency"),
+    *[Col(b, "money") for b in BUCKETS],
+    Col("total", "money"),
+]
+STATEMENT_COLS = [
+    Col("currency"),
+    Col("section"),
+    Col("account"),
+    Col("name"),
+    Col("amount", "money"),
+]
+PRICE_COLS = [
+    Col("price_list"),
+    Col("medicine"),
+    Col("unit_price"),
+    Col("replacement_cost"),
+    Col("replacement_cost_on", "date"),
+    Col("price_to_cost"),
+    Col("below_cost"),
+]
+
+
+def aged_balances_report(out: Mapping[str, Any]) -> Report:
+    """One section, a row per account and currency (:func:`aged_balances`)."""
+    as_of = out["as_of"]
+    return Report(
+        f"Aged balances {as_of.isoformat()}",
+        [Section("Aged balances", AGED_COLS, rows_of(AGED_COLS, out["items"]))],
+    )
+
+
+def balance_sheet_rows(out: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for c in out["currencies"]:
+        cur = c["currency"]
+        for section in ("assets", "liabilities", "equity"):
+            rows += [{"currency": cur, "section": section, **line} for line in c[section]]
+        rows.append(
+            {
+                "currency": cur,
+                "section": "equity",
+                "name": "Current surplus",
+                "amount": c["current_surplus"],
+            }
+        )
+        rows += [
+            {"currency": cur, "section": total, "amount": c[total]}
+            for total in ("total_assets", "total_liabilities", "total_equity")
+        ]
+    return rows
+
+
+def balance_sheet_report(out: Mapping[str, Any]) -> Report:
+    """One section, a row per account, the current surplus and the totals (:func:`balance_sheet`)."""
+    when = out["as_of"].isoformat() if out["as_of"] else "now"
+    return Report(
+        f"Balance sheet {when}",
+        [
+            Section(
+                "Balance sheet", STATEMENT_COLS, rows_of(STATEMENT_COLS, balance_sheet_rows(out))
+            )
+        ],
+    )
+
+
+def income_rows(out: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for c in out["currencies"]:
+        cur = c["currency"]
+        for section in ("income", "expenses"):
+            rows += [{"currency": cur, "section": section, **line} for line in c[section]]
+        rows += [
+            {"currency": cur, "section": total, "amount": c[total]}
+            for total in ("total_income", "total_expenses", "surplus")
+        ]
+    return rows
+
+
+def income_statement_name(out: Mapping[str, Any]) -> str:
+    return f"income-statement-{out['from_'].isoformat()}-{out['to'].isoformat()}"
+
+
+def income_statement_report(out: Mapping[str, Any]) -> Report:
+    """One section, a row per account and the totals (:func:`income_statement`)."""
+    return Report(
+        income_statement_name(out),
+        [Section("Income statement", STATEMENT_COLS, rows_of(STATEMENT_COLS, income_rows(out)))],
+    )
+
+
+def fund_health_name(out: Mapping[str, Any]) -> str:
+    return f"fund-health-{out['from_'].isoformat()}-{out['to'].isoformat()}"
+
+
+def fund_health_report(out: Mapping[str, Any]) -> Report:
+    """Sections Ratios, Figures and Price vs replacement cost (:func:`fund_health`)."""
+    ratio_cols = [Col("name"), Col("value")]
+    figure_cols = [Col("name"), Col("amount", "money", currency=out["currency"])]
+    return Report(
+        fund_health_name(out),
+        [
+            Section("Ratios", ratio_cols, [[k, v] for k, v in out["ratios"].items()]),
+            Section("Figures", figure_cols, [[k, v] for k, v in out["figures"].items()]),
+            Section(
+                "Price vs replacement cost",
+                PRICE_COLS,
+                rows_of(PRICE_COLS, out["price_vs_replacement_cost"]),
+            ),
+        ],
+    )

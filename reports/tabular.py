@@ -33,7 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -103,6 +103,11 @@ class Report:
 
 
 ReportLike = Report | Callable[[], Report]
+
+
+def rows_of(columns: Sequence[Col], items: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
+    """The rows of ``columns`` from dicts keyed by column name (a missing key: empty)."""
+    return [[item.get(c.name) for c in columns] for item in items]
 
 
 def filename_of(text: str) -> str:
