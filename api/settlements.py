@@ -9,7 +9,6 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import select
 
 from api.access import access, ensure_pharmacy, principal, visible_pharmacy
 from api.cursors import id_page
@@ -23,10 +22,12 @@ from invoices.settlements import (
     approve,
     claim,
     claim_json,
+    claims_query,
     get_claim,
     get_settlement,
     settle,
     settlement_json,
+    settlements_query,
 )
 from ledger import clock
 from ledger.errors import InvalidRequest
@@ -36,6 +37,7 @@ from reports.fund import fund_health
 from reports.pdf import render_pdf
 from reports.statements import (
     claim_document,
+    claim_report,
     cost_recovery_by_month,
     fund_health_document,
     pharmacy_statement,
@@ -43,7 +45,6 @@ from reports.statements import (
     pharmacy_statement_report,
     settlement_document,
 )
-from reports.tabular import Col, Report, Section
 
 blp = Blueprint(
     "settlements",
@@ -100,14 +101,9 @@ class Settlements(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Settlements, filtered by pharmacy and period."""
         s = db_session()
-        q = select(Settlement.id)
-        own = visible_pharmacy()
-        if own is not None:
-            q = q.where(Settlement.pharmacy == own)
-        if args["pharmacy"]:
-            q = q.where(Settlement.pharmacy == args["pharmacy"])
-        if args["period"]:
-            q = q.where(Settlement.period == args["period"])
+        q = settlements_query(
+            visible_to=visible_pharmacy(), pharmacy=args["pharmacy"], period=args["period"]
+        )
         ids, next_cursor = id_page(s, q, Settlement.id, args["limit"], args["cursor"])
         return {"items": [settlement_json(s, i) for i in ids], "next_cursor": next_cursor}
 
@@ -160,11 +156,7 @@ class Claims(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Subsidy claims, filtered by scheme and period."""
         s = db_session()
-        q = select(SubsidyClaim.id)
-        if args["scheme"]:
-            q = q.where(SubsidyClaim.scheme == args["scheme"])
-        if args["period"]:
-            q = q.where(SubsidyClaim.period == args["period"])
+        q = claims_query(scheme=args["scheme"], period=args["period"])
         ids, next_cursor = id_page(s, q, SubsidyClaim.id, args["limit"], args["cursor"])
         return {"items": [claim_json(s, i) for i in ids], "next_cursor": next_cursor}
 
@@ -175,45 +167,9 @@ class OneClaim(MethodView):
     @blp.response(200)
     def get(self, claim_id: str) -> Any:
         """A subsidy claim with its lines (JSON, or CSV/XLSX by Accept)."""
-
         s = db_session()
         out = claim_json(s, get_claim(s, claim_id).id)
-        return respond(
-            lambda: Report(
-                f"Subsidy claim {out['id']}",
-                [
-                    Section(
-                        "Lines",
-                        [
-                            Col("date", "date"),
-                            Col("pharmacy"),
-                            Col("member_code"),
-                            Col("medicine"),
-                            Col("quantity", "quantity"),
-                            Col("subsidy", "money"),
-                        ],
-                        [
-                            [
-                                ln["date"],
-                                ln["pharmacy"],
-                                ln["member_code"],
-                                ln["medicine"],
-                                ln["quantity"],
-                                ln["subsidy"],
-                            ]
-                            for ln in out["lines"]
-                        ],
-                    ),
-                    Section(
-                        "Total",
-                        [Col("total", "money"), Col("paid", "money"), Col("outstanding", "money")],
-                        [[out["total"], out["paid"], out["outstanding"]]],
-                    ),
-                ],
-            ),
-            out,
-            filename=f"subsidy-claim-{out['id']}",
-        )
+        return respond(lambda: claim_report(out), out, filename=f"subsidy-claim-{out['id']}")
 
 
 # --------------------------------------------------------------------------- documents

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from contracts.tables import SubsidyScheme
@@ -229,6 +229,21 @@ def get_settlement(session: Session, ident: str, pharmacy_scope: str | None = No
     return s
 
 
+def settlements_query(
+    *, visible_to: str | None = None, pharmacy: str | None = None, period: str | None = None
+) -> Select[int]:
+    """The ids of the settlements of ``pharmacy`` and ``period`` (each if given), only
+    ``visible_to``'s when a pharmacist asks; the caller pages it by id."""
+    q = select(Settlement.id)
+    if visible_to is not None:
+        q = q.where(Settlement.pharmacy == visible_to)
+    if pharmacy:
+        q = q.where(Settlement.pharmacy == pharmacy)
+    if period:
+        q = q.where(Settlement.period == period)
+    return q
+
+
 def approve(session: Session, s: Settlement, *, by: str) -> None:
     if s.status != "draft":
         raise Conflict(f"settlement {s.id} is {s.status}, not a draft")
@@ -422,6 +437,16 @@ def claim(session: Session, scheme: str, period: str, *, by: str) -> int:
     session.add_all([ClaimItem(claim_id=c.id, kind="return", doc_id=r.id) for r in rs])
     session.flush()
     return c.id
+
+
+def claims_query(*, scheme: str | None = None, period: str | None = None) -> Select[int]:
+    """The ids of the subsidy claims of ``scheme`` and ``period`` (each if given)."""
+    q = select(SubsidyClaim.id)
+    if scheme:
+        q = q.where(SubsidyClaim.scheme == scheme)
+    if period:
+        q = q.where(SubsidyClaim.period == period)
+    return q
 
 
 def get_claim(session: Session, ident: str) -> SubsidyClaim:

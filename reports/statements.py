@@ -619,6 +619,42 @@ def settlement_document(
     )
 
 
+def claim_report(out: dict[str, Any]) -> Report:
+    """The subsidy claim as a table: its lines, then its total, paid and outstanding."""
+    return Report(
+        f"Subsidy claim {out['id']}",
+        [
+            Section(
+                "Lines",
+                [
+                    Col("date", "date"),
+                    Col("pharmacy"),
+                    Col("member_code"),
+                    Col("medicine"),
+                    Col("quantity", "quantity"),
+                    Col("subsidy", "money"),
+                ],
+                [
+                    [
+                        ln["date"],
+                        ln["pharmacy"],
+                        ln["member_code"],
+                        ln["medicine"],
+                        ln["quantity"],
+                        ln["subsidy"],
+                    ]
+                    for ln in out["lines"]
+                ],
+            ),
+            Section(
+                "Total",
+                [Col("total", "money"), Col("paid", "money"), Col("outstanding", "money")],
+                [[out["total"], out["paid"], out["outstanding"]]],
+            ),
+        ],
+    )
+
+
 def claim_document(
     out: dict[str, Any], *, fund_name: str, made_at: datetime, seal: str | None
 ) -> Document:
