@@ -32,6 +32,7 @@ from api.tabular import respond
 from api.writes import run_write, write_view
 from invoices import payments as pay
 from invoices import reconciliation as rec
+from invoices.commands import AppliesTo, PaymentFilter, RecordPayment
 from ledger.errors import IdempotencyConflict, InvalidRequest
 from ledger.periods import parse_period
 from ledger.queries import exponents
@@ -61,7 +62,18 @@ class Payments(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Record money in or out against a counterparty; posts bank and counterparty."""
         s = db_session()
-        payment = pay.record_payment(s, data, by=principal().name)
+        applies = data["applies_to"]
+        cmd = RecordPayment(
+            on=data["date"],
+            direction=data["direction"],
+            counterparty_kind=data["counterparty"]["kind"],
+            counterparty_code=data["counterparty"]["code"],
+            amount=data["amount"],
+            currency=data["currency"],
+            reference=data["reference"],
+            applies_to=AppliesTo(applies["kind"], applies["id"]) if applies is not None else None,
+        )
+        payment = pay.record_payment(s, cmd, by=principal().name)
         return pay.payment_view(s, payment)
 
     @access(*BOOKS_READ)
@@ -71,7 +83,18 @@ class Payments(MethodView):
         """Payments, oldest first, filtered by direction, counterparty, currency, dates."""
         s = db_session()
         after = decode_cursor(args["cursor"])
-        rows = pay.list_payments(s, args, int(after) if after else None, args["limit"] + 1)
+        filters = PaymentFilter(
+            direction=args["direction"],
+            counterparty_kind=args["counterparty_kind"],
+            counterparty_code=args["counterparty_code"],
+            currency=args["currency"],
+            start=args["from_"],
+            end=args["to"],
+            applies_to_kind=args["applies_to_kind"],
+            applies_to_id=args["applies_to_id"],
+            matched=args["matched"],
+        )
+        rows = pay.list_payments(s, filters, int(after) if after else None, args["limit"] + 1)
         more = len(rows) > args["limit"]
         rows = rows[: args["limit"]]
         return {

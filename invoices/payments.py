@@ -39,12 +39,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from invoices.commands import PaymentFilter, RecordPayment
 from invoices.settlements import claim_due, settlement_due
 from invoices.tables import BankStatementLine, Payment
 from ledger import chart, clock
@@ -220,13 +221,13 @@ def _bank_account(session: Session, currency: str) -> str:
     return str(code)
 
 
-def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Payment:
+def record_payment(session: Session, cmd: RecordPayment, *, by: str) -> Payment:
     """Validate, store and post one payment. The caller commits."""
-    when: date = data["date"]
+    when = cmd.on
     check_event_date(when)
-    direction = data["direction"]
-    kind = data["counterparty"]["kind"]
-    code = data["counterparty"]["code"].strip()
+    direction = cmd.direction
+    kind = cmd.counterparty_kind
+    code = cmd.counterparty_code.strip()
     if kind != "donor" and not CODE_RE.fullmatch(code):
         raise InvalidRequest(
             f"{code!r} is not a {kind} code",
@@ -236,12 +237,12 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
         raise InvalidRequest(
             "the donor's name is empty", errors={"counterparty.code": ["must not be empty"]}
         )
-    currency = data["currency"].strip().upper()
+    currency = cmd.currency.strip().upper()
     exps = exponents(session)
     if currency not in exps or currency == "" or _is_medicine(session, currency):
         raise InvalidRequest(f"no currency {currency!r}", errors={"currency": ["unknown currency"]})
     try:
-        amount = parse_amount(data["amount"], exps[currency], allow_negative=False)
+        amount = parse_amount(cmd.amount, exps[currency], allow_negative=False)
     except AmountError as exc:
         raise InvalidRequest(f"amount: {exc}", errors={"amount": [str(exc)]}) from exc
     plan = plan_payment(kind, direction, code, amount, currency, _bank_account(session, currency))
@@ -252,9 +253,9 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
             errors={"counterparty.code": [f"unknown {kind}"]},
         )
 
-    applies = data.get("applies_to")
+    applies = cmd.applies_to
     if applies is not None:
-        a_kind, a_id = applies["kind"], applies["id"].strip()
+        a_kind, a_id = applies.kind, applies.id.strip()
         if APPLIES_TO_COUNTERPARTY[a_kind] != kind:
             raise InvalidRequest(
                 f"a payment to or from a {kind} cannot apply to a {a_kind}",
@@ -275,9 +276,9 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
         counterparty_code=code,
         amount_minor=amount,
         currency=currency,
-        reference=data["reference"].strip(),
-        applies_to_kind=applies["kind"] if applies else None,
-        applies_to_id=applies["id"].strip() if applies else None,
+        reference=cmd.reference.strip(),
+        applies_to_kind=applies.kind if applies else None,
+        applies_to_id=applies.id.strip() if applies else None,
         created_at=clock.now(),
         created_by=by,
     )
@@ -391,28 +392,28 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
 
 
 def list_payments(
-    session: Session, filters: dict[str, Any], after_id: int | None, limit: int
+    session: Session, filters: PaymentFilter, after_id: int | None, limit: int
 ) -> list[Payment]:
     q = select(Payment).order_by(Payment.id).limit(limit)
     if after_id is not None:
         q = q.where(Payment.id > after_id)
-    if filters.get("direction"):
-        q = q.where(Payment.direction == filters["direction"])
-    if filters.get("counterparty_kind"):
-        q = q.where(Payment.counterparty_kind == filters["counterparty_kind"])
-    if filters.get("counterparty_code"):
-        q = q.where(Payment.counterparty_code == filters["counterparty_code"])
-    if filters.get("currency"):
-        q = q.where(Payment.currency == filters["currency"].upper())
-    if filters.get("from_"):
-        q = q.where(Payment.date >= filters["from_"])
-    if filters.get("to"):
-        q = q.where(Payment.date <= filters["to"])
-    if filters.get("applies_to_kind"):
-        q = q.where(Payment.applies_to_kind == filters["applies_to_kind"])
-    if filters.get("applies_to_id"):
-        q = q.where(Payment.applies_to_id == filters["applies_to_id"])
-    matched = filters.get("matched")
+    if filters.direction:
+        q = q.where(Payment.direction == filters.direction)
+    if filters.counterparty_kind:
+        q = q.where(Payment.counterparty_kind == filters.counterparty_kind)
+    if filters.counterparty_code:
+        q = q.where(Payment.counterparty_code == filters.counterparty_code)
+    if filters.currency:
+        q = q.where(Payment.currency == filters.currency.upper())
+    if filters.start:
+        q = q.where(Payment.date >= filters.start)
+    if filters.end:
+        q = q.where(Payment.date <= filters.end)
+    if filters.applies_to_kind:
+        q = q.where(Payment.applies_to_kind == filters.applies_to_kind)
+    if filters.applies_to_id:
+        q = q.where(Payment.applies_to_id == filters.applies_to_id)
+    matched = filters.matched
     if matched is not None:
         sub = select(BankStatementLine.payment_id).where(BankStatementLine.payment_id.is_not(None))
         q = q.where(Payment.id.in_(sub) if matched else Payment.id.not_in(sub))
