@@ -22,10 +22,16 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.access import authorise_request
+from api.audit import blp as audit_blp
 from api.audit_trail import record_response
+from api.contracts import blp as contracts_blp
+from api.dispensing import blp as dispensing_blp
 from api.docs import RdfApi, document_formats
 from api.docs import docs as docs_blueprint
 from api.headers import hsts_wanted, security_headers
+from api.invoices import blp as invoices_blp
+from api.ledger import blp as ledger_blp
+from api.ledger import health
 from api.limits import (
     MAX_BODY_BYTES,
     BodyLimit,
@@ -35,7 +41,11 @@ from api.limits import (
 )
 from api.problems import flatten_messages, problem, problem_from
 from api.ratelimit import BadTokenLimiter
+from api.reports import blp as reports_blp
 from api.session import close_session
+from api.settlements import blp as settlements_blp
+from api.stock import blp as stock_blp
+from commands import register
 from contracts.pricing import PricingError
 from ledger.db import Database
 from ledger.errors import RdfError
@@ -157,16 +167,6 @@ def attach_database(app: Flask, url: str) -> Database:
 
 def register_blueprints(app: Flask, api: Api) -> None:
     """Every package's HTTP layer; each view declares who may call it (``@access``)."""
-    from api.audit import blp as audit_blp
-    from api.contracts import blp as contracts_blp
-    from api.dispensing import blp as dispensing_blp
-    from api.invoices import blp as invoices_blp
-    from api.ledger import blp as ledger_blp
-    from api.ledger import health
-    from api.reports import blp as reports_blp
-    from api.settlements import blp as settlements_blp
-    from api.stock import blp as stock_blp
-
     app.register_blueprint(health)
     for blp in (
         ledger_blp,
@@ -288,6 +288,4 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from commands import register
-
     register(app)
