@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask, Response, request
 from flask_smorest import Api
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import commands
 from api.access import authorise_request
@@ -25,10 +27,20 @@ from api.audit import blp as audit_blp
 from api.audit_trail import record_response
 from api.contracts import blp as contracts_blp
 from api.dispensing import blp as dispensing_blp
+from api.docs import RdfApi, document_formats
+from api.docs import docs as docs_blueprint
 from api.financial_reports import blp as financial_reports_blp
+from api.headers import hsts_wanted, security_headers
 from api.invoices import blp as invoices_blp
 from api.ledger import blp as ledger_blp
 from api.ledger import health
+from api.limits import (
+    MAX_BODY_BYTES,
+    BodyLimit,
+    check_body,
+    refuse_oversized,
+    remember_body_types,
+)
 from api.problems import flatten_messages, problem, problem_from
 from api.ratelimit import BadTokenLimiter
 from api.reports import blp as reports_blp
@@ -61,7 +73,10 @@ CLOSE_CHECKS: Mapping[str, CloseCheck] = {
     **SETTLEMENT_CLOSE_CHECKS,
 }
 
-MAX_BODY_BYTES = 1024 * 1024
+
+class ConfigError(click.ClickException, RuntimeError):
+    """The environment does not let the service start: ``flask`` commands print it as one
+    line (``Error: …``), without a traceback."""
 
 
 def default_database_url(instance_path: str) -> str:
@@ -87,6 +102,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
         # Records per transaction in POST /dispensings/batch (1: one at a time).
         RDF_BATCH_CHUNK=int(os.environ.get("RDF_BATCH_CHUNK") or 100),
+        # How many reverse proxies in front may be believed about the client's address
+        # (X-Forwarded-For); 0: none, the socket's peer is the client.
+        RDF_TRUSTED_PROXIES=os.environ.get("RDF_TRUSTED_PROXIES") or "0",
     )
     if config:
         app.config.update(config)
@@ -94,16 +112,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if app.config["RDF_ENV"] == "development" or app.config.get("TESTING"):
             app.config["SECRET_KEY"] = "development-only-" + secrets.token_hex(8)
         else:
-            raise RuntimeError(
+            raise ConfigError(
                 "RDF_SECRET_KEY must be set (or RDF_ENV=development for a local demo)"
             )
+    app.config.setdefault("RDF_HSTS", hsts_wanted(app))
+    proxies = str(app.config["RDF_TRUSTED_PROXIES"])
+    if not proxies.isdigit():
+        raise ConfigError(f"RDF_TRUSTED_PROXIES must be a number of proxies, not {proxies!r}")
+    if int(proxies):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(proxies))  # type: ignore[method-assign]
+    app.wsgi_app = BodyLimit(app.wsgi_app, MAX_BODY_BYTES)  # type: ignore[method-assign]
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     app.extensions["rdf_close_checks"] = tuple(CLOSE_CHECKS.values())
     attach_database(app, app.config["DATABASE_URL"])
 
-    api = Api(
+    api = RdfApi(
         app,
         spec_kwargs={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
@@ -111,9 +136,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         },
     )
     register_blueprints(app, api)
+    document_formats(api.spec)
+    remember_body_types(app, api.spec.to_dict())
+    app.register_blueprint(docs_blueprint)
+    app.before_request(refuse_oversized)
     app.before_request(authorise_request)
     app.before_request(refuse_nul)
+    app.before_request(check_body)
     app.after_request(lambda response: record_response(app, request, response))
+    app.after_request(security_headers)
     app.teardown_appcontext(close_session)
     register_error_handlers(app)
     register_commands(app)
@@ -148,7 +179,7 @@ def attach_database(app: Flask, url: str) -> Database:
     app.config["DATABASE_URL"] = url
     db = Database(url, reference_parts=REFERENCE_PARTS)
     app.extensions["rdf_db"] = db
-    app.extensions["rdf_auth_limiter"] = BadTokenLimiter()
+    app.extensions["rdf_auth_limiter"] = BadTokenLimiter(db.sessionmaker)
     app.extensions["rdf_after_commit"] = seal_after_commit(
         db.sessionmaker, mode=mode, interval_ms=int(interval)
     )

@@ -61,7 +61,7 @@ def public(fn: F) -> F:
 
 
 #: Views made by libraries, which we cannot decorate: the OpenAPI document is public.
-PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "static"}
+PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "static", "docs.page", "docs.asset"}
 
 
 def access_for(app: Flask, endpoint: str, method: str) -> Access | None:
@@ -114,21 +114,22 @@ def authorise_request() -> Response | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return problem(401, "Unauthorized", "send 'Authorization: Bearer <token>'", "unauthorized")
-    limiter = current_app.extensions.get("rdf_auth_limiter")
-    addr = request.remote_addr or "?"
-    if limiter is not None and limiter.blocked(addr):
-        return problem(
-            429,
-            "Too many bad tokens",
-            "too many invalid tokens from this address; wait a minute",
-            "too-many-requests",
-        )
     s = db_session()
     who = authenticate(s, token.strip())
     s.rollback()
     if who is None:
-        if limiter is not None:
-            limiter.failed(addr)
+        # Only unknown tokens are counted and slowed: a valid one was admitted above,
+        # whatever others sent from the same address (api/ratelimit.py).
+        limiter = current_app.extensions.get("rdf_auth_limiter")
+        if limiter is not None and limiter.refuse_or_count(
+            request.remote_addr or "?", token.strip()
+        ):
+            return problem(
+                429,
+                "Too many bad tokens",
+                "too many unknown tokens from this address or with this token; wait a minute",
+                "too-many-requests",
+            )
         return problem(
             401, "Unauthorized", "the token is unknown, expired or revoked", "unauthorized"
         )

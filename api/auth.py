@@ -77,12 +77,14 @@ def create_user(
     return user, token
 
 
-def rotate_token(session: Session, name: str) -> str:
-    """Give a user a new token; the old one stops working at once."""
+def rotate_token(session: Session, name: str, expires_at: datetime | None = None) -> str:
+    """Give a user a new token; the old one stops working at once. The new token expires
+    at ``expires_at`` (None: never)."""
     user = session.scalars(select(User).where(User.name == name)).one()
     token = new_token()
     user.token_hash = hash_token(token)
     user.revoked_at = None
+    user.expires_at = expires_at
     session.flush()
     return token
 

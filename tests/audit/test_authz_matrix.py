@@ -133,7 +133,9 @@ def callers(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> list[Cal
         revoke(s, "ph-revoked")
         s.commit()
     # Many bad tokens from one test address are the point here, not abuse.
-    app.extensions["rdf_auth_limiter"] = BadTokenLimiter(limit=10**9)
+    app.extensions["rdf_auth_limiter"] = BadTokenLimiter(
+        app.extensions["rdf_db"].sessionmaker, limit=10**9, credential_limit=10**9
+    )
     return [
         Caller("admin", "admin", None, bearer(tokens["admin"])),
         Caller("finance", "finance", None, bearer(tokens["finance"])),
@@ -170,6 +172,8 @@ def test_the_only_public_routes_are_the_health_check_and_the_api_description(
         "GET /api/v1/openapi.json",
         "GET /healthz",
         "GET /static/<path:filename>",
+        "GET /api/v1/docs",  # the interactive reading of the API description
+        "GET /api/v1/docs/<name>",
     }
 
 
