@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -28,6 +29,7 @@ from contracts.pricing import PricingError
 from ledger.db import Database
 from ledger.errors import RdfError
 from ledger.sealing import DEFAULT_INTERVAL_MS, SEAL_MODES, Sealer, seal_after_commit
+from web import init_web
 
 log = logging.getLogger("rdf")
 
@@ -57,6 +59,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
         # Records per transaction in POST /dispensings/batch (1: one at a time).
         RDF_BATCH_CHUNK=int(os.environ.get("RDF_BATCH_CHUNK") or 100),
+        # The pages' session cookie; CSRF is checked by the access policy (api.access),
+        # only for writes made with the session (bearer-token calls carry no cookie).
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=env != "development",
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
     )
     if config:
         app.config.update(config)
@@ -80,12 +89,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         },
     )
     register_blueprints(app, api)
+    CSRFProtect(app)
     app.before_request(authorise_request)
     app.before_request(refuse_nul)
     app.after_request(lambda response: record_response(app, request, response))
     app.teardown_appcontext(close_session)
     register_error_handlers(app)
     register_commands(app)
+    init_web(app)  # the pages under /app (web/)
     return app
 
 

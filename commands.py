@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from alembic.config import Config
 from flask import Flask, current_app
 
 from ledger.db import Database
+from ledger.errors import RdfError
 
 ROOT = Path(__file__).resolve().parent
 
@@ -82,6 +84,21 @@ def register(app: Flask) -> None:
             revoke(s, name)
             s.commit()
         click.echo(f"revoked the token of {name}")
+
+    @app.cli.command("set-password")
+    @click.argument("name")
+    def set_password_cmd(name: str) -> None:
+        """Set a user's password for the pages, read from standard input (one line)."""
+        from api.auth import set_password
+
+        password = sys.stdin.readline().rstrip("\r\n")
+        with _db().session() as s:
+            try:
+                set_password(s, name, password)
+            except RdfError as exc:
+                raise click.ClickException(exc.detail) from exc
+            s.commit()
+        click.echo(f"password set for {name}")
 
     @app.cli.command("seal")
     def seal_cmd() -> None:
@@ -156,14 +173,22 @@ def register(app: Flask) -> None:
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="do nothing if the books have entries")
     def seed_demo_cmd(if_empty: bool) -> None:
-        """Load a realistic small fund and print one token per role."""
+        """Load a realistic small fund and print one token per role (and, when
+        RDF_ENV=development, a password per user for the pages)."""
         import demo
+
+        development = current_app.config["RDF_ENV"] == "development"
 
         with _db().session() as s:
             if if_empty and demo.has_data(s):
                 click.echo("the books already hold data; demo not loaded")
                 return
             tokens = demo.seed(s)
+            passwords = demo.seed_passwords(s) if development else {}
             s.commit()
         for role, (name, token) in tokens.items():
             click.echo(f"{role:<11} {name:<16} {token}")
+        if passwords:
+            click.echo("passwords for the pages at /app (development only):")
+            for name, password in passwords.items():
+                click.echo(f"  {name:<16} {password}")

@@ -35,6 +35,7 @@ from api.schemas.dispensing import (
 )
 from api.session import db_session
 from api.writes import replay_or_conflict, run_write
+from dispensing.quote import quote_answer
 from dispensing.service import (
     DispenseRequest,
     dispense_answer,
@@ -138,6 +139,17 @@ class Dispensings(MethodView):
             q = q.where(Dispensing.service_date <= args["to"])
         ids, next_cursor = id_page(s, q, Dispensing.id, args["limit"], args["cursor"])
         return {"items": dispensings_json(s, ids), "next_cursor": next_cursor}
+
+
+@blp.route("/dispensings/quote")
+class Quote(MethodView):
+    @access("finance", pharmacist="own")
+    @blp.arguments(DispensingIn)
+    @blp.response(200, DispensingOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Price a dispensing without posting it: lines, totals, fee, the lots it would take."""
+        _check_own(data["pharmacy"])
+        return quote_answer(db_session(), _request(data), by=principal().name)
 
 
 @blp.route("/dispensings/<string:dispensing_id>")
