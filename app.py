@@ -17,6 +17,7 @@ from typing import Any
 import click
 from flask import Flask, Response, request
 from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -57,6 +58,7 @@ from ledger.errors import RdfError
 from ledger.periods import CloseCheck
 from ledger.refcache import Loader
 from ledger.sealing import DEFAULT_INTERVAL_MS, SEAL_MODES, Sealer, seal_after_commit
+from web import init_web
 
 log = logging.getLogger("rdf")
 
@@ -105,6 +107,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # How many reverse proxies in front may be believed about the client's address
         # (X-Forwarded-For); 0: none, the socket's peer is the client.
         RDF_TRUSTED_PROXIES=os.environ.get("RDF_TRUSTED_PROXIES") or "0",
+        # The pages' session cookie; CSRF is checked by the access policy (api.access),
+        # only for writes made with the session (bearer-token calls carry no cookie).
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=env != "development",
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
     )
     if config:
         app.config.update(config)
@@ -140,6 +149,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     remember_body_types(app, api.spec.to_dict())
     app.register_blueprint(docs_blueprint)
     app.before_request(refuse_oversized)
+    CSRFProtect(app)
     app.before_request(authorise_request)
     app.before_request(refuse_nul)
     app.before_request(check_body)
@@ -148,6 +158,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
     register_error_handlers(app)
     register_commands(app)
+    init_web(app)  # the pages under /app (web/)
     return app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ from flask import Flask, current_app
 from sqlalchemy import create_engine, pool, select
 
 import demo
-from api.auth import create_user, revoke, rotate_token
+from api.auth import create_user, revoke, rotate_token, set_password
 from ledger import chart, clock
 from ledger.db import Database, sqlite_read_only
+from ledger.errors import RdfError
 from ledger.sealing import ChainBroken, seal_pending, verify
 from ledger.tables import Account, User
 from reports.exports import export_beancount
@@ -143,6 +145,19 @@ def register(app: Flask) -> None:
             s.commit()
         click.echo(f"revoked the token of {name}")
 
+    @app.cli.command("set-password")
+    @click.argument("name")
+    def set_password_cmd(name: str) -> None:
+        """Set a user's password for the pages, read from standard input (one line)."""
+        password = sys.stdin.readline().rstrip("\r\n")
+        with _db().session() as s:
+            try:
+                set_password(s, name, password)
+            except RdfError as exc:
+                raise click.ClickException(exc.detail) from exc
+            s.commit()
+        click.echo(f"password set for {name}")
+
     @app.cli.command("seal")
     def seal_cmd() -> None:
         """Seal every committed entry not sealed yet (waits for a running sealer)."""
@@ -211,6 +226,10 @@ def register(app: Flask) -> None:
     @click.option("--if-empty", is_flag=True, help="do nothing if the books have entries")
     def seed_demo_cmd(if_empty: bool) -> None:
         """Load a realistic small fund and print one token per role."""
+        """Load a realistic small fund and print one token per role (and, when
+        RDF_ENV=development, a password per user for the pages)."""
+
+        development = current_app.config["RDF_ENV"] == "development"
 
         with _db().session() as s:
             if if_empty and demo.has_data(s):
@@ -222,6 +241,11 @@ def register(app: Flask) -> None:
                 )
                 return
             tokens = demo.seed(s)
+            passwords = demo.seed_passwords(s) if development else {}
             s.commit()
         for role, (name, token) in tokens.items():
             click.echo(f"{role:<11} {name:<16} {token}")
+        if passwords:
+            click.echo("passwords for the pages at /app (development only):")
+            for name, password in passwords.items():
+                click.echo(f"  {name:<16} {password}")

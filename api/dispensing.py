@@ -39,7 +39,7 @@ from api.writes import replay_or_conflict, run_write
 from dispensing.commands import Dispensed, DispenseRequest, LotShare, Returned, ReturnRequest
 from dispensing.reads import dispensings, get_dispensing, returns_of
 from dispensing.returns import return_items
-from dispensing.service import dispense, dispense_many
+from dispensing.service import dispense, dispense_many, quote
 from dispensing.tables import Dispensing
 from ledger import chart, clock
 from ledger.db import is_retryable
@@ -219,6 +219,26 @@ class Dispensings(MethodView):
             "items": [dispensing_body(d) for d in dispensings(s, ids)],
             "next_cursor": next_cursor,
         }
+
+
+#: Fields of a recorded dispensing a quote does not have.
+NOT_QUOTED = ("id", "entry_id", "accounting_date", "client_ref")
+
+
+@blp.route("/dispensings/quote")
+class Quote(MethodView):
+    @access("finance", pharmacist="own")
+    @blp.arguments(DispensingIn)
+    @blp.response(200, DispensingOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Price a dispensing without posting it: lines, totals, fee, the lots it would take."""
+        _check_own(data["pharmacy"])
+        s = db_session()
+        try:
+            quoted = quote(s, _request(data), by=principal().name)
+        finally:
+            s.rollback()
+        return {k: v for k, v in dispensing_body(quoted).items() if k not in NOT_QUOTED}
 
 
 @blp.route("/dispensings/<string:dispensing_id>")

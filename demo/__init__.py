@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import create_user
+from api.auth import create_user, set_password
 from demo.contracts import seed_contracts
 from demo.dispensing import seed_dispensings
 from demo.stock import seed_stock
@@ -62,3 +62,17 @@ def seed(session: Session) -> dict[str, tuple[str, str]]:
         _u, token = create_user(session, name, "pharmacist", code)
         tokens[f"pharmacist {code}"] = (name, token)
     return tokens
+
+
+#: The demo users' passwords (development only: ``seed-demo`` sets and prints them when
+#: ``RDF_ENV=development``). Public by design: never use demo data in production.
+DEMO_PASSWORD_SUFFIX = "-demo-2026"
+
+
+def seed_passwords(session: Session) -> dict[str, str]:
+    """Give every user a password ``<name>-demo-2026``; returns name → password."""
+    out: dict[str, str] = {}
+    for name in session.scalars(select(User.name).order_by(User.id)):
+        out[name] = f"{name}{DEMO_PASSWORD_SUFFIX}"
+        set_password(session, name, out[name])
+    return out

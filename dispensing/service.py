@@ -19,7 +19,7 @@ Transactions are the caller's (``ledger.uow``): this module only flushes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -73,6 +73,27 @@ def dispense(session: Session, req: DispenseRequest, *, by: str) -> Dispensed:
     if isinstance(answer, RdfError):
         raise answer
     return answer
+
+
+def quote(session: Session, req: DispenseRequest, *, by: str) -> Dispensed:
+    """What ``dispense`` would record for ``req``, without writing anything: the same
+    gathering, pricing (``contracts.pricing.price_dispensing``), lot picking and postings
+    (steps 1 and 2 of ``dispense_many``), then the result built as ``_write`` would build
+    it, with no id, entry or client_ref. The caller rolls back (step 1 may lock the lots
+    and the capped patient's month, as a dispensing does)."""
+    req = replace(req, client_ref=None)
+    out: Answers = [None]
+    facts = _gather(session, [req], out)
+    planned = _plan(facts, [req], out, by)
+    if not planned:
+        answer = out[0]
+        assert isinstance(answer, RdfError)
+        raise answer
+    (p,) = planned.values()
+    lines = _line_rows(p, 0, facts.ref.exponents[p.terms.currency])
+    for n, line in enumerate(lines):
+        line["id"] = n
+    return _written(dict(p.values, id=0), lines, _lot_rows(p, [ln["id"] for ln in lines]))
 
 
 def dispense_many(

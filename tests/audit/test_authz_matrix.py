@@ -159,7 +159,7 @@ def test_every_route_declares_who_may_call_it(app: Flask) -> None:
     assert undeclared == []
 
 
-def test_the_only_public_routes_are_the_health_check_and_the_api_description(
+def test_the_only_public_routes_are_the_health_check_the_api_description_and_sign_in(
     app: Flask,
 ) -> None:
     public = sorted(
@@ -174,13 +174,21 @@ def test_the_only_public_routes_are_the_health_check_and_the_api_description(
         "GET /static/<path:filename>",
         "GET /api/v1/docs",  # the interactive reading of the API description
         "GET /api/v1/docs/<name>",
+        # the pages (web/): the way to them, the sign-in page, their static files and
+        # their service worker
+        "GET /",
+        "GET /app/login",
+        "POST /app/login",
+        "GET /app/static/<path:filename>",
+        "GET /app/sw.js",
     }
 
 
 def expected_failure(rule_access: Access, caller: Caller, foreign: bool) -> int | None:
-    """The status the policy demands, or None when any non-error answer is fine."""
+    """The status the policy demands, or None when any non-error answer is fine. A page
+    asked without any credentials sends the browser to the sign-in page (302)."""
     if caller.role is None:
-        return 401
+        return 302 if rule_access.page and not caller.header else 401
     if caller.role == "admin":
         return None
     if caller.role == "pharmacist":
