@@ -35,7 +35,7 @@ from api.schemas.dispensing import (
     ReturnOut,
 )
 from api.session import db_session
-from api.writes import replay_or_conflict, run_write
+from api.writes import owner_scope, replay_or_conflict, run_write
 from dispensing.commands import Dispensed, DispenseRequest, LotShare, Returned, ReturnRequest
 from dispensing.reads import dispensings, get_dispensing, returns_of
 from dispensing.returns import return_items
@@ -515,7 +515,7 @@ class Batch(MethodView):
         records = data["dispensings"]
         s = db_session()
         key = request.headers.get("Idempotency-Key")
-        batch_scope = f"dispensings-batch:{principal().pharmacy or principal().user_id}"
+        batch_scope = f"dispensings-batch:{owner_scope()}"
         body_hash = request_hash({"path": request.path, "body": request.get_json(silent=True)})
         if key is not None:
             replay = replay_or_conflict(s, batch_scope, key, body_hash)
