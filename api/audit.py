@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -35,6 +36,7 @@ class VerifyOut(Strict):
     first_bad_seq = fields.Integer(allow_none=True)
     checkpoint = fields.Nested(CheckpointOut)
     unsealed = fields.Integer()
+    problems = fields.List(fields.String())
 
 
 class EventArgs(PagingArgs):
@@ -69,7 +71,8 @@ class Verify(MethodView):
     def get(self) -> dict[str, Any]:
         """Seal what is pending, then recompute the whole chain against its checkpoint."""
         db_session().rollback()  # hold no snapshot while the sealer writes
-        return verify(database().sessionmaker).as_json()
+        checks = current_app.extensions.get("rdf_verify_checks", ())
+        return verify(database().sessionmaker, checks).as_json()
 
 
 @blp.route("/audit/events")
