@@ -65,6 +65,7 @@ from ledger.sealing import (
     VerifyCheck,
     seal_after_commit,
 )
+from stock.verify import movement_problems
 from web import init_web
 
 log = logging.getLogger("rdf")
@@ -87,6 +88,7 @@ CLOSE_CHECKS: Mapping[str, CloseCheck] = {
 #: ``app.extensions["rdf_verify_checks"]``.
 VERIFY_CHECKS: Mapping[str, VerifyCheck] = {
     "dispensings": dispensing_problems,
+    "stock movements": movement_problems,
 }
 
 

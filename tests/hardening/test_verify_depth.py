@@ -87,3 +87,11 @@ def test_changed_dispensing_figures_are_named(app: Flask, fund: Fund) -> None:
     assert body["ok"] is False
     assert f"dispensing {d['id']} no longer matches" in body["reason"]
     assert "the document gives" in body["reason"]
+
+
+def test_a_changed_receipt_is_named(app: Flask, fund: Fund) -> None:
+    tamper(app, "UPDATE stock_movements SET location = 'P2' WHERE kind = 'receipt'")
+    body = verify(fund)
+    assert body["ok"] is False
+    assert body["reason"].startswith("stock receipt "), body
+    assert "1400-P2" in body["reason"]
