@@ -5,7 +5,12 @@ Each example of the state machine gets a fresh copy of the worked example's fund
 ``__init__`` copies the session's SQLite template over the database file. The app is made
 once per test and reused by every example (making an app costs more than an example's
 steps; with SQLite's NullPool no connection outlives a request, so the app only ever sees
-the fresh file). The model starts from the books
+the fresh file). What does outlive the file is the process's reference snapshot
+(``ledger.refcache``), trusted while the database's ``ref_version`` equals the snapshot's:
+every copy restarts from the template's version, so a snapshot of an earlier example (its
+lots X3, X4 ... of other medicines and expiries) would pass for the new one's. A database
+never goes back to an earlier version, so each copy is moved on to a version this process
+has never seen before its first request. The model starts from the books
 as they are then (the trial balance and the lots at P1 and CENTRAL) and applies, in plain
 Python, the rules of DESIGN.md: prices of PL1 (MET500 50, AML5 120 KHR), the HEF subsidy
 (50 %, half up) for M-00042 only, the 10 % fee, FEFO with expired lots skipped, the lot
@@ -34,7 +39,7 @@ from hypothesis.stateful import (
     multiple,
     rule,
 )
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from tests.conftest import make_app
 from tests.dispensing.conftest import Fund, FundTemplate, fund_on
@@ -124,10 +129,21 @@ class DispensingMachine(RuleBasedStateMachine):
 
     dispensed = Bundle("dispensed")
 
+    #: examples begun so far: each copy's ``ref_version`` is moved on by this many millions
+    examples = 0
+
     def __init__(self) -> None:
         super().__init__()
-        self.app.extensions["rdf_db"].dispose()
+        db = self.app.extensions["rdf_db"]
+        db.dispose()
         shutil.copyfile(self.template.where, self.database)
+        DispensingMachine.examples += 1
+        with db.session() as s:  # an example makes far fewer than a million changes
+            s.execute(
+                text("UPDATE ref_version SET version = version + :k WHERE id = 1"),
+                {"k": 1_000_000 * DispensingMachine.examples},
+            )
+            s.commit()
         self.f: Fund = fund_on(self.app, self.template)
         tb = self.f.get("/reports/trial-balance")
         self.books: Counter[tuple[str, str]] = Counter(
@@ -507,6 +523,7 @@ def test_random_dispensings_retries_returns_and_receipts_keep_the_books_equal_to
         lambda conn, _rec: conn.execute("PRAGMA synchronous=OFF"),
     )
     DispensingMachine.app = application
+    DispensingMachine.examples = 0
     try:
         run = DispensingMachine.TestCase
         run.settings = settings(
