@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 from api.access import access
 from api.audit_trail import list_events
 from api.cursors import decode_cursor, encode_cursor
-from api.schemas.common import PagingArgs, Strict
+from api.schemas.common import Date, PagingArgs, Strict
 from api.session import database, db_session
 from ledger.errors import InvalidRequest
 from ledger.sealing import verify
@@ -41,8 +41,8 @@ class VerifyOut(Strict):
 
 class EventArgs(PagingArgs):
     user = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
 
 
 class EventOut(Strict):

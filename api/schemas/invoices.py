@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from api.schemas.common import DecimalText, PagingArgs, Strict
+from api.schemas.common import Date, DecimalText, PagingArgs, Period, Strict
 from invoices.payments import APPLIES_TO_KINDS, DIRECTIONS, KINDS
 from reports.aging import BUCKETS
 
@@ -20,7 +20,7 @@ class AppliesToIn(Strict):
 
 
 class PaymentIn(Strict):
-    date = fields.Date(required=True)
+    date = Date(required=True)
     direction = fields.String(required=True, validate=validate.OneOf(DIRECTIONS))
     counterparty = fields.Nested(CounterpartyIn, required=True)
     amount = DecimalText(required=True)
@@ -60,8 +60,8 @@ class PaymentLineRefOut(Strict):
 
 class PaymentOut(Strict):
     id = fields.String()
-    date = fields.Date()
-    accounting_date = fields.Date(allow_none=True)
+    date = Date()
+    accounting_date = Date(allow_none=True)
     direction = fields.String()
     counterparty = fields.Nested(CounterpartyOut)
     amount = fields.String()
@@ -86,8 +86,8 @@ class PaymentArgs(PagingArgs):
     counterparty_kind = fields.String(load_default=None, validate=validate.OneOf(KINDS))
     counterparty_code = fields.String(load_default=None, validate=validate.Length(max=200))
     currency = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
     applies_to_kind = fields.String(load_default=None, validate=validate.OneOf(APPLIES_TO_KINDS))
     applies_to_id = fields.String(load_default=None, validate=validate.Length(max=64))
     matched = fields.Boolean(load_default=None)
@@ -97,7 +97,7 @@ class BankLineOut(Strict):
     id = fields.String()
     statement_id = fields.String()
     line_number = fields.Integer()
-    date = fields.Date()
+    date = Date()
     amount = fields.String()
     currency = fields.String()
     reference = fields.String()
@@ -129,7 +129,7 @@ class UnmatchIn(Strict):
 
 class PaymentBriefOut(Strict):
     id = fields.String()
-    date = fields.Date()
+    date = Date()
     direction = fields.String()
     counterparty = fields.Nested(CounterpartyOut)
     amount = fields.String()
@@ -155,12 +155,12 @@ class ReconCurrencyOut(Strict):
 
 
 class ReconciliationArgs(Strict):
-    period = fields.String(required=True, validate=validate.Length(min=7, max=7))
+    period = Period(required=True)
 
 
 class ReconciliationOut(Strict):
     period = fields.String()
-    as_of = fields.Date()
+    as_of = Date()
     matched = fields.List(fields.Nested(MatchedPairOut))
     unmatched_bank_lines = fields.List(fields.Nested(BankLineOut))
     unmatched_payments = fields.List(fields.Nested(PaymentBriefOut))
@@ -168,12 +168,12 @@ class ReconciliationOut(Strict):
 
 
 class ReportAsOfArgs(Strict):
-    as_of = fields.Date(load_default=None)
+    as_of = Date(load_default=None)
 
 
 class ReportRangeArgs(Strict):
-    from_ = fields.Date(data_key="from", required=True)
-    to = fields.Date(required=True)
+    from_ = Date(data_key="from", required=True)
+    to = Date(required=True)
 
 
 class AgedRowOut(Strict):
@@ -190,7 +190,7 @@ class AgedRowOut(Strict):
 
 
 class AgedOut(Strict):
-    as_of = fields.Date()
+    as_of = Date()
     buckets = fields.List(fields.String())
     items = fields.List(fields.Nested(AgedRowOut))
 
@@ -214,7 +214,7 @@ class BalanceSheetCurrencyOut(Strict):
 
 
 class BalanceSheetOut(Strict):
-    as_of = fields.Date(allow_none=True)
+    as_of = Date(allow_none=True)
     currencies = fields.List(fields.Nested(BalanceSheetCurrencyOut))
 
 
@@ -228,8 +228,8 @@ class IncomeCurrencyOut(Strict):
 
 
 class IncomeStatementOut(Strict):
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Date(data_key="from")
+    to = Date()
     currencies = fields.List(fields.Nested(IncomeCurrencyOut))
 
 
@@ -260,14 +260,14 @@ class PriceCostOut(Strict):
     medicine = fields.String()
     unit_price = fields.String()
     replacement_cost = fields.String(allow_none=True)
-    replacement_cost_on = fields.Date(allow_none=True)
+    replacement_cost_on = Date(allow_none=True)
     price_to_cost = fields.String(allow_none=True)
     below_cost = fields.Boolean(allow_none=True)
 
 
 class FundHealthOut(Strict):
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Date(data_key="from")
+    to = Date()
     currency = fields.String()
     months = fields.Integer()
     ratios = fields.Nested(FundRatiosOut)
