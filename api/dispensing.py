@@ -184,14 +184,19 @@ class Dispensings(MethodView):
         def work() -> Dispensed:
             return dispense(db_session(), _request(data), by=by)
 
-        return run_write(
-            work,
-            dispensing_body,
-            status=201,
-            key=key,
-            scope=_scope(data["pharmacy"]),
-            body_hash=_hash(request.get_json(silent=True)),
-        )
+        try:
+            return run_write(
+                work,
+                dispensing_body,
+                status=201,
+                key=key,
+                scope=_scope(data["pharmacy"]),
+                body_hash=_hash(request.get_json(silent=True)),
+            )
+        except IdempotencyConflict:
+            if data["client_ref"] is None:  # the key came from the Idempotency-Key header
+                raise
+            raise _conflict(data["client_ref"]) from None
 
     @access("finance", "auditor", pharmacist="own")
     @blp.arguments(ListArgs, location="query")
@@ -344,8 +349,21 @@ def _parse(index: int, raw: Any) -> _Record:
     return rec
 
 
+class _ClientRefConflict(IdempotencyConflict):
+    """The idempotency conflict of a dispensing whose key is its ``client_ref``: the same
+    problem type, named after what the client sent."""
+
+    title = "client_ref reused with a different dispensing"
+
+
 def _conflict(key: str) -> IdempotencyConflict:
-    return IdempotencyConflict(f"client_ref {key!r} was already used with a different record")
+    """The conflict of a ``client_ref`` sent again with another dispensing (the key the
+    client chose is named as the client sent it, not as an "idempotency key")."""
+    return _ClientRefConflict(
+        f"client_ref {key!r} was already used with a different dispensing: send the same "
+        "record again to get its first answer, or a new client_ref for a new dispensing",
+        errors={"client_ref": ["already used with a different dispensing"]},
+    )
 
 
 _BUSY = {

@@ -15,7 +15,7 @@ from marshmallow import fields, validate
 
 from api.access import access
 from api.ledger import statement_json, trial_balance_json
-from api.schemas.common import StatementOut, Strict, TrialBalanceArgs
+from api.schemas.common import Date, StatementOut, Strict, TrialBalanceArgs
 from api.session import database, db_session
 from ledger import clock
 from ledger.errors import InvalidRequest
@@ -40,14 +40,14 @@ TEXT = {"type": "string"}
 
 
 class StatementDocArgs(Strict):
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
     commodity = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
 
 
 class RangeArgs(Strict):
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
 
 
 def _pdf(body: bytes, filename: str) -> Response:
