@@ -15,7 +15,13 @@ from marshmallow import fields, validate
 
 from api.access import access
 from api.ledger import statement_json, trial_balance_json
-from api.schemas.common import Date, StatementOut, Strict, TrialBalanceArgs
+from api.schemas.common import (
+    STATEMENT_COMMODITY,
+    Date,
+    StatementOut,
+    Strict,
+    TrialBalanceArgs,
+)
 from api.session import database, db_session
 from ledger import clock
 from ledger.errors import InvalidRequest
@@ -42,7 +48,11 @@ TEXT = {"type": "string"}
 class StatementDocArgs(Strict):
     from_ = Date(data_key="from", load_default=None)
     to = Date(load_default=None)
-    commodity = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
+    commodity = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=24),
+        metadata={"description": STATEMENT_COMMODITY},
+    )
 
 
 class RangeArgs(Strict):

@@ -153,10 +153,21 @@ class BalanceOut(Strict):
     balances = fields.List(fields.Nested(BalanceLineOut))
 
 
+#: How a statement's commodity is chosen when none is asked for (OpenAPI description).
+STATEMENT_COMMODITY = (
+    "Default: the account's own currency (1020 is USD); else the one commodity it holds; "
+    "else the fund currency when it holds it or nothing; else 422 naming the commodities."
+)
+
+
 class StatementArgs(PagingArgs):
     from_ = Date(data_key="from", load_default=None)
     to = Date(load_default=None)
-    commodity = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
+    commodity = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=24),
+        metadata={"description": STATEMENT_COMMODITY},
+    )
 
 
 class StatementLineOut(Strict):
