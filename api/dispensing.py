@@ -409,6 +409,9 @@ def _one_record(rec: _Record, by: str) -> None:
 
     try:
         rec.result.update(uow_run(s, attempt, attempts=8, retry_integrity=key is not None))
+    except IdempotencyConflict as exc:  # answered as the chunked way answers it
+        conflict = _conflict(key) if key is not None else exc
+        rec.result.update(status=conflict.status, problem=_problem_body(conflict))
     except RdfError as exc:
         rec.result.update(status=exc.status, problem=_problem_body(exc))
     except IntegrityError:
