@@ -129,6 +129,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from api.audit import blp as audit_blp
     from api.contracts import blp as contracts_blp
     from api.dispensing import blp as dispensing_blp
+    from api.fx import blp as fx_blp
     from api.invoices import blp as invoices_blp
     from api.ledger import blp as ledger_blp
     from api.ledger import health
@@ -146,6 +147,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         settlements_blp,
         reports_blp,
         audit_blp,
+        fx_blp,
     ):
         api.register_blueprint(blp)
 

@@ -44,7 +44,7 @@ from api.schemas.stock import (
 )
 from api.session import db_session
 from api.writes import write_view
-from ledger import clock
+from ledger import chart, clock
 from ledger.errors import InvalidRequest
 from ledger.money import format_amount
 from reports.tabular import Col, Report, Section, respond
@@ -211,9 +211,19 @@ class Receipts(MethodView):
                     "expiry": line.expiry_on,
                     "quantity": line.quantity,
                     "total_cost": format_amount(line.cost, r.exponent),
+                    "value": format_amount(
+                        line.cost if line.value is None else line.value,
+                        chart.exponent(r.value_currency or r.currency),
+                    ),
                 }
                 for line in r.lines
             ],
+            "rate": r.rate.rate.text if r.rate else None,
+            "rate_date": r.rate.rate_date if r.rate else None,
+            "value_currency": r.value_currency or r.currency,
+            "total_value": format_amount(
+                r.total_value, chart.exponent(r.value_currency or r.currency)
+            ),
         }
 
 
