@@ -193,9 +193,10 @@ class Receipts(MethodView):
     @blp.response(201, StockReceiptOut)
     @write_view(StockReceiptOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Receive lots from a supplier into a place (units and cost, per lot)."""
+        """Receive lots from a supplier into a place (units and cost, per lot); a receipt
+        invoiced in the other currency values its lots in the functional currency."""
         r = service.receive(db_session(), data, by=principal().name)
-        return {
+        out: dict[str, Any] = {
             "id": str(r.id),
             "entry_id": str(r.entry_id),
             "supplier": r.supplier,
@@ -211,20 +212,23 @@ class Receipts(MethodView):
                     "expiry": line.expiry_on,
                     "quantity": line.quantity,
                     "total_cost": format_amount(line.cost, r.exponent),
-                    "value": format_amount(
-                        line.cost if line.value is None else line.value,
-                        chart.exponent(r.value_currency or r.currency),
-                    ),
                 }
                 for line in r.lines
             ],
-            "rate": r.rate.rate.text if r.rate else None,
-            "rate_date": r.rate.rate_date if r.rate else None,
-            "value_currency": r.value_currency or r.currency,
-            "total_value": format_amount(
-                r.total_value, chart.exponent(r.value_currency or r.currency)
-            ),
         }
+        if r.rate is not None and r.value_currency is not None:
+            vexp = chart.exponent(r.value_currency)
+            for shown, line in zip(out["lines"], r.lines, strict=True):
+                shown["value"] = format_amount(
+                    line.cost if line.value is None else line.value, vexp
+                )
+            out |= {
+                "rate": r.rate.rate.text,
+                "rate_date": r.rate.rate_date,
+                "value_currency": r.value_currency,
+                "total_value": format_amount(r.total_value, vexp),
+            }
+        return out
 
 
 @blp.route("/stock/transfers")

@@ -471,7 +471,7 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
                 outstanding=sfmt(outstanding),
                 status="partial" if outstanding > 0 else "paid" if outstanding == 0 else "overpaid",
             )
-    return {
+    view: dict[str, Any] = {
         "id": str(p.id),
         "date": p.date,
         "accounting_date": entry.accounting_date if entry else None,
@@ -491,33 +491,6 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
             "due": sfmt(due),
             "position": position,
         },
-        "settled": (
-            {
-                "currency": conv.to_currency,
-                "amount": sfmt(conv.to_amount),
-                "rate": conv.rate,
-                "rate_stated": conv.stated,
-                "rate_date": conv.rate_date,
-            }
-            if conv is not None
-            else None
-        ),
-        "legs": [
-            {
-                "account": a,
-                "currency": c,
-                "amount": format_amount(int(v), exps[c]),
-            }
-            for a, c, v in (
-                session.execute(
-                    select(Posting.account_code, Posting.commodity, Posting.amount)
-                    .where(Posting.entry_id == p.entry_id)
-                    .order_by(Posting.id)
-                ).all()
-                if p.entry_id
-                else []
-            )
-        ],
         "bank_line": (
             {
                 "id": str(line.id),
@@ -529,6 +502,23 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
         ),
         "status": "matched" if line else "unmatched",
     }
+    if conv is not None:  # a payment in the other currency: what it settled, both legs
+        view["settled"] = {
+            "currency": conv.to_currency,
+            "amount": sfmt(conv.to_amount),
+            "rate": conv.rate,
+            "rate_stated": conv.stated,
+            "rate_date": conv.rate_date,
+        }
+        view["legs"] = [
+            {"account": a, "currency": c, "amount": format_amount(int(v), exps[c])}
+            for a, c, v in session.execute(
+                select(Posting.account_code, Posting.commodity, Posting.amount)
+                .where(Posting.entry_id == p.entry_id)
+                .order_by(Posting.id)
+            ).all()
+        ]
+    return view
 
 
 def _paid_towards(session: Session, kind: str, ident: str, currency: str) -> int:

@@ -119,7 +119,7 @@ def _receipt_lots(session: Session, mv: StockMovement, functional: str) -> list[
     ).all()
     per: dict[int, list[Any]] = {}
     for lot_id, commodity, medicine, code, amount in rows:
-        slot = per.setdefault(int(lot_id), [medicine, code, 0, 0])
+        slot = per.setdefault(int(lot_id or 0), [medicine, code, 0, 0])
         if commodity == medicine:
             slot[2] += int(amount)
         elif commodity == functional:
