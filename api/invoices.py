@@ -39,11 +39,12 @@ from api.session import db_session
 from api.writes import run_write, write_view
 from invoices import payments as pay
 from invoices import reconciliation as rec
-from ledger import clock
+from ledger import chart, clock
 from ledger.errors import IdempotencyConflict, InvalidRequest
 from ledger.periods import parse_period
 from ledger.queries import exponents
 from ledger.tables import IdempotencyKey
+from reports import converted
 from reports import fund as reports
 from reports.aging import BUCKETS
 from reports.tabular import Col, Report, Section, respond
@@ -366,6 +367,16 @@ def balance_sheet_rows(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "amount": c["current_surplus"],
             }
         )
+        if "exchange_differences" in c:
+            rows.append(
+                {
+                    "currency": cur,
+                    "section": "equity",
+                    "account": chart.CURRENCY_EXCHANGE,
+                    "name": converted.EXCHANGE_DIFFERENCES,
+                    "amount": c["exchange_differences"],
+                }
+            )
         rows += [
             {"currency": cur, "section": total, "amount": c[total]}
             for total in ("total_assets", "total_liabilities", "total_equity")
@@ -380,7 +391,11 @@ class BalanceSheet(MethodView):
     @blp.response(200, BalanceSheetOut)
     def get(self, args: dict[str, Any]) -> Any:
         """Assets, liabilities and equity (with the current surplus) per currency."""
-        out = reports.balance_sheet(db_session(), args["as_of"])
+        out = (
+            converted.balance_sheet_in(db_session(), args["as_of"], args["in_"])
+            if args["in_"]
+            else reports.balance_sheet(db_session(), args["as_of"])
+        )
         when = out["as_of"].isoformat() if out["as_of"] else "now"
         return respond(
             lambda: Report(
@@ -419,7 +434,11 @@ class IncomeStatement(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Income (4000) and expenses (5000-5400) per account over a range, and the surplus."""
         start, end = _range(args)
-        out = reports.income_statement(db_session(), start, end)
+        out = (
+            converted.income_statement_in(db_session(), start, end, args["in_"])
+            if args["in_"]
+            else reports.income_statement(db_session(), start, end)
+        )
         name = f"income-statement-{start.isoformat()}-{end.isoformat()}"
         return respond(
             lambda: Report(
@@ -454,7 +473,11 @@ class FundHealth(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Cost recovery, capital preservation, months of stock, loss shares (exact)."""
         start, end = _range(args)
-        out = reports.fund_health(db_session(), start, end)
+        out = (
+            converted.fund_health_in(db_session(), start, end, args["in_"])
+            if args["in_"]
+            else reports.fund_health(db_session(), start, end)
+        )
         name = f"fund-health-{start.isoformat()}-{end.isoformat()}"
         ratio_cols = [Col("name"), Col("value")]
         figure_cols = [Col("name"), Col("amount", "money", currency=out["currency"])]

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger import chart
 from ledger.money import (
     AmountError,
     format_amount,
@@ -163,13 +164,15 @@ def balance_sheet_sections(
     """Per currency: asset, liability, equity lines (natural sign) and the current surplus."""
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
-        if r.commodity not in money or r.type == "memo":
+        if r.commodity not in money or (r.type == "memo" and r.account != chart.CURRENCY_EXCHANGE):
             continue
         cur = out.setdefault(
             r.commodity,
             {"asset": [], "liability": [], "equity": [], "income": 0, "expense": 0},
         )
-        if r.type == "asset":
+        if r.account == chart.CURRENCY_EXCHANGE:  # two currencies: the trading account
+            cur["exchange"] = cur.get("exchange", 0) - r.balance
+        elif r.type == "asset":
             cur["asset"].append((r.account, r.name, r.balance))
         elif r.type in ("liability", "equity"):
             cur[r.type].append((r.account, r.name, -r.balance))
@@ -261,9 +264,11 @@ def balance_sheet(session: Session, as_of: date | None) -> dict[str, Any]:
         liabilities = sum(v for *_x, v in sec["liability"])
         surplus = sec["income"] - sec["expense"]
         equity = sum(v for *_x, v in sec["equity"]) + surplus
-        assert assets == liabilities + equity, f"balance sheet of {cur} does not balance"
+        exchange = sec.get("exchange", 0)
+        assert assets == liabilities + equity + exchange, f"balance sheet of {cur} does not balance"
         out.append(
             {
+                **({"exchange_differences": fmt(exchange)} if "exchange" in sec else {}),
                 "currency": cur,
                 "assets": [{"account": a, "name": n, "amount": fmt(v)} for a, n, v in sec["asset"]],
                 "liabilities": [
