@@ -9,11 +9,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from invoices.commands import RecordPayment
 from invoices.fx import record_exchange
 from invoices.payments import record_payment
+from ledger import chart
 from ledger.fx_rates import record_rate
-from stock import service
+from stock.commands import NewSupplier, ReceiptLineIn, Receive
 from stock.landed_costs import add_landed_cost
+from stock.movements import receive
+from stock.refdata import create_supplier
 
 BY = "seed-demo"
 IMPORTER = "IMPORT-USD"
@@ -27,14 +31,15 @@ def seed_fx(session: Session, last_month: date, medicine: str) -> dict[str, Any]
         record_rate(session, {"date": day(n), "rate": rate}, by=BY)
     record_payment(
         session,
-        {
-            "date": day(1),
-            "direction": "in",
-            "counterparty": {"kind": "donor", "code": "Friends of the fund"},
-            "amount": "25000.00",
-            "currency": "USD",
-            "reference": "GRANT-USD-1",
-        },
+        RecordPayment(
+            on=day(1),
+            direction="in",
+            counterparty_kind="donor",
+            counterparty_code="Friends of the fund",
+            amount="25000.00",
+            currency="USD",
+            reference="GRANT-USD-1",
+        ),
         by=BY,
     )
     record_exchange(
@@ -48,24 +53,24 @@ def seed_fx(session: Session, last_month: date, medicine: str) -> dict[str, Any]
         by=BY,
     )
     for code, name in ((IMPORTER, "Importer (invoices in USD)"), (FORWARDER, "Freight forwarder")):
-        service.create_supplier(session, {"code": code, "name": name})
-    receipt = service.receive(
+        create_supplier(session, NewSupplier(code, name))
+    receipt = receive(
         session,
-        {
-            "supplier": IMPORTER,
-            "location": "CENTRAL",
-            "date": day(3),
-            "currency": "USD",
-            "lines": [
-                {
-                    "medicine": medicine,
-                    "lot": "USD-IMP-1",
-                    "expiry": date(last_month.year + 2, last_month.month, 1),
-                    "quantity": 20_000,
-                    "total_cost": "1200.00",
-                }
-            ],
-        },
+        Receive(
+            supplier=IMPORTER,
+            location=chart.CENTRAL,
+            on=day(3),
+            lines=(
+                ReceiptLineIn(
+                    medicine=medicine,
+                    lot="USD-IMP-1",
+                    expiry=date(last_month.year + 2, last_month.month, 1),
+                    quantity=20_000,
+                    total_cost="1200.00",
+                ),
+            ),
+            currency="USD",
+        ),
         by=BY,
     )
     add_landed_cost(
@@ -82,14 +87,15 @@ def seed_fx(session: Session, last_month: date, medicine: str) -> dict[str, Any]
     )
     paid = record_payment(
         session,
-        {
-            "date": day(20),
-            "direction": "in",
-            "counterparty": {"kind": "scheme", "code": "HEF"},
-            "amount": "40.00",
-            "currency": "USD",
-            "reference": "HEF-USD-TRANSFER",
-        },
+        RecordPayment(
+            on=day(20),
+            direction="in",
+            counterparty_kind="scheme",
+            counterparty_code="HEF",
+            amount="40.00",
+            currency="USD",
+            reference="HEF-USD-TRANSFER",
+        ),
         by=BY,
     )
     return {"receipt": receipt.id, "payment": paid.id}

@@ -30,23 +30,24 @@ zero is a credit the counterparty holds), and for an ``applies_to`` the service 
 ``applies_to`` (``{kind: "settlement"|"claim"|"receipt", id}``) is stored with the payment.
 A receipt is the journal entry of a stock receipt (``source`` ``"stock-receipt:{id}"`` or
 ``"receipt:{id}"``); it is checked to exist and to be owed to the same supplier. Settlements
-and subsidy claims are checked by the resolvers their package registers with
-:func:`register_applies_to` (``invoices.settlements`` does, on import); a kind nobody has
-registered is stored unverified (reported as ``"verified": false``).
+and subsidy claims are checked by the resolvers of :mod:`invoices.settlements`, receipts by
+this module's, through the dispatch table :data:`APPLIES_TO_RESOLVERS`; a kind without a
+resolver there is stored unverified (reported as ``"verified": false``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from invoices.commands import AppliesTo, PaymentFilter, RecordPayment
 from invoices.fx import plan_fx_payment
+from invoices.settlements import claim_due, settlement_due
 from invoices.tables import BankStatementLine, Payment
 from ledger import chart, clock
 from ledger.errors import InvalidRequest, NotFound
@@ -62,15 +63,14 @@ from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, format_amount, parse_amount
 from ledger.posting import post_entry
 from ledger.queries import balance_of, exponents
-from ledger.tables import Account, Entry, Posting
+from ledger.tables import Account, Commodity, Entry, Posting
 
-FUND_CURRENCY = "KHR"
 DIRECTIONS = ("in", "out")
 KINDS = ("pharmacy", "scheme", "supplier", "donor")
 APPLIES_TO_KINDS = ("settlement", "claim", "receipt")
 #: which counterparty each applies_to kind belongs to
 APPLIES_TO_COUNTERPARTY = {"settlement": "pharmacy", "claim": "scheme", "receipt": "supplier"}
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,23}$")
+CODE_RE = chart.REF_CODE_RE  # checked with fullmatch
 
 
 class PaymentRefused(InvalidRequest):
@@ -94,7 +94,7 @@ class PaymentPlan:
 def counterparty_account(kind: str, direction: str, code: str) -> str:
     """The account a payment of ``kind`` and ``direction`` settles, or PaymentRefused."""
     if kind == "pharmacy":
-        return f"1200-{code}" if direction == "in" else f"2100-{code}"
+        return chart.due_from_pharmacy(code) if direction == "in" else chart.due_to_pharmacy(code)
     if kind == "scheme":
         if direction == "out":
             raise PaymentRefused(
@@ -102,7 +102,7 @@ def counterparty_account(kind: str, direction: str, code: str) -> str:
                 "record a refund to a payer as a manual journal entry",
                 errors={"direction": ["a scheme only pays in"]},
             )
-        return f"1300-{code}"
+        return chart.due_from_payer(code)
     if kind == "supplier":
         if direction == "in":
             raise PaymentRefused(
@@ -110,7 +110,7 @@ def counterparty_account(kind: str, direction: str, code: str) -> str:
                 "record a supplier refund as a manual journal entry",
                 errors={"direction": ["a supplier is only paid (out)"]},
             )
-        return f"2000-{code}"
+        return chart.due_to_supplier(code)
     if kind == "donor":
         if direction == "out":
             raise PaymentRefused(
@@ -118,7 +118,7 @@ def counterparty_account(kind: str, direction: str, code: str) -> str:
                 "journal entry with the board's decision in the memo",
                 errors={"direction": ["a donor only pays in (capitalisation)"]},
             )
-        return "3000"
+        return chart.FUND_CAPITAL
     raise PaymentRefused(
         f"unknown counterparty kind {kind!r}", errors={"counterparty.kind": ["unknown kind"]}
     )
@@ -141,11 +141,11 @@ def plan_payment(
             "a payment amount must be more than zero", errors={"amount": ["must be positive"]}
         )
     account = counterparty_account(kind, direction, code)
-    if kind != "donor" and currency != (settles or FUND_CURRENCY):
+    if kind != "donor" and currency != (settles or chart.FUND_CURRENCY):
         raise PaymentRefused(
-            f"counterparty accounts are kept in {FUND_CURRENCY}; record a {currency} payment "
+            f"counterparty accounts are kept in {chart.FUND_CURRENCY}; record a {currency} payment "
             "via a manual conversion entry",
-            errors={"currency": [f"{kind} payments are recorded in {FUND_CURRENCY}"]},
+            errors={"currency": [f"{kind} payments are recorded in {chart.FUND_CURRENCY}"]},
         )
     sign = 1 if direction == "in" else -1
     postings = (
@@ -162,9 +162,9 @@ def due_position(account: str, balance_minor: int) -> tuple[int, str]:
     (2000, 2100) are owed by the fund when negative. A negative due is an overpayment
     (a credit held by the other side). The capital account has no due.
     """
-    if account == "3000":
+    if account == chart.FUND_CAPITAL:
         return 0, "capital"
-    due = balance_minor if account[:4] in ("1200", "1300") else -balance_minor
+    due = balance_minor if chart.header_of(account) in chart.RECEIVABLE_HEADERS else -balance_minor
     if due > 0:
         return due, "owing"
     if due < 0:
@@ -175,15 +175,8 @@ def due_position(account: str, balance_minor: int) -> tuple[int, str]:
 # --------------------------------------------------------------------------- applies_to
 
 #: kind -> fn(session, id, payment counterparty code) -> amount due in minor units, or
-#: raise NotFound/InvalidRequest. Registered by the package that owns the document.
+#: raise NotFound/InvalidRequest.
 AppliesToResolver = Callable[[Session, str, str], int]
-_resolvers: dict[str, AppliesToResolver] = {}
-
-
-def register_applies_to(kind: str, resolver: AppliesToResolver) -> None:
-    """Let the package owning settlements or claims validate references to them."""
-    assert kind in APPLIES_TO_KINDS
-    _resolvers[kind] = resolver
 
 
 def receipt_entry(session: Session, ident: str) -> Entry | None:
@@ -206,7 +199,7 @@ def _receipt_due(session: Session, ident: str, supplier: str) -> int:
     owed = session.scalar(
         select(func.coalesce(func.sum(Posting.amount), 0)).where(
             Posting.entry_id == entry.id,
-            Posting.account_code == f"2000-{supplier}",
+            Posting.account_code == chart.due_to_supplier(supplier),
             Posting.commodity == receipt_currency(session, entry.id, supplier),
         )
     )
@@ -218,7 +211,13 @@ def _receipt_due(session: Session, ident: str, supplier: str) -> int:
     return -int(owed)
 
 
-register_applies_to("receipt", _receipt_due)
+#: The check of each ``applies_to`` kind (a plain dispatch table: the settlements and claims
+#: resolvers come from :mod:`invoices.settlements`, which does not import this module).
+APPLIES_TO_RESOLVERS: dict[str, AppliesToResolver] = {
+    "settlement": settlement_due,
+    "claim": claim_due,
+    "receipt": _receipt_due,
+}
 
 
 def receipt_currency(session: Session, entry_id: int, supplier: str) -> str:
@@ -231,7 +230,7 @@ def receipt_currency(session: Session, entry_id: int, supplier: str) -> str:
         )
         .limit(1)
     )
-    return str(found) if found is not None else FUND_CURRENCY
+    return str(found) if found is not None else chart.FUND_CURRENCY
 
 
 def settled_currency(
@@ -240,7 +239,7 @@ def settled_currency(
     account: str,
     paid_currency: str,
     stated: str | None,
-    applies: dict[str, Any] | None,
+    applies: AppliesTo | None,
 ) -> str:
     """The currency of the balance a payment settles (DESIGN.md "Two currencies"): a donor's
     capital is in the currency paid; else the one stated (``settles``); else the applied
@@ -251,16 +250,16 @@ def settled_currency(
     if stated is not None:
         return kept_currency(stated, "settles")
     if applies is not None:
-        if applies["kind"] == "receipt":
-            entry = receipt_entry(session, applies["id"].strip())
+        if applies.kind == "receipt":
+            entry = receipt_entry(session, applies.id.strip())
             code = chart.party_of(account)
             if entry is not None and code is not None:
                 return receipt_currency(session, entry.id, code)
-        return FUND_CURRENCY
-    if kind == "supplier" and paid_currency != FUND_CURRENCY:
+        return chart.FUND_CURRENCY
+    if kind == "supplier" and paid_currency != chart.FUND_CURRENCY:
         if balance_of(session, [account], paid_currency) != 0:
             return paid_currency
-    return FUND_CURRENCY
+    return chart.FUND_CURRENCY
 
 
 # --------------------------------------------------------------------------- service
@@ -280,14 +279,14 @@ def _bank_account(session: Session, currency: str) -> str:
     return str(code)
 
 
-def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Payment:
+def record_payment(session: Session, cmd: RecordPayment, *, by: str) -> Payment:
     """Validate, store and post one payment. The caller commits."""
-    when: date = data["date"]
+    when = cmd.on
     check_event_date(when)
-    direction = data["direction"]
-    kind = data["counterparty"]["kind"]
-    code = data["counterparty"]["code"].strip()
-    if kind != "donor" and not CODE_RE.match(code):
+    direction = cmd.direction
+    kind = cmd.counterparty_kind
+    code = cmd.counterparty_code.strip()
+    if kind != "donor" and not CODE_RE.fullmatch(code):
         raise InvalidRequest(
             f"{code!r} is not a {kind} code",
             errors={"counterparty.code": ["letters, digits, '-', '_' or '.', at most 24"]},
@@ -296,16 +295,16 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
         raise InvalidRequest(
             "the donor's name is empty", errors={"counterparty.code": ["must not be empty"]}
         )
-    currency = data["currency"].strip().upper()
+    currency = cmd.currency.strip().upper()
     exps = exponents(session)
     if currency not in exps or currency == "" or _is_medicine(session, currency):
         raise InvalidRequest(f"no currency {currency!r}", errors={"currency": ["unknown currency"]})
     try:
-        amount = parse_amount(data["amount"], exps[currency], allow_negative=False)
+        amount = parse_amount(cmd.amount, exps[currency], allow_negative=False)
     except AmountError as exc:
         raise InvalidRequest(f"amount: {exc}", errors={"amount": [str(exc)]}) from exc
     bank_account = _bank_account(session, currency)
-    applies = data.get("applies_to")
+    applies = cmd.applies_to
     fx = None
     settles = (
         settled_currency(
@@ -313,7 +312,7 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
             kind,
             counterparty_account(kind, direction, code),
             currency,
-            data.get("settles"),
+            cmd.settles,
             applies,
         )
         if kind != "donor"
@@ -328,7 +327,7 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
                 errors={"counterparty.code": [f"unknown {kind}"]},
             )
         try:
-            fx_rate = rate_for(session, when, data.get("rate"))
+            fx_rate = rate_for(session, when, cmd.rate)
         except NoRate as exc:
             raise NoRate(
                 f"this {currency} payment settles a {settles} balance: {exc.detail}",
@@ -348,7 +347,7 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
         )
         plan = PaymentPlan(fx.counterparty_account, fx.postings)
     else:
-        if data.get("rate") is not None:
+        if cmd.rate is not None:
             raise InvalidRequest(
                 f"a rate is only for a payment in another currency than the balance it "
                 f"settles; this one pays a {settles} balance in {currency}",
@@ -363,7 +362,7 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
         )
 
     if applies is not None:
-        a_kind, a_id = applies["kind"], applies["id"].strip()
+        a_kind, a_id = applies.kind, applies.id.strip()
         if APPLIES_TO_COUNTERPARTY[a_kind] != kind:
             raise InvalidRequest(
                 f"a payment to or from a {kind} cannot apply to a {a_kind}",
@@ -373,7 +372,7 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
                     ]
                 },
             )
-        resolver = _resolvers.get(a_kind)
+        resolver = APPLIES_TO_RESOLVERS.get(a_kind)
         if resolver is not None:
             resolver(session, a_id, code)
 
@@ -384,9 +383,9 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
         counterparty_code=code,
         amount_minor=amount,
         currency=currency,
-        reference=data["reference"].strip(),
-        applies_to_kind=applies["kind"] if applies else None,
-        applies_to_id=applies["id"].strip() if applies else None,
+        reference=cmd.reference.strip(),
+        applies_to_kind=applies.kind if applies else None,
+        applies_to_id=applies.id.strip() if applies else None,
         created_at=clock.now(),
         created_by=by,
     )
@@ -420,8 +419,6 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
 
 
 def _is_medicine(session: Session, code: str) -> bool:
-    from ledger.tables import Commodity
-
     c = session.get(Commodity, code)
     return c is None or c.kind != "currency"
 
@@ -459,7 +456,7 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
     applies: dict[str, Any] | None = None
     if p.applies_to_kind:
         applies = {"kind": p.applies_to_kind, "id": p.applies_to_id, "verified": False}
-        resolver = _resolvers.get(p.applies_to_kind)
+        resolver = APPLIES_TO_RESOLVERS.get(p.applies_to_kind)
         if resolver is not None and p.applies_to_id is not None:
             amount_due = resolver(session, p.applies_to_id, p.counterparty_code)
             paid = _paid_towards(session, p.applies_to_kind, p.applies_to_id, settled_cur)
@@ -537,28 +534,28 @@ def _paid_towards(session: Session, kind: str, ident: str, currency: str) -> int
 
 
 def list_payments(
-    session: Session, filters: dict[str, Any], after_id: int | None, limit: int
+    session: Session, filters: PaymentFilter, after_id: int | None, limit: int
 ) -> list[Payment]:
     q = select(Payment).order_by(Payment.id).limit(limit)
     if after_id is not None:
         q = q.where(Payment.id > after_id)
-    if filters.get("direction"):
-        q = q.where(Payment.direction == filters["direction"])
-    if filters.get("counterparty_kind"):
-        q = q.where(Payment.counterparty_kind == filters["counterparty_kind"])
-    if filters.get("counterparty_code"):
-        q = q.where(Payment.counterparty_code == filters["counterparty_code"])
-    if filters.get("currency"):
-        q = q.where(Payment.currency == filters["currency"].upper())
-    if filters.get("from_"):
-        q = q.where(Payment.date >= filters["from_"])
-    if filters.get("to"):
-        q = q.where(Payment.date <= filters["to"])
-    if filters.get("applies_to_kind"):
-        q = q.where(Payment.applies_to_kind == filters["applies_to_kind"])
-    if filters.get("applies_to_id"):
-        q = q.where(Payment.applies_to_id == filters["applies_to_id"])
-    matched = filters.get("matched")
+    if filters.direction:
+        q = q.where(Payment.direction == filters.direction)
+    if filters.counterparty_kind:
+        q = q.where(Payment.counterparty_kind == filters.counterparty_kind)
+    if filters.counterparty_code:
+        q = q.where(Payment.counterparty_code == filters.counterparty_code)
+    if filters.currency:
+        q = q.where(Payment.currency == filters.currency.upper())
+    if filters.start:
+        q = q.where(Payment.date >= filters.start)
+    if filters.end:
+        q = q.where(Payment.date <= filters.end)
+    if filters.applies_to_kind:
+        q = q.where(Payment.applies_to_kind == filters.applies_to_kind)
+    if filters.applies_to_id:
+        q = q.where(Payment.applies_to_id == filters.applies_to_id)
+    matched = filters.matched
     if matched is not None:
         sub = select(BankStatementLine.payment_id).where(BankStatementLine.payment_id.is_not(None))
         q = q.where(Payment.id.in_(sub) if matched else Payment.id.not_in(sub))

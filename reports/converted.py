@@ -31,10 +31,13 @@ from ledger.fx_rates import RateInForce, kept_currency, rate_for
 from ledger.money import format_amount, round_half_up
 from ledger.queries import trial_balance
 from ledger.tables import Account, Posting
-from reports.fund import FundFigures, fund_health, fund_ratios, months_in_range
-
-#: The name the balancing line of a converted report goes by.
-EXCHANGE_DIFFERENCES = "Exchange differences"
+from reports.fund import (
+    EXCHANGE_DIFFERENCES,
+    FundFigures,
+    fund_health,
+    fund_ratios,
+    months_in_range,
+)
 
 # --------------------------------------------------------------------------- pure
 

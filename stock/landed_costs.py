@@ -34,7 +34,7 @@ from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, parse_amount, round_half_up
 from ledger.posting import post_entry
 from ledger.tables import Entry, Lot, Posting
-from stock.service import require_supplier
+from stock.refdata import require_supplier
 from stock.tables import StockMovement
 
 

@@ -13,7 +13,7 @@ conversions events made, and landed costs of receipts (DESIGN.md "Two currencies
 * account ``9100`` Currency exchange (memo, money in both currencies).
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0012
 Create Date: 2026-11-24
 """
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
