@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from api.access import access
-from api.ledger import statement_json, trial_balance_json
+from api.ledger import statement_json, trial_balance_any
 from api.schemas.common import (
     STATEMENT_COMMODITY,
     Date,
@@ -82,7 +82,7 @@ class TrialBalancePdf(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """The trial balance as a PDF (fund, date, time made, seal of the last entry)."""
         s = db_session()
-        out = trial_balance_json(args["as_of"], args["commodity"])
+        out = trial_balance_any(args)
         as_of = args["as_of"] or clock.today()
         doc = trial_balance_document(
             out,

@@ -247,6 +247,8 @@ class ReverseIn(Strict):
 class TrialBalanceArgs(Strict):
     as_of = Date(load_default=None)
     commodity = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
+    #: convert every balance into this currency at the as-of rate (?in=KHR|USD)
+    in_ = fields.String(data_key="in", load_default=None, validate=validate.Length(min=1, max=24))
 
 
 class TrialBalanceRowOut(Strict):
@@ -272,6 +274,10 @@ class TrialBalanceOut(Strict):
     total_debit = fields.String(allow_none=True)
     total_credit = fields.String(allow_none=True)
     balanced = fields.Boolean()
+    in_ = fields.String(data_key="in", allow_none=True)
+    rate = fields.String(allow_none=True)
+    rate_date = Date(allow_none=True)
+    exchange_differences = fields.String(allow_none=True)
 
 
 class PeriodOut(Strict):

@@ -27,6 +27,10 @@ class PaymentIn(Strict):
     currency = fields.String(required=True, validate=validate.Length(min=1, max=24))
     reference = fields.String(required=True, validate=validate.Length(min=1, max=200))
     applies_to = fields.Nested(AppliesToIn, load_default=None, allow_none=True)
+    #: KHR per USD (<= 6 decimals) when the currency paid differs from the settled balance's
+    rate = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    #: the currency of the balance settled (default: see invoices.payments.settled_currency)
+    settles = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
 
 
 class CounterpartyOut(Strict):
@@ -52,6 +56,20 @@ class CounterpartyBalanceOut(Strict):
     position = fields.String()
 
 
+class SettledOut(Strict):
+    currency = fields.String()
+    amount = fields.String()
+    rate = fields.String()
+    rate_stated = fields.Boolean()
+    rate_date = Date(allow_none=True)
+
+
+class LegOut(Strict):
+    account = fields.String()
+    currency = fields.String()
+    amount = fields.String()
+
+
 class PaymentLineRefOut(Strict):
     id = fields.String()
     statement_id = fields.String()
@@ -72,6 +90,8 @@ class PaymentOut(Strict):
     created_at = fields.String()
     created_by = fields.String()
     counterparty_balance = fields.Nested(CounterpartyBalanceOut)
+    settled = fields.Nested(SettledOut, allow_none=True)
+    legs = fields.List(fields.Nested(LegOut))
     bank_line = fields.Nested(PaymentLineRefOut, allow_none=True)
     status = fields.String()
 
@@ -169,11 +189,14 @@ class ReconciliationOut(Strict):
 
 class ReportAsOfArgs(Strict):
     as_of = Date(load_default=None)
+    #: convert every balance into this currency at the as-of rate (?in=KHR|USD)
+    in_ = fields.String(data_key="in", load_default=None, validate=validate.Length(min=1, max=24))
 
 
 class ReportRangeArgs(Strict):
     from_ = Date(data_key="from", required=True)
     to = Date(required=True)
+    in_ = fields.String(data_key="in", load_default=None, validate=validate.Length(min=1, max=24))
 
 
 class AgedRowOut(Strict):
@@ -210,11 +233,15 @@ class BalanceSheetCurrencyOut(Strict):
     total_assets = fields.String()
     total_liabilities = fields.String()
     total_equity = fields.String()
+    exchange_differences = fields.String()
     balanced = fields.Boolean()
 
 
 class BalanceSheetOut(Strict):
     as_of = Date(allow_none=True)
+    in_ = fields.String(data_key="in", allow_none=True)
+    rate = fields.String(allow_none=True)
+    rate_date = Date(allow_none=True)
     currencies = fields.List(fields.Nested(BalanceSheetCurrencyOut))
 
 
@@ -230,6 +257,9 @@ class IncomeCurrencyOut(Strict):
 class IncomeStatementOut(Strict):
     from_ = Date(data_key="from")
     to = Date()
+    in_ = fields.String(data_key="in", allow_none=True)
+    rate = fields.String(allow_none=True)
+    rate_date = Date(allow_none=True)
     currencies = fields.List(fields.Nested(IncomeCurrencyOut))
 
 
@@ -253,6 +283,7 @@ class FundFiguresOut(Strict):
     capital_contributed = fields.String()
     inventory_value = fields.String()
     average_monthly_cost_of_medicines = fields.String()
+    exchange_differences = fields.String()
 
 
 class PriceCostOut(Strict):
@@ -269,6 +300,9 @@ class FundHealthOut(Strict):
     from_ = Date(data_key="from")
     to = Date()
     currency = fields.String()
+    in_ = fields.String(data_key="in", allow_none=True)
+    rate = fields.String(allow_none=True)
+    rate_date = Date(allow_none=True)
     months = fields.Integer()
     ratios = fields.Nested(FundRatiosOut)
     figures = fields.Nested(FundFiguresOut)

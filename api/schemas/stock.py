@@ -121,6 +121,10 @@ class StockReceiptIn(Strict):
     lines = fields.List(
         fields.Nested(StockReceiptLineIn), required=True, validate=validate.Length(min=1, max=200)
     )
+    #: the invoice's currency (default: the functional currency) and, for the other
+    #: currency, the rate (KHR per USD, <= 6 decimals; default: the one in force)
+    currency = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
+    rate = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
 
 
 class StockReceiptLineOut(Strict):
@@ -129,6 +133,8 @@ class StockReceiptLineOut(Strict):
     expiry = Date()
     quantity = fields.Integer()
     total_cost = fields.String()
+    #: the lot's value in the functional currency (``value_currency``)
+    value = fields.String()
 
 
 class StockReceiptOut(Strict):
@@ -141,6 +147,10 @@ class StockReceiptOut(Strict):
     currency = fields.String()
     total_cost = fields.String()
     lines = fields.List(fields.Nested(StockReceiptLineOut))
+    rate = fields.String(allow_none=True)
+    rate_date = Date(allow_none=True)
+    value_currency = fields.String()
+    total_value = fields.String()
 
 
 # ----------------------------------------------------------------- transfers, write-offs
