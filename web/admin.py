@@ -37,7 +37,9 @@ def _active_admins() -> int:
     )
 
 
-def _users_page(done: str | None = None, problem: str | None = None, status: int = 200) -> tuple[str, int]:
+def _users_page(
+    done: str | None = None, problem: str | None = None, status: int = 200
+) -> tuple[str, int]:
     s = db_session()
     users = list(s.scalars(select(User).order_by(User.name)))
     return (

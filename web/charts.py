@@ -7,8 +7,8 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 
-import pygal  # type: ignore[import-untyped]
-from pygal.style import Style  # type: ignore[import-untyped]
+import pygal
+from pygal.style import Style
 
 # pygal puts an import hook for its optional map plugins (``pygal.maps.*``) on
 # ``sys.meta_path``; it has no ``find_spec`` and so warns on every later import. No map is

@@ -150,9 +150,7 @@ def test_the_auditor_verifies_and_downloads_every_format(
     sign_in(page, "auditor")
     page.goto("/app/audit")
     page.get_by_role("button", name="Verify the books").click()
-    expect(page.get_by_role("status", name="Verification")).to_contain_text(
-        "The books are intact"
-    )
+    expect(page.get_by_role("status", name="Verification")).to_contain_text("The books are intact")
     page.goto(f"/app/audit/downloads?month={MONTH}")
     opened: set[str] = set()
     for row_name in ("Trial balance", "Journal", "Statement of P-TAKEO", "Income statement"):
