@@ -16,7 +16,7 @@ from sqlalchemy import event, text
 import api.audit_trail
 import api.writes
 from tests.audit.conftest import post_capital
-from tests.conftest import bearer
+from tests.support import bearer
 
 CAPITAL = {
     "date": "2026-11-02",

@@ -29,7 +29,7 @@ import ledger.sealing
 from ledger.sealing import Sealer
 from ledger.tables import Entry
 from tests.audit.conftest import post_capital, tamper
-from tests.conftest import bearer
+from tests.support import bearer
 
 #: How long a test waits for the background thread before failing (a shared, noisy
 #: machine: far above the intervals used here).

@@ -43,8 +43,9 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import event, text
 
-from tests.conftest import RUN_ID, _admin_engine, _pg_url, make_app, require_postgres
+from tests.conftest import RUN_ID, _admin_engine, _pg_url, require_postgres
 from tests.dispensing.conftest import Fund, FundTemplate, fund_on
+from tests.support import make_app
 
 PRICES = {"MET500": 50, "AML5": 120}
 SUBSIDISED = {"M-00042"}  # HEF, 50 %, from 2026-01-01, open-ended

@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 
 from api.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, json_too_deep
 from invoices.tables import BankStatement
-from tests.conftest import bearer
+from tests.support import bearer
 
 OVER = MAX_BODY_BYTES + 64 * 1024
 

@@ -4,8 +4,6 @@ helpers that read the books and prove a refusal posted nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,43 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from ledger import clock
 from ledger.fx_tables import FxConversion, FxExchange, FxRate, LandedCost
 from ledger.tables import Account, Entry, Posting
-from tests.conftest import bearer
-
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-API = "/api/v1"
-
-
-@pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[datetime]:
-    clock.pin(NOW)
-    yield NOW
-    clock.pin(None)
-
-
-@pytest.fixture
-def fin(tokens: dict[str, str]) -> dict[str, str]:
-    return bearer(tokens["finance"])
-
-
-@pytest.fixture
-def aud(tokens: dict[str, str]) -> dict[str, str]:
-    return bearer(tokens["auditor"])
-
-
-def post(client: FlaskClient, path: str, headers: dict[str, str], body: Any) -> Any:
-    return client.post(API + path, json=body, headers=headers)
-
-
-def get(client: FlaskClient, path: str, headers: dict[str, str]) -> Any:
-    return client.get(API + path, headers=headers)
-
-
-def ok(resp: Any, status: int = 201) -> Any:
-    assert resp.status_code == status, resp.get_json()
-    return resp.get_json()
+from tests.support import NOW, ok, post
+from tests.support import pinned_clock as pinned_clock
 
 
 @pytest.fixture

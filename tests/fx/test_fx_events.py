@@ -10,7 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.fx.conftest import balance, get, ok, post, postings_of, rate, snapshot
+from tests.fx.conftest import balance, postings_of, rate, snapshot
+from tests.support import get, ok, post
 
 
 def usd_receipt(

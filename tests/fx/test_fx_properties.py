@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from ledger.fx_tables import FxRate
 from ledger.tables import Account, Posting
 from stock.tables import StockMovement
-from tests.fx.conftest import get, ok, post
+from tests.support import get, ok, post
 
 DAYS = [f"2026-10-{d:02d}" for d in range(1, 29)]
 rates = st.builds(

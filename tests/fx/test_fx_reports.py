@@ -7,8 +7,9 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.fx.conftest import get, ok, post, rate
+from tests.fx.conftest import rate
 from tests.fx.test_fx_events import usd_receipt
+from tests.support import get, ok, post
 
 
 def _month(client: FlaskClient, fin: dict[str, str]) -> None:

@@ -7,8 +7,8 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from api.auth import User, create_user
-from tests.conftest import bearer
 from tests.dispensing.conftest import Fund
+from tests.support import bearer
 
 
 def test_a_pharmacist_of_pharmacy_2_does_not_replay_user_2s_batch(app: Flask, fund: Fund) -> None:

@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 
 from api.auth import create_user
 from ledger.tables import Balance, Entry, Posting
-from tests.conftest import bearer
 from tests.ledger.conftest import body, pair
+from tests.support import bearer
 
 THREADS = 20
 ENTRIES_PER_THREAD = 5

@@ -9,8 +9,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.conftest import bearer
 from tests.dispensing.conftest import Fund
+from tests.support import bearer
 
 UNKNOWN = "zzNotAField"
 

@@ -17,8 +17,8 @@ from beancount.core import data
 from flask.testing import FlaskClient
 
 from ledger.beancount import account_name
-from tests.conftest import bearer
 from tests.reports.conftest import ok
+from tests.support import bearer
 
 BEAN_CHECK = Path(sys.executable).parent / "bean-check"
 
