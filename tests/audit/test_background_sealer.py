@@ -174,7 +174,7 @@ def test_a_failing_sealer_never_fails_a_write_and_catches_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     real = ledger.sealing._seal_pending
-    failures = []
+    failures: list[int] = []
 
     def flaky(*a: Any, **k: Any) -> tuple[int, bool]:
         if not failures:

@@ -51,7 +51,7 @@ def _apply(
 ) -> None:
     kind = ev[0]
     if kind == "donation":
-        body = {
+        body: dict[str, Any] = {
             "date": day,
             "direction": "in",
             "counterparty": {"kind": "donor", "code": "D"},
@@ -78,7 +78,7 @@ def _apply(
         )
         assert r.status_code in (201, 422), r.get_json()  # 422: amounts imply a zero rate
     elif kind in ("receipt_usd", "receipt_khr"):
-        body: dict[str, Any] = {
+        body = {
             "supplier": "IMP",
             "location": "CENTRAL",
             "date": day,

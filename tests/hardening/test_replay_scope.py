@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select, text
 
-from api.auth import User, create_user
+from api.auth import create_user
+from ledger.tables import User
 from tests.dispensing.conftest import Fund
 from tests.support import bearer
 

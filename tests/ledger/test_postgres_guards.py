@@ -75,7 +75,7 @@ def test_twenty_threads_with_each_key_sent_twice_at_once_post_each_entry_exactly
     assert len(results) == THREADS
 
     by_key: dict[str, set[bytes]] = {}
-    statuses = Counter()
+    statuses: Counter[int] = Counter()
     for out in results.values():
         for key, status, data in out:
             statuses[status] += 1

@@ -48,7 +48,9 @@ def beancount_balances(path: Path) -> dict[tuple[str, str], Decimal]:
     for e in entries:
         if isinstance(e, data.Transaction):
             for p in e.postings:
-                out[(p.account, p.units.currency)] += p.units.number
+                units = p.units
+                assert units is not None and units.number is not None
+                out[(p.account, units.currency)] += units.number
     return {k: v for k, v in out.items() if v}
 
 

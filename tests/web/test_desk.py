@@ -34,7 +34,7 @@ USERS = {
 
 @pytest.mark.parametrize("user", sorted(USERS))
 def test_every_desk_page_answers_every_role_as_the_policy_says(
-    client: FlaskClient, fund: dict, user: str
+    client: FlaskClient, fund: dict[str, tuple[str, str]], user: str
 ) -> None:
     sign_in(client, user)
     for i, path in enumerate(DESK):
@@ -46,14 +46,16 @@ def test_every_desk_page_answers_every_role_as_the_policy_says(
             assert f'lang="{lang}"' in r.get_data(as_text=True)
 
 
-def test_anonymous_is_sent_to_sign_in(client: FlaskClient, fund: dict) -> None:
+def test_anonymous_is_sent_to_sign_in(
+    client: FlaskClient, fund: dict[str, tuple[str, str]]
+) -> None:
     for path in DESK:
         r = client.get(path)
         assert r.status_code == 302 and "/app/login" in r.headers["Location"], path
 
 
 def test_a_pharmacist_reaches_no_other_pharmacys_documents_from_the_desk(
-    client: FlaskClient, fund: dict
+    client: FlaskClient, fund: dict[str, tuple[str, str]]
 ) -> None:
     sign_in(client, "pharmacist-p-takeo")
     assert client.get(f"/app/audit/downloads?month={last_month()}").status_code == 403
@@ -64,11 +66,13 @@ def test_a_pharmacist_reaches_no_other_pharmacys_documents_from_the_desk(
     assert client.get("/app/finance?pharmacy=P-KAMPOT").status_code == 403
 
 
-def _token(fund: dict, role: str) -> dict[str, str]:
+def _token(fund: dict[str, tuple[str, str]], role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {fund[role][1]}"}
 
 
-def test_the_fund_page_shows_the_apis_figures(client: FlaskClient, fund: dict) -> None:
+def test_the_fund_page_shows_the_apis_figures(
+    client: FlaskClient, fund: dict[str, tuple[str, str]]
+) -> None:
     month = last_month()
     sign_in(client, "finance")
     html = client.get(f"/app/finance?month={month}").get_data(as_text=True)
@@ -102,7 +106,9 @@ def test_the_fund_page_shows_the_apis_figures(client: FlaskClient, fund: dict) -
         assert f'data-amount="{item["total"]}"' in html
 
 
-def test_the_charts_are_svg_without_script(client: FlaskClient, fund: dict) -> None:
+def test_the_charts_are_svg_without_script(
+    client: FlaskClient, fund: dict[str, tuple[str, str]]
+) -> None:
     sign_in(client, "finance")
     for name in ("cost-recovery", "cash", "stock"):
         r = client.get(f"/app/finance/charts/{name}.svg")
@@ -113,7 +119,7 @@ def test_the_charts_are_svg_without_script(client: FlaskClient, fund: dict) -> N
 
 
 def test_the_fefo_preview_shows_the_lots_and_posts_nothing(
-    app: Flask, client: FlaskClient, fund: dict
+    app: Flask, client: FlaskClient, fund: dict[str, tuple[str, str]]
 ) -> None:
     sign_in(client, "finance")
     with app.extensions["rdf_db"].session() as s:
@@ -132,14 +138,18 @@ def test_the_fefo_preview_shows_the_lots_and_posts_nothing(
         assert s.scalar(select(func.count(Entry.id))) == before
 
 
-def test_the_close_checklist_names_what_to_do(client: FlaskClient, fund: dict) -> None:
+def test_the_close_checklist_names_what_to_do(
+    client: FlaskClient, fund: dict[str, tuple[str, str]]
+) -> None:
     sign_in(client, "finance")
     html = client.get(f"/app/finance/close?month={last_month()}").get_data(as_text=True)
     assert "Every pharmacy&#39;s month is settled" in html or "Every pharmacy's month" in html
     assert "P-TAKEO" in html and "Close month" in html
 
 
-def test_the_auditor_verifies_and_filters_the_trail(client: FlaskClient, fund: dict) -> None:
+def test_the_auditor_verifies_and_filters_the_trail(
+    client: FlaskClient, fund: dict[str, tuple[str, str]]
+) -> None:
     sign_in(client, "auditor")
     html = client.get("/app/audit?verify=1").get_data(as_text=True)
     assert "The books are intact" in html
@@ -150,7 +160,9 @@ def test_the_auditor_verifies_and_filters_the_trail(client: FlaskClient, fund: d
     assert 'id="trail"' not in finance.get("/app/audit").get_data(as_text=True)
 
 
-def test_downloads_link_every_document(client: FlaskClient, fund: dict) -> None:
+def test_downloads_link_every_document(
+    client: FlaskClient, fund: dict[str, tuple[str, str]]
+) -> None:
     sign_in(client, "auditor")
     html = client.get(f"/app/audit/downloads?month={last_month()}").get_data(as_text=True)
     links = re.findall(r'href="(/api/v1/[^"]+)"', html)
@@ -162,7 +174,7 @@ def test_downloads_link_every_document(client: FlaskClient, fund: dict) -> None:
 
 
 def test_the_admin_creates_sets_a_password_and_cannot_revoke_the_last_admin(
-    app: Flask, client: FlaskClient, fund: dict
+    app: Flask, client: FlaskClient, fund: dict[str, tuple[str, str]]
 ) -> None:
     csrf = sign_in(client, "admin")
     r = client.post(
