@@ -127,8 +127,10 @@ def attach_database(app: Flask, url: str) -> Database:
 def register_blueprints(app: Flask, api: Api) -> None:
     """Every package's HTTP layer; each view declares who may call it (``@access``)."""
     from api.audit import blp as audit_blp
+    from api.care import blp as care_blp
     from api.contracts import blp as contracts_blp
     from api.dispensing import blp as dispensing_blp
+    from api.fhir import blp as fhir_blp
     from api.invoices import blp as invoices_blp
     from api.ledger import blp as ledger_blp
     from api.ledger import health
@@ -146,6 +148,8 @@ def register_blueprints(app: Flask, api: Api) -> None:
         settlements_blp,
         reports_blp,
         audit_blp,
+        care_blp,
+        fhir_blp,
     ):
         api.register_blueprint(blp)
 

@@ -42,10 +42,13 @@ def register(app: Flask) -> None:
     @app.cli.command("create-user")
     @click.argument("name")
     @click.option(
-        "--role", required=True, type=click.Choice(["admin", "finance", "auditor", "pharmacist"])
+        "--role",
+        required=True,
+        type=click.Choice(["admin", "finance", "auditor", "pharmacist", "educator"]),
     )
     @click.option("--pharmacy", default=None, help="pharmacy code (pharmacists only)")
-    def create_user_cmd(name: str, role: str, pharmacy: str | None) -> None:
+    @click.option("--educator", default=None, help="peer educator code (educators only)")
+    def create_user_cmd(name: str, role: str, pharmacy: str | None, educator: str | None) -> None:
         """Create a user; prints its token as the last line (shown only once)."""
         from api.auth import create_user
 
@@ -55,7 +58,7 @@ def register(app: Flask) -> None:
 
                 if s.get(Account, f"1200-{pharmacy}") is None:
                     raise click.ClickException(f"no pharmacy {pharmacy!r}")
-            _user, token = create_user(s, name, role, pharmacy)
+            _user, token = create_user(s, name, role, pharmacy, educator=educator)
             s.commit()
         click.echo(f"created {role} {name}; token:")
         click.echo(token)

@@ -18,7 +18,7 @@ from ledger import clock
 from ledger.errors import Conflict, InvalidRequest
 from ledger.tables import User
 
-ROLES = ("admin", "finance", "auditor", "pharmacist")
+ROLES = ("admin", "finance", "auditor", "pharmacist", "educator")
 TOKEN_PREFIX = "rdf_"
 
 
@@ -30,10 +30,16 @@ class Principal:
     name: str
     role: str
     pharmacy: str | None
+    #: for an ``educator``: the peer educator it is (care: its own patients only)
+    educator: str | None = None
 
     @property
     def is_pharmacist(self) -> bool:
         return self.role == "pharmacist"
+
+    @property
+    def is_educator(self) -> bool:
+        return self.role == "educator"
 
 
 def hash_token(token: str) -> str:
@@ -50,6 +56,7 @@ def create_user(
     role: str,
     pharmacy: str | None = None,
     expires_at: datetime | None = None,
+    educator: str | None = None,
 ) -> tuple[User, str]:
     """Create a user and return it with its token (the only time the token is seen)."""
     if role not in ROLES:
@@ -61,6 +68,11 @@ def create_user(
             "a pharmacist is bound to exactly one pharmacy; other roles to none",
             errors={"pharmacy": ["required for pharmacists only"]},
         )
+    if (role == "educator") != (educator is not None):
+        raise InvalidRequest(
+            "an educator user is bound to exactly one peer educator; other roles to none",
+            errors={"educator": ["required for educators only"]},
+        )
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Conflict(f"a user named {name!r} exists already")
     token = new_token()
@@ -68,6 +80,7 @@ def create_user(
         name=name,
         role=role,
         pharmacy=pharmacy,
+        educator=educator,
         token_hash=hash_token(token),
         created_at=clock.now(),
         expires_at=expires_at,
@@ -106,4 +119,4 @@ def authenticate(session: Session, token: str) -> Principal | None:
             expires = expires.replace(tzinfo=clock.now().tzinfo)
         if expires <= clock.now():
             return None
-    return Principal(user.id, user.name, user.role, user.pharmacy)
+    return Principal(user.id, user.name, user.role, user.pharmacy, user.educator)

@@ -89,6 +89,7 @@ def _request(data: dict[str, Any]) -> DispenseRequest:
         service_date=data["service_date"],
         client_ref=data["client_ref"],
         items=tuple((i["medicine"], i["quantity"]) for i in data["items"]),
+        days_supply=tuple(i.get("days_supply") for i in data["items"]),
     )
 
 

@@ -66,6 +66,8 @@ class DispenseRequest:
     service_date: date
     client_ref: str | None
     items: tuple[tuple[str, int], ...]
+    #: per item, the days of treatment it carries (care/), None: the medicine's default
+    days_supply: tuple[int | None, ...] = ()
 
 
 def _lock_patient(session: Session, patient: str | None) -> None:
@@ -232,6 +234,7 @@ def _line_rows(p: Planned, d_id: int, exp: int) -> list[dict[str, Any]]:
             subsidy=pl.subsidy,
             copayment=pl.copayment,
             cost=sum(t.value for t in takes),
+            days_supply=p.req.days_supply[i] if i < len(p.req.days_supply) else None,
         )
         for i, (pl, takes) in enumerate(zip(p.quote.priced.lines, p.takes, strict=True))
     ]
@@ -532,6 +535,7 @@ def _dispensing_dict(
                 "subsidy": fmt(ln.subsidy),
                 "copayment": fmt(ln.copayment),
                 "cost": fmt(ln.cost),
+                "days_supply": ln.days_supply,
                 "lots": [
                     {"lot": lot.lot_code, "quantity": lot.quantity, "value": fmt(lot.value)}
                     for lot in lots

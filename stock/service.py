@@ -514,6 +514,8 @@ def create_medicine(session: Session, data: Mapping[str, Any]) -> Medicine:
         strength=data["strength"],
         form=data["form"],
         unit=data["unit"],
+        therapeutic_class=data.get("therapeutic_class"),
+        default_days_supply=data.get("default_days_supply"),
         created_at=clock.now(),
     )
     session.add(med)
