@@ -431,9 +431,7 @@ def overdue_refills(
             "educator": educators.get(patient),
             "pharmacy": usual.get(patient),
         }
-        for (patient, klass), o in sorted(
-            late.items(), key=lambda kv: (-kv[1].days_overdue, kv[0])
-        )
+        for (patient, klass), o in sorted(late.items(), key=lambda kv: (-kv[1].days_overdue, kv[0]))
     ]
     return rows
 
