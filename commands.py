@@ -58,6 +58,11 @@ def register(app: Flask) -> None:
 
                 if s.get(Account, f"1200-{pharmacy}") is None:
                     raise click.ClickException(f"no pharmacy {pharmacy!r}")
+            if educator is not None:
+                from care.tables import PeerEducator
+
+                if s.get(PeerEducator, educator) is None:
+                    raise click.ClickException(f"no peer educator {educator!r}")
             _user, token = create_user(s, name, role, pharmacy, educator=educator)
             s.commit()
         click.echo(f"created {role} {name}; token:")
