@@ -116,6 +116,7 @@ class Adherence(MethodView):
         """Proportion of days covered per patient and therapeutic class over ``[from, to]``
         (default: the 90 days up to today)."""
         end = args["to"] or clock.today()
+        service.check_day(end, "to")
         start = args["from_"] or end - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
         service.check_window(start, end)
         scope = _scope(args, args["patient"], end)
@@ -132,6 +133,7 @@ class OverdueRefills(MethodView):
         """The visit list as of a day (default today): supply ran out more than
         ``grace_days`` (default 7) days before it; most overdue first."""
         as_of = args["as_of"] or clock.today()
+        service.check_day(as_of, "as_of")
         scope = _scope(args, None, as_of)
         return service.overdue_refills(db_session(), as_of, args["grace_days"], scope)
 

@@ -14,6 +14,7 @@ from api.access import access, visible_pharmacy
 from api.schemas.care import FhirDispenseArgs
 from api.session import db_session
 from care import fhir
+from care.service import check_day
 from invoices.settlements import claim_json, get_claim
 from ledger.errors import InvalidRequest, NotFound
 from ledger.model import month_bounds
@@ -39,6 +40,8 @@ class MedicationDispenses(MethodView):
         """Dispensing lines of ``[from, to]`` (at most 92 days; one pharmacy or all) as a
         FHIR R4 searchset Bundle of MedicationDispense; a pharmacist sees its own."""
         start, end = args["from_"], args["to"]
+        check_day(start, "from")
+        check_day(end, "to")
         if end < start:
             raise InvalidRequest(
                 "'to' is before 'from'", errors={"to": ["must not be before from"]}

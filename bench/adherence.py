@@ -62,45 +62,36 @@ def commit_line() -> str:
 
 
 def rows(patients: int, years: int, seed: int = 20) -> Iterator[tuple[str, Any]]:
-    """("d", dispensing) / ("l", line) / ("r", return line) rows, ids assigned here."""
+    """("d", dispensing) / ("l", line) / ("r", return line) rows in the order a fund records
+    them (day by day, patients interleaved: a patient's dispensings are spread over the
+    table, as in production), ids assigned in that order."""
     rng = random.Random(seed)
     today = date.today()
     first = today - timedelta(days=365 * years)
     now = datetime.now(UTC)
-    d_id = line_id = 0
+    by_day: dict[date, list[int]] = {}
     for p in range(patients):
-        member = f"B{p:07d}"
-        pharmacy = f"P{p % PHARMACIES:02d}"
-        both = p % 2 == 0
         on = first + timedelta(days=rng.randint(0, 30))
         while on <= today:
+            by_day.setdefault(on, []).append(p)
+            on += timedelta(days=rng.randint(27, 33))
+    d_id = line_id = 0
+    for on in sorted(by_day):
+        day = by_day[on]
+        rng.shuffle(day)  # an educator's patients are not neighbours in the table
+        for p in day:
+            member = f"B{p:07d}"
             d_id += 1
             yield (
                 "d",
-                (
-                    d_id,
-                    pharmacy,
-                    member,
-                    on,
-                    on,
-                    "KHR",
-                    "consignment",
-                    1,
-                    "percent",
-                    3000,
-                    0,
-                    3000,
-                    300,
-                    now,
-                    "bench",
-                ),
+                (d_id, f"P{p % PHARMACIES:02d}", member, on, on, "KHR", "consignment", 1)
+                + ("percent", 3000, 0, 3000, 300, now, "bench"),
             )
-            for no, med in enumerate(("MET500", "AML5") if both else ("MET500",)):
+            for no, med in enumerate(("MET500", "AML5") if p % 2 == 0 else ("MET500",)):
                 line_id += 1
                 yield "l", (line_id, d_id, no, med, 60, "50", 3000, 0, 3000, 2100, 30)
                 if rng.random() < 0.01:
                     yield "r", (line_id, 20)
-            on += timedelta(days=rng.randint(27, 33))
 
 
 D_COLS = "id, pharmacy, patient, service_date, accounting_date, currency, model, contract_id, fee_kind, total_price, total_subsidy, total_copayment, fee, created_at, created_by"

@@ -195,7 +195,7 @@ def claim_resource(c: Mapping[str, Any], *, fund_name: str, period_end: date) ->
                 }
             ]
         items.append(item)
-    body = {
+    body: dict[str, Any] = {
         "resourceType": "Claim",
         "id": str(c["id"]),
         "identifier": [{"system": CLAIM_SYSTEM, "value": str(c["id"])}],
@@ -232,9 +232,10 @@ def claim_resource(c: Mapping[str, Any], *, fund_name: str, period_end: date) ->
                 "coverage": {**_ident(SCHEME_SYSTEM, c["scheme"]), "display": c["scheme"]},
             }
         ],
-        "item": items,
         "total": _money(c["total"], currency),
     }
+    if items:  # FHIR JSON has no empty arrays
+        body["item"] = items
     return Claim.model_validate(body)
 
 

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+from typing import NamedTuple
 
 from ledger.money import round_half_up
 
@@ -45,9 +46,9 @@ DEFAULT_GRACE_DAYS = 7
 MAX_DAYS_SUPPLY = 365
 
 
-@dataclass(frozen=True)
-class Supply:
-    """Days of treatment one dispensing line put in a patient's hands, returns removed."""
+class Supply(NamedTuple):
+    """Days of treatment one dispensing line put in a patient's hands, returns removed
+    (immutable; a tuple, as thousands are made per answer)."""
 
     service_date: date
     days: int

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -135,6 +135,7 @@ def assign_educator(
     """Put a patient in an educator's care from ``valid_from``. One educator at a time: the
     assignment in force closes the day before (409 if the new one does not start after
     the patient's latest start: history is appended, never rewritten)."""
+    check_day(valid_from, "valid_from")
     patient = require_patient(session, member_code, "member_code")
     require_educator(session, educator)
     latest = session.scalars(
@@ -206,10 +207,9 @@ def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
 # --------------------------------------------------------------------------- the record
 
 
-@dataclass(frozen=True)
-class LineFact:
+class LineFact(NamedTuple):
     """One dispensing line of a patient as care sees it: its class and the days it still
-    supplies (returns removed, ``care.pdc.line_days``)."""
+    supplies (returns removed, ``care.pdc.line_days``). Immutable."""
 
     dispensing_id: int
     line_no: int
@@ -356,7 +356,22 @@ def _grouped(
     return groups, usual
 
 
+#: The days the books know (periods 2000-01 to 2999-12).
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2999, 12, 31)
+
+
+def check_day(d: date, field: str) -> None:
+    if not EARLIEST <= d <= LATEST:
+        raise InvalidRequest(
+            f"{d.isoformat()} is outside 2000-01-01 to 2999-12-31",
+            errors={field: ["must be from 2000-01-01 to 2999-12-31"]},
+        )
+
+
 def check_window(start: date, end: date) -> None:
+    check_day(start, "from")
+    check_day(end, "to")
     if end < start:
         raise InvalidRequest("'to' is before 'from'", errors={"to": ["must not be before from"]})
     if (end - start).days + 1 > MAX_WINDOW_DAYS:
@@ -405,6 +420,7 @@ def overdue_refills(
     """The visit list: per patient and class whose supply ran out more than ``grace_days``
     days before ``as_of`` (supply dispensed up to ``as_of``, looked back
     :data:`LOOKBACK_DAYS`), most overdue first."""
+    check_day(as_of, "as_of")
     if not 0 <= grace_days <= MAX_GRACE_DAYS:
         raise InvalidRequest(
             "grace_days is out of range", errors={"grace_days": [f"0 to {MAX_GRACE_DAYS}"]}

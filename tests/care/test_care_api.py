@@ -274,6 +274,11 @@ def test_the_scorecard_as_csv_and_xlsx(care: CareFund) -> None:
         ("/care/adherence?pharmacy=", "pharmacy"),
         ("/care/adherence?patient=" + "M" * 41, "patient"),
         ("/care/overdue-refills?as_of=2026-02-30", "as_of"),
+        ("/care/overdue-refills?as_of=0001-01-01", "as_of"),
+        ("/care/adherence?from=0001-01-01&to=0001-12-31", "from"),
+        ("/care/adherence?to=0001-01-05", "to"),
+        ("/care/adherence?from=9999-12-01&to=9999-12-31", "from"),
+        ("/fhir/MedicationDispense?from=0001-01-01&to=0001-01-02", "from"),
         ("/care/overdue-refills?grace_days=-1", "grace_days"),
         ("/care/overdue-refills?grace_days=366", "grace_days"),
         ("/care/overdue-refills?grace_days=seven", "grace_days"),
@@ -343,6 +348,7 @@ def test_a_duplicate_educator_is_409(care: CareFund) -> None:
         ({"educator": "E2", "valid_from": "2026-12-32"}, "valid_from", 422),
         ({"educator": "", "valid_from": "2026-12-01"}, "educator", 422),
         ({"educator": "E9", "valid_from": "2026-12-01"}, "educator", 404),
+        ({"educator": "E2", "valid_from": "1999-12-31"}, "valid_from", 422),
     ],
 )
 def test_bad_assignments(care: CareFund, body: dict[str, Any], field: str, status: int) -> None:
