@@ -11,6 +11,7 @@ from alembic.config import Config
 from flask import Flask, current_app
 
 from ledger.db import Database
+from ledger.errors import RdfError
 
 ROOT = Path(__file__).resolve().parent
 
@@ -58,12 +59,10 @@ def register(app: Flask) -> None:
 
                 if s.get(Account, f"1200-{pharmacy}") is None:
                     raise click.ClickException(f"no pharmacy {pharmacy!r}")
-            if educator is not None:
-                from care.tables import PeerEducator
-
-                if s.get(PeerEducator, educator) is None:
-                    raise click.ClickException(f"no peer educator {educator!r}")
-            _user, token = create_user(s, name, role, pharmacy, educator=educator)
+            try:
+                _user, token = create_user(s, name, role, pharmacy, educator=educator)
+            except RdfError as exc:
+                raise click.ClickException(exc.detail) from exc
             s.commit()
         click.echo(f"created {role} {name}; token:")
         click.echo(token)

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from care.tables import PeerEducator
 from ledger import clock
 from ledger.errors import Conflict, InvalidRequest
 from ledger.tables import User
@@ -72,6 +73,10 @@ def create_user(
         raise InvalidRequest(
             "an educator user is bound to exactly one peer educator; other roles to none",
             errors={"educator": ["required for educators only"]},
+        )
+    if educator is not None and session.get(PeerEducator, educator) is None:
+        raise InvalidRequest(
+            f"no peer educator {educator!r}", errors={"educator": ["unknown educator"]}
         )
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Conflict(f"a user named {name!r} exists already")

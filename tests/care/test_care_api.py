@@ -410,6 +410,8 @@ def test_an_educator_user_needs_an_educator_and_only_educators_have_one(app: Fla
             create_user(s, "no-code", "educator")
         with pytest.raises(InvalidRequest):
             create_user(s, "fin", "finance", educator="E1")
+        with pytest.raises(InvalidRequest):
+            create_user(s, "ghost", "educator", educator="E-NOBODY")
 
 
 def test_the_visit_list_with_a_token_answers_in_json(care: CareFund) -> None:
