@@ -419,3 +419,21 @@ def test_the_visit_list_with_a_token_answers_in_json(care: CareFund) -> None:
     assert r.status_code == 200 and r.mimetype == "application/json"
     r = care.fund.client.get("/api/v1/care/overdue-refills", headers=bearer("rdf_bogus"))
     assert r.status_code == 401
+
+
+def test_days_supply_travels_in_an_offline_batch(care: CareFund) -> None:
+    f = care.fund
+    record = {
+        "pharmacy": "P1",
+        "patient": "M-00044",
+        "service_date": "2026-11-25",
+        "client_ref": "phone-care-1",
+        "items": [{"medicine": "MET500", "quantity": 30, "days_supply": 15}],
+    }
+    out = f.post("/dispensings/batch", {"dispensings": [record]}, f.pharmacist, expect=None)
+    assert out["results"][0]["status"] == 201, out
+    assert out["results"][0]["dispensing"]["lines"][0]["days_supply"] == 15
+    # Nov 25 + 15 days covers to Dec 9: on Nov 30 M-00044 is off the list.
+    assert "M-00044" not in {
+        r["patient"] for r in care.get("/care/overdue-refills?as_of=2026-11-30")
+    }
