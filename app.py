@@ -14,24 +14,73 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask, Response, request
 from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+import commands
 from api.access import authorise_request
+from api.audit import blp as audit_blp
 from api.audit_trail import record_response
+from api.care import blp as care_blp
+from api.contracts import blp as contracts_blp
+from api.dispensing import blp as dispensing_blp
+from api.docs import RdfApi, document_formats
+from api.docs import docs as docs_blueprint
+from api.fhir import blp as fhir_blp
+from api.financial_reports import blp as financial_reports_blp
+from api.headers import hsts_wanted, security_headers
+from api.invoices import blp as invoices_blp
+from api.ledger import blp as ledger_blp
+from api.ledger import health
+from api.limits import (
+    MAX_BODY_BYTES,
+    BodyLimit,
+    check_body,
+    refuse_oversized,
+    remember_body_types,
+)
 from api.problems import flatten_messages, problem, problem_from
 from api.ratelimit import BadTokenLimiter
+from api.reports import blp as reports_blp
 from api.session import close_session
+from api.settlements import blp as settlements_blp
+from api.stock import blp as stock_blp
+from contracts import refdata as contracts_refdata
 from contracts.pricing import PricingError
+from invoices.settlements import CLOSE_CHECKS as SETTLEMENT_CLOSE_CHECKS
+from ledger import chart
+from ledger import refdata as ledger_refdata
 from ledger.db import Database
 from ledger.errors import RdfError
+from ledger.periods import CloseCheck
+from ledger.refcache import Loader
 from ledger.sealing import DEFAULT_INTERVAL_MS, SEAL_MODES, Sealer, seal_after_commit
+from web import init_web
 
 log = logging.getLogger("rdf")
 
-MAX_BODY_BYTES = 1024 * 1024
+#: What every database's reference snapshot holds (``ledger.refcache``): each package's
+#: part, by name. Wired into the ``Database`` made by :func:`attach_database`.
+REFERENCE_PARTS: Mapping[str, Loader] = {
+    "ledger": ledger_refdata.load,
+    "contracts": contracts_refdata.load,
+}
+
+#: The checks a month close runs besides the ledger's own (``ledger.periods.close_period``),
+#: by name, in order; kept as ``app.extensions["rdf_close_checks"]``.
+CLOSE_CHECKS: Mapping[str, CloseCheck] = {
+    **SETTLEMENT_CLOSE_CHECKS,
+}
+
+
+class ConfigError(click.ClickException, RuntimeError):
+    """The environment does not let the service start: ``flask`` commands print it as one
+    line (``Error: …``), without a traceback."""
 
 
 def default_database_url(instance_path: str) -> str:
@@ -47,7 +96,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         DATABASE_URL=os.environ.get("DATABASE_URL") or default_database_url(app.instance_path),
         SECRET_KEY=os.environ.get("RDF_SECRET_KEY"),
         FUND_NAME=os.environ.get("RDF_FUND_NAME", "RDF Ledger demonstration fund"),
-        FUND_CURRENCY="KHR",
+        FUND_CURRENCY=chart.FUND_CURRENCY,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         API_TITLE="RDF Ledger",
         API_VERSION="v1",
@@ -57,6 +106,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
         # Records per transaction in POST /dispensings/batch (1: one at a time).
         RDF_BATCH_CHUNK=int(os.environ.get("RDF_BATCH_CHUNK") or 100),
+        # How many reverse proxies in front may be believed about the client's address
+        # (X-Forwarded-For); 0: none, the socket's peer is the client.
+        RDF_TRUSTED_PROXIES=os.environ.get("RDF_TRUSTED_PROXIES") or "0",
+        # The pages' session cookie; CSRF is checked by the access policy (api.access),
+        # only for writes made with the session (bearer-token calls carry no cookie).
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=env != "development",
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
     )
     if config:
         app.config.update(config)
@@ -64,15 +123,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if app.config["RDF_ENV"] == "development" or app.config.get("TESTING"):
             app.config["SECRET_KEY"] = "development-only-" + secrets.token_hex(8)
         else:
-            raise RuntimeError(
+            raise ConfigError(
                 "RDF_SECRET_KEY must be set (or RDF_ENV=development for a local demo)"
             )
+    app.config.setdefault("RDF_HSTS", hsts_wanted(app))
+    proxies = str(app.config["RDF_TRUSTED_PROXIES"])
+    if not proxies.isdigit():
+        raise ConfigError(f"RDF_TRUSTED_PROXIES must be a number of proxies, not {proxies!r}")
+    if int(proxies):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(proxies))  # type: ignore[method-assign]
+    app.wsgi_app = BodyLimit(app.wsgi_app, MAX_BODY_BYTES)  # type: ignore[method-assign]
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    app.extensions["rdf_close_checks"] = tuple(CLOSE_CHECKS.values())
     attach_database(app, app.config["DATABASE_URL"])
 
-    api = Api(
+    api = RdfApi(
         app,
         spec_kwargs={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
@@ -80,12 +147,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         },
     )
     register_blueprints(app, api)
+    document_formats(api.spec)
+    remember_body_types(app, api.spec.to_dict())
+    app.register_blueprint(docs_blueprint)
+    app.before_request(refuse_oversized)
+    CSRFProtect(app)
     app.before_request(authorise_request)
     app.before_request(refuse_nul)
+    app.before_request(check_body)
     app.after_request(lambda response: record_response(app, request, response))
+    app.after_request(security_headers)
     app.teardown_appcontext(close_session)
     register_error_handlers(app)
     register_commands(app)
+    init_web(app)  # the pages under /app (web/)
     return app
 
 
@@ -115,9 +190,9 @@ def attach_database(app: Flask, url: str) -> Database:
     if isinstance(previous, Sealer):
         previous.stop()
     app.config["DATABASE_URL"] = url
-    db = Database(url)
+    db = Database(url, reference_parts=REFERENCE_PARTS)
     app.extensions["rdf_db"] = db
-    app.extensions["rdf_auth_limiter"] = BadTokenLimiter()
+    app.extensions["rdf_auth_limiter"] = BadTokenLimiter(db.sessionmaker)
     app.extensions["rdf_after_commit"] = seal_after_commit(
         db.sessionmaker, mode=mode, interval_ms=int(interval)
     )
@@ -126,18 +201,6 @@ def attach_database(app: Flask, url: str) -> Database:
 
 def register_blueprints(app: Flask, api: Api) -> None:
     """Every package's HTTP layer; each view declares who may call it (``@access``)."""
-    from api.audit import blp as audit_blp
-    from api.care import blp as care_blp
-    from api.contracts import blp as contracts_blp
-    from api.dispensing import blp as dispensing_blp
-    from api.fhir import blp as fhir_blp
-    from api.invoices import blp as invoices_blp
-    from api.ledger import blp as ledger_blp
-    from api.ledger import health
-    from api.reports import blp as reports_blp
-    from api.settlements import blp as settlements_blp
-    from api.stock import blp as stock_blp
-
     app.register_blueprint(health)
     for blp in (
         ledger_blp,
@@ -145,6 +208,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         contracts_blp,
         dispensing_blp,
         invoices_blp,
+        financial_reports_blp,
         settlements_blp,
         reports_blp,
         audit_blp,
@@ -261,6 +325,4 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from commands import register
-
-    register(app)
+    commands.register(app)

@@ -5,6 +5,13 @@ Authorisation is declarative: each view carries an ``@access(...)`` naming the r
 may call it and, for pharmacists, that the object must be their own pharmacy's. A
 ``before_request`` hook refuses any route without a declaration, and a test walks the URL
 map so no route can be added without one.
+
+Two ways in, one policy: a bearer token (``Authorization: Bearer …``, the API's clients)
+or the signed-in session of the pages (``/app``; :func:`sign_in` stores it). The JSON API
+accepts the session too, so the pages' scripts call it; a write made with the session
+must carry the CSRF token (form field ``csrf_token`` or header ``X-CSRFToken``). A page
+(``@access(..., page=True)``) asked without either way in sends the browser to the
+sign-in page instead of answering 401.
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, redirect, request, session
+from werkzeug.wrappers import Response as BaseResponse
 
-from api.auth import Principal, authenticate
+from api.auth import Principal, authenticate, principal_by_id
 from api.problems import problem
 from api.session import db_session
 from ledger.db import sqlite_read_only
@@ -33,6 +42,8 @@ class Access:
     #: checks with ``ensure_pharmacy``); None: pharmacists are not admitted at all.
     pharmacist: str | None = None
     public: bool = False
+    #: a page: without a principal, send the browser to the sign-in page (not a 401)
+    page: bool = False
 
     def admits(self, principal: Principal) -> bool:
         if principal.role == "admin":
@@ -42,10 +53,11 @@ class Access:
         return principal.role in self.roles
 
 
-def access(*roles: str, pharmacist: str | None = None) -> Callable[[F], F]:
-    """Declare the roles that may call a view (admin always may)."""
+def access(*roles: str, pharmacist: str | None = None, page: bool = False) -> Callable[[F], F]:
+    """Declare the roles that may call a view (admin always may); ``page``: a page of the
+    web app (anonymous callers are sent to the sign-in page)."""
     assert pharmacist in (None, "own")
-    rule = Access(frozenset(roles), pharmacist)
+    rule = Access(frozenset(roles), pharmacist, page=page)
 
     def deco(fn: F) -> F:
         fn._rdf_access = rule  # type: ignore[attr-defined]
@@ -60,8 +72,40 @@ def public(fn: F) -> F:
     return fn
 
 
-#: Views made by libraries, which we cannot decorate: the OpenAPI document is public.
-PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "static"}
+#: Views made by libraries, which we cannot decorate: the OpenAPI document is public, and
+#: so are static files (the app's and the pages' own).
+PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "static", "web.static", "docs.page", "docs.asset"}
+#: Where a page sends an anonymous browser.
+SIGN_IN_PATH = "/app/login"
+#: The session key holding the signed-in user's id.
+SESSION_USER = "rdf_user"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def sign_in(who: Principal) -> None:
+    """Start a signed-in session for ``who``: whatever the session held is dropped first
+    (no fixation: the cookie after sign-in carries nothing of the one before), and the
+    CSRF token is made afresh."""
+    session.clear()
+    session[SESSION_USER] = who.user_id
+    session.permanent = False
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def session_principal() -> Principal | None:
+    """The principal of the signed-in session, or None (also when the user was revoked)."""
+    user_id = session.get(SESSION_USER)
+    if not isinstance(user_id, int):
+        return None
+    s = db_session()
+    who = principal_by_id(s, user_id)
+    s.rollback()
+    if who is None:
+        session.clear()
+    return who
 
 
 def access_for(app: Flask, endpoint: str, method: str) -> Access | None:
@@ -105,7 +149,7 @@ def visible_educator() -> str | None:
     return p.educator if p.is_educator else None
 
 
-def authorise_request() -> Response | None:
+def authorise_request() -> BaseResponse | None:
     """``before_request``: authenticate the bearer token and apply the view's ``@access``."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         sqlite_read_only.set(True)
@@ -116,29 +160,46 @@ def authorise_request() -> Response | None:
     rule = access_for(current_app, request.endpoint, request.method)
     if rule is not None and rule.public:
         return None
+    if "Authorization" not in request.headers:
+        who = session_principal()
+        if who is None:
+            if rule is not None and rule.page:
+                return redirect(f"{SIGN_IN_PATH}?next={quote(request.full_path.rstrip('?'))}")
+            return problem(
+                401, "Unauthorized", "send 'Authorization: Bearer <token>'", "unauthorized"
+            )
+        g.rdf_principal = who
+        if request.method not in SAFE_METHODS:
+            current_app.extensions["csrf"].protect()  # a 400 without the right token
+        return _admit(rule, who)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return problem(401, "Unauthorized", "send 'Authorization: Bearer <token>'", "unauthorized")
-    limiter = current_app.extensions.get("rdf_auth_limiter")
-    addr = request.remote_addr or "?"
-    if limiter is not None and limiter.blocked(addr):
-        return problem(
-            429,
-            "Too many bad tokens",
-            "too many invalid tokens from this address; wait a minute",
-            "too-many-requests",
-        )
     s = db_session()
     who = authenticate(s, token.strip())
     s.rollback()
     if who is None:
-        if limiter is not None:
-            limiter.failed(addr)
+        # Only unknown tokens are counted and slowed: a valid one was admitted above,
+        # whatever others sent from the same address (api/ratelimit.py).
+        limiter = current_app.extensions.get("rdf_auth_limiter")
+        if limiter is not None and limiter.refuse_or_count(
+            request.remote_addr or "?", token.strip()
+        ):
+            return problem(
+                429,
+                "Too many bad tokens",
+                "too many unknown tokens from this address or with this token; wait a minute",
+                "too-many-requests",
+            )
         return problem(
             401, "Unauthorized", "the token is unknown, expired or revoked", "unauthorized"
         )
     g.rdf_principal = who
+    return _admit(rule, who)
+
+
+def _admit(rule: Access | None, who: Principal) -> Response | None:
     if rule is None or not rule.admits(who):
         return problem(
             403,

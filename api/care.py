@@ -32,6 +32,7 @@ from api.schemas.care import (
 )
 from api.schemas.common import PagingArgs
 from api.session import db_session
+from api.tabular import respond
 from api.writes import write_view
 from care import service
 from care.service import Scope
@@ -39,7 +40,6 @@ from ledger import clock
 from ledger.errors import NotFound
 from ledger.periods import parse_period
 from reports.care import scorecard, scorecard_report
-from reports.tabular import respond
 
 blp = Blueprint("care", __name__, url_prefix="/api/v1", description="Care: adherence and refills")
 

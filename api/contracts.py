@@ -1,5 +1,7 @@
 """HTTP layer of contracts: price lists, subsidy schemes, patients, pharmacy contracts.
-Handlers parse, authorise, call ``contracts.service`` and serialise; nothing more.
+Handlers parse, authorise, call the contracts use cases (``contracts.pricelists``,
+``schemes``, ``patients``, ``agreements``) and serialise; the reads fetch what a page shows in
+a fixed number of queries, never one per row.
 
 Who may do what: finance writes; finance and auditor read everything; a pharmacist reads its
 own pharmacy's contracts and the price lists they use (another's: 404), and may look a patient
@@ -8,11 +10,11 @@ up by member code (it needs it to dispense), but may not list all patients or sc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from api.access import access, ensure_pharmacy, principal, visible_pharmacy
 from api.cursors import decode_cursor, encode_cursor
@@ -38,10 +40,14 @@ from api.schemas.contracts import (
 )
 from api.session import db_session
 from api.writes import write_view
-from contracts import service
-from contracts.tables import Contract, Enrolment, Patient, PriceList, SubsidyScheme
+from contracts import agreements, patients, pricelists, schemes
+from contracts.checks import format_percent
+from contracts.pricelists import PricedVersion
+from contracts.tables import Contract, Patient, PriceList, SubsidyScheme
+from ledger import chart
 from ledger.errors import NotFound
 from ledger.money import format_amount
+from stock.refdata import pharmacy_exists
 
 blp = Blueprint(
     "contracts",
@@ -56,67 +62,79 @@ FINANCE = ("finance",)
 
 # --------------------------------------------------------------------------- serialisers
 
+_EXP = chart.exponent(chart.FUND_CURRENCY)
 
-def _version_json(v: Any) -> dict[str, Any]:
+
+def _version_json(pv: PricedVersion) -> dict[str, Any]:
+    v = pv.version
     return {
         "id": str(v.id),
         "price_list": v.price_list,
         "effective_from": v.effective_from,
         "created_at": v.created_at.isoformat(),
-        "items": [
-            {"medicine": m, "unit_price": p}
-            for m, p in service.version_items(db_session(), v.id).items()
-        ],
+        "items": [{"medicine": m, "unit_price": p} for m, p in pv.items.items()],
     }
 
 
-def _price_list_json(pl: PriceList) -> dict[str, Any]:
-    return {
-        "code": pl.code,
-        "currency": pl.currency,
-        "created_at": pl.created_at.isoformat(),
-        "versions": [_version_json(v) for v in service.price_list_versions(db_session(), pl.code)],
-    }
+def _price_lists_json(rows: Sequence[PriceList]) -> list[dict[str, Any]]:
+    versions = pricelists.versions_of(db_session(), [pl.code for pl in rows])
+    return [
+        {
+            "code": pl.code,
+            "currency": pl.currency,
+            "created_at": pl.created_at.isoformat(),
+            "versions": [_version_json(v) for v in versions[pl.code]],
+        }
+        for pl in rows
+    ]
 
 
 def _money(v: int | None) -> str | None:
-    return None if v is None else format_amount(v, 0)
+    return None if v is None else format_amount(v, _EXP)
 
 
-def _scheme_json(s: SubsidyScheme) -> dict[str, Any]:
-    return {
-        "code": s.code,
-        "name": s.name,
-        "payer": s.payer,
-        "percent": service.format_percent(s.percent_bp),
-        "currency": service.FUND_CURRENCY,
-        "cap_per_dispensing": _money(s.cap_per_dispensing),
-        "cap_per_patient_month": _money(s.cap_per_patient_month),
-        "eligible_medicines": service.scheme_medicines(db_session(), s.code),
-        "cash_rounding": _money(s.cash_rounding),
-        "account": s.account,
-        "created_at": s.created_at.isoformat(),
-    }
+def _schemes_json(rows: Sequence[SubsidyScheme]) -> list[dict[str, Any]]:
+    medicines = schemes.medicines_of_schemes(db_session(), rows)
+    return [
+        {
+            "code": s.code,
+            "name": s.name,
+            "payer": s.payer,
+            "percent": format_percent(s.percent_bp),
+            "currency": chart.FUND_CURRENCY,
+            "cap_per_dispensing": _money(s.cap_per_dispensing),
+            "cap_per_patient_month": _money(s.cap_per_patient_month),
+            "eligible_medicines": medicines[s.code],
+            "cash_rounding": _money(s.cash_rounding),
+            "account": s.account,
+            "created_at": s.created_at.isoformat(),
+        }
+        for s in rows
+    ]
 
 
-def _patient_json(p: Patient) -> dict[str, Any]:
-    return {
-        "member_code": p.member_code,
-        "created_at": p.created_at.isoformat(),
-        "enrolments": [
-            {
-                "id": str(e.id),
-                "scheme": e.scheme,
-                "valid_from": e.valid_from,
-                "valid_to": e.valid_to,
-            }
-            for e in service.patient_enrolments(db_session(), p.id)
-        ],
-    }
+def _patients_json(rows: Sequence[Patient]) -> list[dict[str, Any]]:
+    enrolments = patients.enrolments_of_patients(db_session(), [p.id for p in rows])
+    return [
+        {
+            "member_code": p.member_code,
+            "created_at": p.created_at.isoformat(),
+            "enrolments": [
+                {
+                    "id": str(e.id),
+                    "scheme": e.scheme,
+                    "valid_from": e.valid_from,
+                    "valid_to": e.valid_to,
+                }
+                for e in enrolments[p.id]
+            ],
+        }
+        for p in rows
+    ]
 
 
 def _contract_json(c: Contract) -> dict[str, Any]:
-    fee_value = c.fee_value if c.fee_kind == "percent" else format_amount(int(c.fee_value), 0)
+    fee_value = c.fee_value if c.fee_kind == "percent" else format_amount(int(c.fee_value), _EXP)
     return {
         "id": str(c.id),
         "pharmacy": c.pharmacy,
@@ -125,10 +143,10 @@ def _contract_json(c: Contract) -> dict[str, Any]:
         "model": c.model,
         "price_list": c.price_list,
         "wholesale_price_list": c.wholesale_price_list,
-        "currency": service.FUND_CURRENCY,
+        "currency": chart.FUND_CURRENCY,
         "fee": {"kind": c.fee_kind, "value": fee_value},
         "settlement_cycle": c.settlement_cycle,
-        "status": service.effective_status(c),
+        "status": agreements.effective_status(c),
         "created_at": c.created_at.isoformat(),
     }
 
@@ -137,20 +155,6 @@ def _page(rows: list[Any], limit: int, key: Any) -> tuple[list[Any], str | None]
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(key(rows[-1])) if more and rows else None)
-
-
-def _price_lists_of_pharmacy(pharmacy: str) -> set[str]:
-    s = db_session()
-    codes: set[str] = set()
-    for pl, wpl in s.execute(
-        select(Contract.price_list, Contract.wholesale_price_list).where(
-            Contract.pharmacy == pharmacy
-        )
-    ):
-        codes.add(pl)
-        if wpl:
-            codes.add(wpl)
-    return codes
 
 
 # --------------------------------------------------------------------------- price lists
@@ -163,15 +167,17 @@ class PriceLists(MethodView):
     @blp.response(200, PriceListPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Price lists with their versions; a pharmacist sees the ones its contracts use."""
-        q = select(PriceList).order_by(PriceList.code).limit(args["limit"] + 1)
+        s = db_session()
         after = decode_cursor(args["cursor"])
-        if after:
-            q = q.where(PriceList.code > str(after))
         own = visible_pharmacy()
-        if own is not None:
-            q = q.where(PriceList.code.in_(_price_lists_of_pharmacy(own)))
-        rows, cursor = _page(list(db_session().scalars(q)), args["limit"], lambda r: r.code)
-        return {"items": [_price_list_json(r) for r in rows], "next_cursor": cursor}
+        found = pricelists.list_price_lists(
+            s,
+            after=str(after) if after else None,
+            limit=args["limit"],
+            only=None if own is None else agreements.price_lists_of_pharmacy(s, own),
+        )
+        rows, cursor = _page(found, args["limit"], lambda r: r.code)
+        return {"items": _price_lists_json(rows), "next_cursor": cursor}
 
     @access(*FINANCE)
     @blp.arguments(PriceListIn)
@@ -179,8 +185,8 @@ class PriceLists(MethodView):
     @write_view(PriceListOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a price list in a currency; 409 if the code is taken."""
-        pl = service.create_price_list(db_session(), data["code"], data["currency"])
-        return _price_list_json(pl)
+        pl = pricelists.create_price_list(db_session(), data["code"], data["currency"])
+        return _price_lists_json([pl])[0]
 
 
 @blp.route("/price-lists/<string:code>")
@@ -190,9 +196,10 @@ class PriceListOne(MethodView):
     def get(self, code: str) -> dict[str, Any]:
         """A price list with every version and its items."""
         own = visible_pharmacy()
-        if own is not None and code not in _price_lists_of_pharmacy(own):
+        s = db_session()
+        if own is not None and code not in agreements.price_lists_of_pharmacy(s, own):
             raise NotFound(f"no price list {code!r}")
-        return _price_list_json(service.get_price_list(db_session(), code))
+        return _price_lists_json([pricelists.get_price_list(s, code)])[0]
 
 
 @blp.route("/price-lists/<string:code>/versions")
@@ -203,10 +210,10 @@ class PriceListVersions(MethodView):
     @write_view(PriceListVersionOut)
     def post(self, data: dict[str, Any], code: str) -> dict[str, Any]:
         """Add a complete version effective from a date; 409 if that date has one already."""
-        v = service.add_price_list_version(
+        v = pricelists.add_price_list_version(
             db_session(), code, data["effective_from"], data["items"], by=principal().name
         )
-        return _version_json(v)
+        return _version_json(PricedVersion(v, pricelists.version_items(db_session(), v.id)))
 
 
 # --------------------------------------------------------------------------- schemes
@@ -219,12 +226,12 @@ class Schemes(MethodView):
     @blp.response(200, SchemePage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Subsidy schemes."""
-        q = select(SubsidyScheme).order_by(SubsidyScheme.code).limit(args["limit"] + 1)
         after = decode_cursor(args["cursor"])
-        if after:
-            q = q.where(SubsidyScheme.code > str(after))
-        rows, cursor = _page(list(db_session().scalars(q)), args["limit"], lambda r: r.code)
-        return {"items": [_scheme_json(r) for r in rows], "next_cursor": cursor}
+        found = schemes.list_schemes(
+            db_session(), after=str(after) if after else None, limit=args["limit"]
+        )
+        rows, cursor = _page(found, args["limit"], lambda r: r.code)
+        return {"items": _schemes_json(rows), "next_cursor": cursor}
 
     @access(*FINANCE)
     @blp.arguments(SchemeIn)
@@ -232,7 +239,7 @@ class Schemes(MethodView):
     @write_view(SchemeOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a scheme; an external payer's gets the sub-account 1300-{code}."""
-        return _scheme_json(service.create_scheme(db_session(), data))
+        return _schemes_json([schemes.create_scheme(db_session(), data)])[0]
 
 
 @blp.route("/subsidy-schemes/<string:code>")
@@ -241,7 +248,7 @@ class SchemeOne(MethodView):
     @blp.response(200, SchemeOut)
     def get(self, code: str) -> dict[str, Any]:
         """A subsidy scheme."""
-        return _scheme_json(service.get_scheme(db_session(), code))
+        return _schemes_json([schemes.get_scheme(db_session(), code)])[0]
 
 
 # --------------------------------------------------------------------------- patients
@@ -254,18 +261,15 @@ class Patients(MethodView):
     @blp.response(200, PatientPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """All patients by member code (finance, auditor); ``?scheme=`` filters."""
-        q = select(Patient).order_by(Patient.member_code).limit(args["limit"] + 1)
         after = decode_cursor(args["cursor"])
-        if after:
-            q = q.where(Patient.member_code > str(after))
-        if args["scheme"]:
-            q = q.where(
-                Patient.id.in_(
-                    select(Enrolment.patient_id).where(Enrolment.scheme == args["scheme"])
-                )
-            )
-        rows, cursor = _page(list(db_session().scalars(q)), args["limit"], lambda r: r.member_code)
-        return {"items": [_patient_json(r) for r in rows], "next_cursor": cursor}
+        found = patients.list_patients(
+            db_session(),
+            after=str(after) if after else None,
+            limit=args["limit"],
+            scheme=args["scheme"] or None,
+        )
+        rows, cursor = _page(found, args["limit"], lambda r: r.member_code)
+        return {"items": _patients_json(rows), "next_cursor": cursor}
 
     @access(*FINANCE)
     @blp.arguments(PatientIn)
@@ -273,8 +277,8 @@ class Patients(MethodView):
     @write_view(PatientOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Register a patient by pseudonymous member code, with enrolments."""
-        p = service.create_patient(db_session(), data["member_code"], data["enrolments"])
-        return _patient_json(p)
+        p = patients.create_patient(db_session(), data["member_code"], data["enrolments"])
+        return _patients_json([p])[0]
 
 
 @blp.route("/patients/<string:member_code>")
@@ -283,7 +287,7 @@ class PatientOne(MethodView):
     @blp.response(200, PatientOut)
     def get(self, member_code: str) -> dict[str, Any]:
         """A patient and its enrolments (pharmacists too: they need it to dispense)."""
-        return _patient_json(service.get_patient(db_session(), member_code))
+        return _patients_json([patients.get_patient(db_session(), member_code)])[0]
 
 
 @blp.route("/patients/<string:member_code>/enrolments")
@@ -294,7 +298,7 @@ class PatientEnrolments(MethodView):
     @write_view(PatientOut)
     def post(self, data: dict[str, Any], member_code: str) -> dict[str, Any]:
         """Enrol a patient in a scheme; 422 if it overlaps an enrolment in that scheme."""
-        return _patient_json(service.add_enrolment(db_session(), member_code, data))
+        return _patients_json([patients.add_enrolment(db_session(), member_code, data)])[0]
 
 
 # --------------------------------------------------------------------------- contracts
@@ -309,15 +313,13 @@ class Contracts(MethodView):
         """A pharmacy's contracts, oldest first."""
         ensure_pharmacy(code)
         s = db_session()
-        if not service.pharmacy_exists(s, code):
+        if not pharmacy_exists(s, code):
             raise NotFound(f"no pharmacy {code!r}")
-        q = select(Contract).where(Contract.pharmacy == code).order_by(Contract.id)
         after = decode_cursor(args["cursor"])
-        if after:
-            q = q.where(Contract.id > int(after))
-        rows, cursor = _page(
-            list(s.scalars(q.limit(args["limit"] + 1))), args["limit"], lambda r: r.id
+        found = agreements.list_contracts(
+            s, code, after=int(after) if after else None, limit=args["limit"]
         )
+        rows, cursor = _page(found, args["limit"], lambda r: r.id)
         return {"items": [_contract_json(r) for r in rows], "next_cursor": cursor}
 
     @access(*FINANCE)
@@ -326,7 +328,7 @@ class Contracts(MethodView):
     @write_view(ContractOut)
     def post(self, data: dict[str, Any], code: str) -> dict[str, Any]:
         """Contract a pharmacy; 409 if it overlaps another contract of that pharmacy."""
-        c = service.create_contract(db_session(), code, data, by=principal().name)
+        c = agreements.create_contract(db_session(), code, data, by=principal().name)
         return _contract_json(c)
 
 
@@ -337,7 +339,7 @@ class ContractOne(MethodView):
     def get(self, code: str, contract_id: int) -> dict[str, Any]:
         """One contract of a pharmacy."""
         ensure_pharmacy(code)
-        return _contract_json(service.get_contract(db_session(), code, contract_id))
+        return _contract_json(agreements.get_contract(db_session(), code, contract_id))
 
 
 def _status_view(action: str, summary: str) -> type[MethodView]:
@@ -347,7 +349,9 @@ def _status_view(action: str, summary: str) -> type[MethodView]:
         @blp.response(200, ContractOut)
         @write_view(ContractOut, status=200)
         def post(self, data: dict[str, Any], code: str, contract_id: int) -> dict[str, Any]:
-            c = service.set_contract_status(db_session(), code, contract_id, action, data.get("on"))
+            c = agreements.set_contract_status(
+                db_session(), code, contract_id, action, data.get("on")
+            )
             return _contract_json(c)
 
     StatusChange.post.__doc__ = summary

@@ -19,6 +19,7 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from api.access import access, principal, visible_pharmacy
 from api.cursors import id_page
@@ -35,18 +36,12 @@ from api.schemas.dispensing import (
 )
 from api.session import db_session
 from api.writes import replay_or_conflict, run_write
-from dispensing.service import (
-    DispenseRequest,
-    dispense_answer,
-    dispense_many,
-    dispensing_json,
-    dispensings_json,
-    get_dispensing,
-    return_items,
-    return_json,
-)
+from dispensing.commands import Dispensed, DispenseRequest, LotShare, Returned, ReturnRequest
+from dispensing.reads import dispensings, get_dispensing, returns_of
+from dispensing.returns import return_items
+from dispensing.service import dispense, dispense_many, quote
 from dispensing.tables import Dispensing
-from ledger import clock
+from ledger import chart, clock
 from ledger.db import is_retryable
 from ledger.errors import Forbidden, IdempotencyConflict, NotFound, RdfError
 from ledger.idempotency import (
@@ -57,8 +52,11 @@ from ledger.idempotency import (
     stored_answer,
     stored_answers,
 )
+from ledger.money import format_amount
 from ledger.posting import request_hash
 from ledger.tables import IdempotencyKey
+from ledger.uow import UnitOfWork
+from ledger.uow import run as uow_run
 
 blp = Blueprint(
     "dispensings",
@@ -80,6 +78,88 @@ def _check_own(pharmacy: str) -> None:
     p = principal()
     if p.is_pharmacist and p.pharmacy != pharmacy:
         raise Forbidden(f"a pharmacist of {p.pharmacy} may not record dispensings of {pharmacy}")
+
+
+def _lots(lots: tuple[LotShare, ...], exp: int) -> list[dict[str, Any]]:
+    return [
+        {"lot": lot.lot_code, "quantity": lot.quantity, "value": format_amount(lot.value, exp)}
+        for lot in lots
+    ]
+
+
+def dispensing_body(d: Dispensed) -> dict[str, Any]:
+    """The API's view of one dispensing (API.md), keys in the order of the answer."""
+    exp = chart.exponent(d.currency)
+
+    def fmt(v: int) -> str:
+        return format_amount(v, exp)
+
+    return {
+        "id": str(d.id),
+        "pharmacy": d.pharmacy,
+        "patient": d.patient,
+        "service_date": d.service_date.isoformat(),
+        "accounting_date": d.accounting_date.isoformat(),
+        "currency": d.currency,
+        "client_ref": d.client_ref,
+        "model": d.model,
+        "scheme": d.scheme,
+        "lines": [
+            {
+                "medicine": ln.medicine,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price,
+                "price": fmt(ln.price),
+                "subsidy": fmt(ln.subsidy),
+                "copayment": fmt(ln.copayment),
+                "cost": fmt(ln.cost),
+                # echoed only when the line carries it (care/): answers without it unchanged
+                **({} if ln.days_supply is None else {"days_supply": ln.days_supply}),
+                "lots": _lots(ln.lots, exp),
+            }
+            for ln in d.lines
+        ],
+        "total_price": fmt(d.total_price),
+        "total_subsidy": fmt(d.total_subsidy),
+        "total_copayment": fmt(d.total_copayment),
+        "fee": fmt(d.fee),
+        "entry_id": str(d.entry_id),
+    }
+
+
+def return_body(r: Returned) -> dict[str, Any]:
+    """The API's view of one return (API.md)."""
+    exp = chart.exponent(r.currency)
+
+    def fmt(v: int) -> str:
+        return format_amount(v, exp)
+
+    return {
+        "id": str(r.id),
+        "dispensing_id": str(r.dispensing_id),
+        "pharmacy": r.pharmacy,
+        "date": r.date.isoformat(),
+        "accounting_date": r.accounting_date.isoformat(),
+        "currency": r.currency,
+        "lines": [
+            {
+                "medicine": ln.medicine,
+                "quantity": ln.quantity,
+                "price": fmt(ln.price),
+                "subsidy": fmt(ln.subsidy),
+                "copayment": fmt(ln.copayment),
+                "cost": fmt(ln.cost),
+                "lots": _lots(ln.lots, exp),
+            }
+            for ln in r.lines
+        ],
+        "total_price": fmt(r.total_price),
+        "total_subsidy": fmt(r.total_subsidy),
+        "total_copayment": fmt(r.total_copayment),
+        "total_cost": fmt(r.total_cost),
+        "fee": fmt(r.fee),
+        "entry_id": str(r.entry_id),
+    }
 
 
 def _request(data: dict[str, Any]) -> DispenseRequest:
@@ -104,12 +184,12 @@ class Dispensings(MethodView):
         key = data["client_ref"] or request.headers.get("Idempotency-Key")
         by = principal().name
 
-        def work() -> dict[str, Any]:
-            return dispense_answer(db_session(), _request(data), by=by)
+        def work() -> Dispensed:
+            return dispense(db_session(), _request(data), by=by)
 
         return run_write(
             work,
-            lambda answer: answer,
+            dispensing_body,
             status=201,
             key=key,
             scope=_scope(data["pharmacy"]),
@@ -138,7 +218,30 @@ class Dispensings(MethodView):
         if args["to"]:
             q = q.where(Dispensing.service_date <= args["to"])
         ids, next_cursor = id_page(s, q, Dispensing.id, args["limit"], args["cursor"])
-        return {"items": dispensings_json(s, ids), "next_cursor": next_cursor}
+        return {
+            "items": [dispensing_body(d) for d in dispensings(s, ids)],
+            "next_cursor": next_cursor,
+        }
+
+
+#: Fields of a recorded dispensing a quote does not have.
+NOT_QUOTED = ("id", "entry_id", "accounting_date", "client_ref")
+
+
+@blp.route("/dispensings/quote")
+class Quote(MethodView):
+    @access("finance", pharmacist="own")
+    @blp.arguments(DispensingIn)
+    @blp.response(200, DispensingOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Price a dispensing without posting it: lines, totals, fee, the lots it would take."""
+        _check_own(data["pharmacy"])
+        s = db_session()
+        try:
+            quoted = quote(s, _request(data), by=principal().name)
+        finally:
+            s.rollback()
+        return {k: v for k, v in dispensing_body(quoted).items() if k not in NOT_QUOTED}
 
 
 @blp.route("/dispensings/<string:dispensing_id>")
@@ -149,7 +252,10 @@ class OneDispensing(MethodView):
         """A dispensing with its lines, lots and returns."""
         s = db_session()
         d = get_dispensing(s, dispensing_id, visible_pharmacy())
-        return dispensing_json(s, d.id, with_returns=True)
+        (found,) = dispensings(s, [d.id])
+        body = dispensing_body(found)
+        body["returns"] = [return_body(r) for r in returns_of(s, d.id)]
+        return body
 
 
 @blp.route("/dispensings/<string:dispensing_id>/returns")
@@ -160,18 +266,15 @@ class Returns(MethodView):
     def post(self, data: dict[str, Any], dispensing_id: str) -> Response:
         """Return all or part of a dispensing (a reversing entry, on its own date)."""
         by = principal().name
-        scope_pharmacy = visible_pharmacy()
-
-        def work() -> int:
-            s = db_session()
-            d = get_dispensing(s, dispensing_id, scope_pharmacy)
-            return return_items(
-                s, d, [(i["medicine"], i["quantity"]) for i in data["items"]], data["date"], by=by
-            )
-
+        cmd = ReturnRequest(
+            dispensing_id=dispensing_id,
+            items=tuple((i["medicine"], i["quantity"]) for i in data["items"]),
+            on=data["date"],
+            pharmacy_scope=visible_pharmacy(),
+        )
         return run_write(
-            work,
-            lambda i: return_json(db_session(), i),
+            lambda: return_items(db_session(), cmd, by=by),
+            return_body,
             status=201,
             key=request.headers.get("Idempotency-Key"),
         )
@@ -248,120 +351,118 @@ def _conflict(key: str) -> IdempotencyConflict:
     return IdempotencyConflict(f"client_ref {key!r} was already used with a different record")
 
 
+_BUSY = {
+    "type": "/problems/conflict",
+    "title": "Conflict",
+    "status": 409,
+    "detail": "the record could not be stored because of concurrent changes; send it again",
+}
+
+
 def _one_record(rec: _Record, by: str) -> None:
-    """Process one record in a transaction of its own; never raises an RdfError.
+    """Process one record in a unit of work of its own; never raises an RdfError.
 
     One transaction per record: a record the books refuse sinks nothing else, and a batch
     cut off half-way has kept what it committed — the phone sends it again and the
     client_refs replay. (``_chunk`` does many records per transaction and comes here when
-    a chunk cannot be written whole.)
+    a chunk cannot be written whole.) The same claim-then-work as a single POST
+    (``run_write``); a key taken concurrently is looked up again and replayed.
     """
     s = db_session()
-    result, key, req = rec.result, rec.key, rec.request
+    key, req = rec.key, rec.request
     assert req is not None
-    for _attempt in range(8):
-        try:
-            claim = None
-            if key is not None:  # the same claim-then-work as a single POST (run_write)
-                row = stored_answer(
-                    s, rec.scope, key, rec.body_hash, conflict=_conflict(key).detail
+
+    def attempt(uow: UnitOfWork) -> dict[str, Any]:
+        claim = None
+        if key is not None:
+            row = stored_answer(s, rec.scope, key, rec.body_hash, conflict=_conflict(key).detail)
+            if row is not None:
+                # Read before the rollback: it expires the row, and reading it again
+                # would open a transaction (on SQLite, the write lock) nobody closes.
+                uow.discard()
+                return dict(
+                    status=row.status_code,
+                    replayed=True,
+                    dispensing=json.loads(row.response_body),
                 )
-                if row is not None:
-                    # Read before the rollback: it expires the row, and reading it again
-                    # would open a transaction (on SQLite, the write lock) nobody closes.
-                    result.update(
-                        status=row.status_code,
-                        replayed=True,
-                        dispensing=json.loads(row.response_body),
-                    )
-                    s.rollback()
-                    return
-                claim = claim_key(s, rec.scope, key, rec.body_hash)
-            body = dispense_answer(s, req, by=by)
-            text = json.dumps(body, default=str)
-            if claim is not None:
-                claim.status_code = 201
-                claim.response_body = text
-            s.commit()
-            result.update(status=201, dispensing=json.loads(text))
-            return
-        except RdfError as exc:
-            s.rollback()
-            result.update(status=exc.status, problem=_problem_body(exc))
-            return
-        except IntegrityError:
-            s.rollback()  # a concurrent request took this client_ref: look again, replay it
-        except DBAPIError as exc:
-            s.rollback()
-            if not is_retryable(exc):
-                raise
-    result.update(
-        status=409,
-        problem={
-            "type": "/problems/conflict",
-            "title": "Conflict",
-            "status": 409,
-            "detail": "the record could not be stored because of concurrent changes; send it again",
-        },
-    )
+            claim = claim_key(s, rec.scope, key, rec.body_hash)
+        text = json.dumps(dispensing_body(dispense(s, req, by=by)), default=str)
+        if claim is not None:
+            claim.status_code = 201
+            claim.response_body = text
+        return dict(status=201, dispensing=json.loads(text))
+
+    try:
+        rec.result.update(uow_run(s, attempt, attempts=8, retry_integrity=key is not None))
+    except RdfError as exc:
+        rec.result.update(status=exc.status, problem=_problem_body(exc))
+    except IntegrityError:
+        rec.result.update(status=409, problem=dict(_BUSY))
+    except DBAPIError as exc:
+        if not is_retryable(exc):
+            raise
+        rec.result.update(status=409, problem=dict(_BUSY))
 
 
 def _chunk(recs: list[_Record], by: str) -> None:
-    """Many records in one transaction (``dispense_many``), with the single path's
+    """Many records in one unit of work (``dispense_many``), with the single path's
     idempotency: stored answers replayed, then every key claimed before the work (a
     concurrent sender of one of them queues on its claim), a refused record's claim
     dropped. If the chunk cannot be written whole (a key claimed concurrently, a deadlock
     retried out, a refusal only the books see), each record goes the one-at-a-time way."""
     s = db_session()
-    for _attempt in range(3):
-        try:
-            keyed = [r for r in recs if r.key is not None]
-            stored = stored_answers(s, [(r.scope, r.key) for r in keyed if r.key is not None])
-            work: list[_Record] = []
-            for r in recs:
-                row = stored.get((r.scope, r.key)) if r.key is not None else None
-                if row is None:
-                    work.append(r)
-                elif row.request_hash != r.body_hash:
-                    assert r.key is not None
-                    r.result.update(status=409, problem=_problem_body(_conflict(r.key)))
-                else:
-                    r.result.update(
-                        status=row.status_code,
-                        replayed=True,
-                        dispensing=json.loads(row.response_body),
-                    )
-            keyed = [r for r in work if r.key is not None]
-            claims = dict(
-                zip(
-                    (r.index for r in keyed),
-                    claim_keys(
-                        s, [(r.scope, r.key, r.body_hash) for r in keyed if r.key is not None]
-                    ),
-                    strict=True,
+
+    def attempt(_uow: UnitOfWork) -> list[tuple[_Record, dict[str, Any] | RdfError]]:
+        keyed = [r for r in recs if r.key is not None]
+        stored = stored_answers(s, [(r.scope, r.key) for r in keyed if r.key is not None])
+        work: list[_Record] = []
+        for r in recs:
+            row = stored.get((r.scope, r.key)) if r.key is not None else None
+            if row is None:
+                work.append(r)
+            elif row.request_hash != r.body_hash:
+                assert r.key is not None
+                r.result.update(status=409, problem=_problem_body(_conflict(r.key)))
+            else:
+                r.result.update(
+                    status=row.status_code,
+                    replayed=True,
+                    dispensing=json.loads(row.response_body),
                 )
+        keyed = [r for r in work if r.key is not None]
+        claims = dict(
+            zip(
+                (r.index for r in keyed),
+                claim_keys(s, [(r.scope, r.key, r.body_hash) for r in keyed if r.key is not None]),
+                strict=True,
             )
-            answers = dispense_many(s, [r.request for r in work if r.request is not None], by=by)
-            texts: dict[int, str] = {}
-            refused: list[int] = []
-            for r, answer in zip(work, answers, strict=True):
-                if isinstance(answer, RdfError):
-                    if r.index in claims:
-                        refused.append(claims[r.index])
-                elif r.index in claims:
-                    texts[r.index] = json.dumps(answer, default=str)
-            drop_claims(s, refused)
-            answer_claims(s, 201, [(claims[i], t) for i, t in texts.items()])
-            s.commit()
-        except (IntegrityError, RdfError):
-            s.rollback()
-            break
-        except DBAPIError as exc:
-            s.rollback()
-            if not is_retryable(exc):
-                raise
-            continue
-        for r, answer in zip(work, answers, strict=True):
+        )
+        answers = dispense_many(s, [r.request for r in work if r.request is not None], by=by)
+        done = [
+            (r, a if isinstance(a, RdfError) else dispensing_body(a))
+            for r, a in zip(work, answers, strict=True)
+        ]
+        texts: dict[int, str] = {}
+        refused: list[int] = []
+        for r, answer in done:
+            if isinstance(answer, RdfError):
+                if r.index in claims:
+                    refused.append(claims[r.index])
+            elif r.index in claims:
+                texts[r.index] = json.dumps(answer, default=str)
+        drop_claims(s, refused)
+        answer_claims(s, 201, [(claims[i], t) for i, t in texts.items()])
+        return done
+
+    try:
+        done = uow_run(s, attempt, attempts=3)
+    except (IntegrityError, RdfError):
+        pass
+    except DBAPIError as exc:
+        if not is_retryable(exc):
+            raise
+    else:
+        for r, answer in done:
             if isinstance(answer, RdfError):
                 r.result.update(status=answer.status, problem=_problem_body(answer))
             else:  # JSON types only (strings, integers, None): as stored, as replayed
@@ -391,6 +492,19 @@ def _chunks(recs: list[_Record], size: int) -> list[list[_Record]]:
     if current:
         out.append(current)
     return out
+
+
+def _store_batch_answer(s: Session, scope: str, key: str, body_hash: str, text: str) -> None:
+    s.add(
+        IdempotencyKey(
+            scope=scope,
+            key=key,
+            request_hash=body_hash,
+            status_code=200,
+            response_body=text,
+            created_at=clock.now(),
+        )
+    )
 
 
 @blp.route("/dispensings/batch")
@@ -432,19 +546,8 @@ class Batch(MethodView):
         text = json.dumps(out, default=str)
         if key is not None:
             try:
-                s.add(
-                    IdempotencyKey(
-                        scope=batch_scope,
-                        key=key,
-                        request_hash=body_hash,
-                        status_code=200,
-                        response_body=text,
-                        created_at=clock.now(),
-                    )
-                )
-                s.commit()
-            except IntegrityError:
-                s.rollback()  # the same batch, sent twice at once: answer the first's reply
+                uow_run(s, lambda _uow: _store_batch_answer(s, batch_scope, key, body_hash, text))
+            except IntegrityError:  # the same batch, sent twice at once: answer the first's
                 replay = replay_or_conflict(s, batch_scope, key, body_hash)
                 if replay is not None:
                     return replay

@@ -1,14 +1,12 @@
-"""HTTP layer of invoices: payments, bank statements and matching, reconciliation, and the
-financial reports (aged balances, balance sheet, income statement, fund health).
+"""HTTP layer of payments, bank statements and matching, and the monthly reconciliation
+(the financial reports are in :mod:`api.financial_reports`).
 
-Handlers parse, authorise, call and serialise. Every report answers CSV (and XLSX) too when asked
-with ``Accept: text/csv`` or ``?format=csv``, through :func:`reports.tabular.respond`.
+Handlers parse, authorise, call and serialise. The reconciliation answers CSV (and XLSX) too
+when asked with ``Accept: text/csv`` or ``?format=csv``, through :func:`api.tabular.respond`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import date
 from typing import Any
 
 from flask import Response, request
@@ -19,12 +17,8 @@ from sqlalchemy import select
 from api.access import access, principal
 from api.cursors import decode_cursor, encode_cursor
 from api.schemas.invoices import (
-    AgedOut,
-    BalanceSheetOut,
     BankLineOut,
     BankStatementOut,
-    FundHealthOut,
-    IncomeStatementOut,
     MatchIn,
     PaymentArgs,
     PaymentIn,
@@ -32,42 +26,28 @@ from api.schemas.invoices import (
     PaymentPage,
     ReconciliationArgs,
     ReconciliationOut,
-    ReportAsOfArgs,
-    ReportRangeArgs,
 )
 from api.session import db_session
+from api.tabular import respond
 from api.writes import run_write, write_view
 from invoices import payments as pay
 from invoices import reconciliation as rec
-from ledger import clock
+from invoices.commands import AppliesTo, PaymentFilter, RecordPayment
 from ledger.errors import IdempotencyConflict, InvalidRequest
 from ledger.periods import parse_period
 from ledger.queries import exponents
 from ledger.tables import IdempotencyKey
-from reports import fund as reports
-from reports.aging import BUCKETS
-from reports.tabular import Col, Report, Section, respond
+from reports.reconciliation import reconciliation_report
 
 blp = Blueprint(
     "invoices",
     __name__,
     url_prefix="/api/v1",
-    description="Payments, bank statements, reconciliation and financial reports",
+    description="Payments, bank statements and reconciliation",
 )
 
 FINANCE = ("finance",)
 BOOKS_READ = ("finance", "auditor")
-
-
-def _rows(columns: Sequence[Col], items: Iterable[dict[str, Any]]) -> list[list[Any]]:
-    return [[item.get(c.name) for c in columns] for item in items]
-
-
-def _range(args: dict[str, Any]) -> tuple[date, date]:
-    start, end = args["from_"], args["to"]
-    if end < start:
-        raise InvalidRequest("'to' is before 'from'", errors={"to": ["must not be before from"]})
-    return start, end
 
 
 # --------------------------------------------------------------------------- payments
@@ -82,7 +62,18 @@ class Payments(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Record money in or out against a counterparty; posts bank and counterparty."""
         s = db_session()
-        payment = pay.record_payment(s, data, by=principal().name)
+        applies = data["applies_to"]
+        cmd = RecordPayment(
+            on=data["date"],
+            direction=data["direction"],
+            counterparty_kind=data["counterparty"]["kind"],
+            counterparty_code=data["counterparty"]["code"],
+            amount=data["amount"],
+            currency=data["currency"],
+            reference=data["reference"],
+            applies_to=AppliesTo(applies["kind"], applies["id"]) if applies is not None else None,
+        )
+        payment = pay.record_payment(s, cmd, by=principal().name)
         return pay.payment_view(s, payment)
 
     @access(*BOOKS_READ)
@@ -92,7 +83,18 @@ class Payments(MethodView):
         """Payments, oldest first, filtered by direction, counterparty, currency, dates."""
         s = db_session()
         after = decode_cursor(args["cursor"])
-        rows = pay.list_payments(s, args, int(after) if after else None, args["limit"] + 1)
+        filters = PaymentFilter(
+            direction=args["direction"],
+            counterparty_kind=args["counterparty_kind"],
+            counterparty_code=args["counterparty_code"],
+            currency=args["currency"],
+            start=args["from_"],
+            end=args["to"],
+            applies_to_kind=args["applies_to_kind"],
+            applies_to_id=args["applies_to_id"],
+            matched=args["matched"],
+        )
+        rows = pay.list_payments(s, filters, int(after) if after else None, args["limit"] + 1)
         more = len(rows) > args["limit"]
         rows = rows[: args["limit"]]
         return {
@@ -221,86 +223,6 @@ class UnmatchLine(MethodView):
 
 # --------------------------------------------------------------------------- reconciliation
 
-SUMMARY_COLS = [
-    Col("currency"),
-    Col("bank_account"),
-    Col("bank_balance", "money"),
-    Col("book_balance", "money"),
-    Col("difference", "money"),
-    Col("unmatched_bank_lines_total", "money"),
-    Col("unmatched_payments_total", "money"),
-    Col("unexplained", "money"),
-]
-LINE_COLS = [
-    Col("id"),
-    Col("statement_id"),
-    Col("line_number", "quantity"),
-    Col("date", "date"),
-    Col("currency"),
-    Col("amount", "money"),
-    Col("reference"),
-    Col("description"),
-    Col("payment_id"),
-    Col("match_kind"),
-]
-PAYMENT_COLS = [
-    Col("id"),
-    Col("date", "date"),
-    Col("direction"),
-    Col("counterparty_kind"),
-    Col("counterparty"),
-    Col("currency"),
-    Col("amount", "money"),
-    Col("reference"),
-]
-
-
-def _payment_row(p: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **p,
-        "counterparty_kind": p["counterparty"]["kind"],
-        "counterparty": p["counterparty"]["code"],
-    }
-
-
-def reconciliation_report(out: dict[str, Any]) -> Report:
-    matched_cols = [
-        Col("bank_line_id"),
-        Col("payment_id"),
-        Col("date", "date"),
-        Col("currency"),
-        Col("amount", "money"),
-        Col("reference"),
-        Col("match_kind"),
-    ]
-    matched = [
-        {
-            "bank_line_id": m["bank_line"]["id"],
-            "payment_id": m["payment"]["id"],
-            "date": m["bank_line"]["date"],
-            "currency": m["bank_line"]["currency"],
-            "amount": m["bank_line"]["amount"],
-            "reference": m["bank_line"]["reference"],
-            "match_kind": m["match_kind"],
-        }
-        for m in out["matched"]
-    ]
-    return Report(
-        f"Reconciliation {out['period']}",
-        [
-            Section("Summary", SUMMARY_COLS, _rows(SUMMARY_COLS, out["currencies"])),
-            Section("Matched", matched_cols, _rows(matched_cols, matched)),
-            Section(
-                "Unmatched bank lines", LINE_COLS, _rows(LINE_COLS, out["unmatched_bank_lines"])
-            ),
-            Section(
-                "Unmatched payments",
-                PAYMENT_COLS,
-                _rows(PAYMENT_COLS, map(_payment_row, out["unmatched_payments"])),
-            ),
-        ],
-    )
-
 
 @blp.route("/reconciliation")
 class Reconciliation(MethodView):
@@ -312,165 +234,3 @@ class Reconciliation(MethodView):
         period = parse_period(args["period"])
         out = rec.reconciliation(db_session(), period)
         return respond(lambda: reconciliation_report(out), out, filename=f"reconciliation-{period}")
-
-
-# --------------------------------------------------------------------------- reports
-
-AGED_COLS = [
-    Col("account"),
-    Col("counterparty_kind"),
-    Col("counterparty"),
-    Col("currency"),
-    *[Col(b, "money") for b in BUCKETS],
-    Col("total", "money"),
-]
-STATEMENT_COLS = [
-    Col("currency"),
-    Col("section"),
-    Col("account"),
-    Col("name"),
-    Col("amount", "money"),
-]
-
-
-@blp.route("/reports/aged-balances")
-class AgedBalances(MethodView):
-    @access(*BOOKS_READ)
-    @blp.arguments(ReportAsOfArgs, location="query")
-    @blp.response(200, AgedOut)
-    def get(self, args: dict[str, Any]) -> Any:
-        """What each pharmacy and payer owes, by 0-30, 31-60, 61-90 and 90+ days."""
-        as_of = args["as_of"] or clock.today()
-        out = reports.aged_balances(db_session(), as_of)
-        return respond(
-            lambda: Report(
-                f"Aged balances {as_of.isoformat()}",
-                [Section("Aged balances", AGED_COLS, _rows(AGED_COLS, out["items"]))],
-            ),
-            out,
-            filename=f"aged-balances-{as_of.isoformat()}",
-        )
-
-
-def balance_sheet_rows(out: dict[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for c in out["currencies"]:
-        cur = c["currency"]
-        for section in ("assets", "liabilities", "equity"):
-            rows += [{"currency": cur, "section": section, **line} for line in c[section]]
-        rows.append(
-            {
-                "currency": cur,
-                "section": "equity",
-                "name": "Current surplus",
-                "amount": c["current_surplus"],
-            }
-        )
-        rows += [
-            {"currency": cur, "section": total, "amount": c[total]}
-            for total in ("total_assets", "total_liabilities", "total_equity")
-        ]
-    return rows
-
-
-@blp.route("/reports/balance-sheet")
-class BalanceSheet(MethodView):
-    @access(*BOOKS_READ)
-    @blp.arguments(ReportAsOfArgs, location="query")
-    @blp.response(200, BalanceSheetOut)
-    def get(self, args: dict[str, Any]) -> Any:
-        """Assets, liabilities and equity (with the current surplus) per currency."""
-        out = reports.balance_sheet(db_session(), args["as_of"])
-        when = out["as_of"].isoformat() if out["as_of"] else "now"
-        return respond(
-            lambda: Report(
-                f"Balance sheet {when}",
-                [
-                    Section(
-                        "Balance sheet",
-                        STATEMENT_COLS,
-                        _rows(STATEMENT_COLS, balance_sheet_rows(out)),
-                    )
-                ],
-            ),
-            out,
-            filename=f"balance-sheet-{when}",
-        )
-
-
-def income_rows(out: dict[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for c in out["currencies"]:
-        cur = c["currency"]
-        for section in ("income", "expenses"):
-            rows += [{"currency": cur, "section": section, **line} for line in c[section]]
-        rows += [
-            {"currency": cur, "section": total, "amount": c[total]}
-            for total in ("total_income", "total_expenses", "surplus")
-        ]
-    return rows
-
-
-@blp.route("/reports/income-statement")
-class IncomeStatement(MethodView):
-    @access(*BOOKS_READ)
-    @blp.arguments(ReportRangeArgs, location="query")
-    @blp.response(200, IncomeStatementOut)
-    def get(self, args: dict[str, Any]) -> Any:
-        """Income (4000) and expenses (5000-5400) per account over a range, and the surplus."""
-        start, end = _range(args)
-        out = reports.income_statement(db_session(), start, end)
-        name = f"income-statement-{start.isoformat()}-{end.isoformat()}"
-        return respond(
-            lambda: Report(
-                name,
-                [
-                    Section(
-                        "Income statement", STATEMENT_COLS, _rows(STATEMENT_COLS, income_rows(out))
-                    )
-                ],
-            ),
-            out,
-            filename=name,
-        )
-
-
-PRICE_COLS = [
-    Col("price_list"),
-    Col("medicine"),
-    Col("unit_price"),
-    Col("replacement_cost"),
-    Col("replacement_cost_on", "date"),
-    Col("price_to_cost"),
-    Col("below_cost"),
-]
-
-
-@blp.route("/reports/fund-health")
-class FundHealth(MethodView):
-    @access(*BOOKS_READ)
-    @blp.arguments(ReportRangeArgs, location="query")
-    @blp.response(200, FundHealthOut)
-    def get(self, args: dict[str, Any]) -> Any:
-        """Cost recovery, capital preservation, months of stock, loss shares (exact)."""
-        start, end = _range(args)
-        out = reports.fund_health(db_session(), start, end)
-        name = f"fund-health-{start.isoformat()}-{end.isoformat()}"
-        ratio_cols = [Col("name"), Col("value")]
-        figure_cols = [Col("name"), Col("amount", "money", currency=out["currency"])]
-        return respond(
-            lambda: Report(
-                name,
-                [
-                    Section("Ratios", ratio_cols, [[k, v] for k, v in out["ratios"].items()]),
-                    Section("Figures", figure_cols, [[k, v] for k, v in out["figures"].items()]),
-                    Section(
-                        "Price vs replacement cost",
-                        PRICE_COLS,
-                        _rows(PRICE_COLS, out["price_vs_replacement_cost"]),
-                    ),
-                ],
-            ),
-            out,
-            filename=name,
-        )

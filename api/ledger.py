@@ -3,14 +3,13 @@ balance, periods. Handlers parse, authorise, call and serialise; nothing more.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.access import access, principal, public
@@ -31,9 +30,9 @@ from api.schemas.common import (
     TrialBalanceArgs,
     TrialBalanceOut,
 )
-from api.session import database, db_session
+from api.session import close_checks, database, db_session
+from api.tabular import respond, wants_json
 from api.writes import run_write, write_view
-from ledger import clock
 from ledger.errors import InvalidRequest
 from ledger.journal import entry_view, get_entry, manual_entry, reverse_entry
 from ledger.money import format_amount
@@ -45,15 +44,16 @@ from ledger.queries import (
     balances,
     exponents,
     get_account,
-    opening_and_closing,
-    range_totals,
-    statement_lines,
-    trial_balance,
 )
 from ledger.sealing import on_month_closed, seal_pending
-from ledger.tables import Account, Entry, Lot
-from reports.books import statement_report, trial_balance_report
-from reports.tabular import respond, wants_json
+from ledger.tables import Account, Lot
+from reports.account_statement import (
+    account_statement,
+    every_statement_line,
+    statement_page,
+    statement_report,
+)
+from reports.trial_balance import trial_balance_figures, trial_balance_report
 
 blp = Blueprint("ledger", __name__, url_prefix="/api/v1", description="The journal")
 health = Blueprint("health", __name__, description="Liveness")
@@ -174,9 +174,6 @@ class AccountStatement(MethodView):
         return respond(lambda: statement_report(out), out, filename=f"statement-{code}")
 
 
-STATEMENT_PAGE = 1000
-
-
 def _statement_cursor(cur: Any) -> bool:
     """True when ``cur`` has the shape of a statement cursor: [date, posting id, running]."""
     if not (isinstance(cur, list) and len(cur) == 3 and isinstance(cur[0], str)):
@@ -193,31 +190,13 @@ def _statement_cursor(cur: Any) -> bool:
 def statement_json(
     s: Session, code: str, args: dict[str, Any], *, paged: bool = True
 ) -> dict[str, Any]:
-    """The account statement answer. ``paged=False``: ``items`` is an iterator over every
-    line of the range (read a page at a time), ``next_cursor`` is None."""
-    acc = get_account(s, code)
-    exps = exponents(s)
-    commodity = args.get("commodity") or "KHR"
-    if commodity not in exps:
-        raise InvalidRequest(
-            f"no commodity {commodity!r}", errors={"commodity": ["unknown commodity"]}
-        )
-    exp = exps[commodity]
-    codes = account_codes(s, acc)
-    start = args.get("from_") or date(2000, 1, 1)
-    end = args.get("to")
-    if not end:  # the last entry's date is read only when no end is given
-        last = s.scalar(select(func.max(Entry.accounting_date)))
-        end = max(clock.today(), last or clock.today())
-    if end < start:
-        raise InvalidRequest("'to' is before 'from'", errors={"to": ["must not be before from"]})
-    if start == date.min or end == date.max:  # the day before / after must exist
-        raise InvalidRequest(
-            "dates must lie between 0001-01-02 and 9999-12-30",
-            errors={"from" if start == date.min else "to": ["out of range"]},
-        )
-    opening, closing = opening_and_closing(s, codes, commodity, start, end)
-    fmt = lambda v: format_amount(v, exp)  # noqa: E731
+    """The account statement answer (:func:`reports.account_statement.account_statement`).
+    ``paged=False``: ``items`` is an iterator over every line of the range (read a page at a
+    time), ``next_cursor`` is None."""
+    st = account_statement(
+        s, code, commodity=args.get("commodity"), start=args.get("from_"), end=args.get("to")
+    )
+    fmt = lambda v: format_amount(v, st.exponent)  # noqa: E731
 
     def item(r: StatementLine) -> dict[str, Any]:
         return {
@@ -243,10 +222,8 @@ def statement_json(
                 "the cursor is not one this statement gave out",
                 errors={"cursor": ["invalid cursor"]},
             )
-        after, running = (None, opening) if not cur else ((cur[0], cur[1]), int(cur[2]))
-        rows = statement_lines(
-            s, codes, commodity, start, end, after=after, opening=running, limit=limit + 1
-        )
+        after, running = (None, None) if not cur else ((cur[0], cur[1]), int(cur[2]))
+        rows = statement_page(s, st, after=after, running=running, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         if more:
@@ -255,41 +232,17 @@ def statement_json(
             )
         items = [item(r) for r in rows]
     else:
-
-        def every_line() -> Iterator[dict[str, Any]]:
-            after: tuple[str, int] | None = None
-            running = opening
-            while True:
-                page = statement_lines(
-                    s,
-                    codes,
-                    commodity,
-                    start,
-                    end,
-                    after=after,
-                    opening=running,
-                    limit=STATEMENT_PAGE,
-                )
-                for r in page:
-                    yield item(r)
-                if len(page) < STATEMENT_PAGE:
-                    return
-                after = (page[-1].accounting_date.isoformat(), page[-1].posting_id)
-                running = page[-1].running
-
-        items = every_line()
-    # Totals over the whole range (not the page): whole months from the kept month totals.
-    dr, cr = range_totals(s, codes, commodity, start, end)
+        items = (item(r) for r in every_statement_line(s, st))
     return {
-        "account": acc.code,
-        "name": acc.name,
-        "commodity": commodity,
-        "from_": start,
-        "to": end,
-        "opening": fmt(opening),
-        "closing": fmt(closing),
-        "total_debit": fmt(dr),
-        "total_credit": fmt(cr),
+        "account": st.account,
+        "name": st.name,
+        "commodity": st.commodity,
+        "from_": st.start,
+        "to": st.end,
+        "opening": fmt(st.opening),
+        "closing": fmt(st.closing),
+        "total_debit": fmt(st.total_debit),
+        "total_credit": fmt(st.total_credit),
         "items": items,
         "next_cursor": next_cursor,
     }
@@ -346,18 +299,9 @@ class TrialBalance(MethodView):
 
 
 def trial_balance_json(as_of: date | None, commodity: str | None) -> dict[str, Any]:
-    s = db_session()
-    exps = exponents(s)
-    if commodity is not None and commodity not in exps:
-        raise InvalidRequest(
-            f"no commodity {commodity!r}", errors={"commodity": ["unknown commodity"]}
-        )
-    rows = trial_balance(s, as_of, commodity)
-    totals: dict[str, list[int]] = {}
-    for r in rows:
-        t = totals.setdefault(r.commodity, [0, 0])
-        t[0] += r.debit
-        t[1] += r.credit
+    """The trial balance answer (:func:`reports.trial_balance.trial_balance_figures`)."""
+    tb = trial_balance_figures(db_session(), as_of, commodity)
+    exps = tb.exponents
     out: dict[str, Any] = {
         "as_of": as_of,
         "commodity": commodity,
@@ -370,7 +314,7 @@ def trial_balance_json(as_of: date | None, commodity: str | None) -> dict[str, A
                 "debit": format_amount(r.debit, exps[r.commodity]),
                 "credit": format_amount(r.credit, exps[r.commodity]),
             }
-            for r in rows
+            for r in tb.rows
         ],
         "totals": [
             {
@@ -378,14 +322,14 @@ def trial_balance_json(as_of: date | None, commodity: str | None) -> dict[str, A
                 "debit": format_amount(d, exps[c]),
                 "credit": format_amount(cr, exps[c]),
             }
-            for c, (d, cr) in sorted(totals.items())
+            for c, (d, cr) in tb.totals.items()
         ],
-        "balanced": all(d == cr for d, cr in totals.values()),
+        "balanced": tb.balanced,
         "total_debit": None,
         "total_credit": None,
     }
     if commodity is not None:
-        d, cr = totals.get(commodity, [0, 0])
+        d, cr = tb.totals.get(commodity, (0, 0))
         out["total_debit"] = format_amount(d, exps[commodity])
         out["total_credit"] = format_amount(cr, exps[commodity])
     return out
@@ -430,6 +374,7 @@ class ClosePeriod(MethodView):
                 force=data["force"],
                 reason=data["reason"],
                 on_closed=on_month_closed,
+                checks=close_checks(),
             )
             view = next(p for p in list_periods(s) if p.period == row.period)
             return view.__dict__

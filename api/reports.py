@@ -1,6 +1,7 @@
 """HTTP layer of documents and exports: trial balance and account statement PDFs, and the
 journal as a Beancount file. Figures come from the same functions as the JSON answers
-(:func:`ledger.api.trial_balance_json`, :func:`ledger.api.statement_json`)."""
+(:func:`api.ledger.trial_balance_json`, :func:`api.ledger.statement_json`, which serialise
+:mod:`reports.trial_balance` and :mod:`reports.account_statement`)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from ledger import clock
 from ledger.errors import InvalidRequest
 from ledger.journal import EARLIEST_DATE
 from ledger.queries import exponents
-from reports.documents import last_seal, statement_document, trial_balance_document
+from ledger.sealing import last_seal
+from reports.account_statement import account_statement_document
 from reports.exports import check_exportable, stream_beancount
 from reports.pdf import render_pdf
 from reports.tabular import JSON_MIME
+from reports.trial_balance import trial_balance_document
 
 blp = Blueprint(
     "reports", __name__, url_prefix="/api/v1", description="Documents (PDF) and exports"
@@ -97,7 +100,7 @@ class AccountStatementPdf(MethodView):
             return Response(StatementOut().dumps(out), mimetype=JSON_MIME)
         out = statement_json(s, code, args, paged=False)
         exp = exponents(s)[out["commodity"]]
-        doc = statement_document(
+        doc = account_statement_document(
             out,
             exp,
             fund_name=current_app.config["FUND_NAME"],

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from ledger.db import Database
+from ledger.periods import CloseCheck
 
 
 def database() -> Database:
     db: Database = current_app.extensions["rdf_db"]
     return db
+
+
+def close_checks() -> Sequence[CloseCheck]:
+    """The checks a month close runs besides the ledger's own (wired by ``create_app``)."""
+    checks: Sequence[CloseCheck] = current_app.extensions["rdf_close_checks"]
+    return checks
 
 
 def db_session() -> Session:

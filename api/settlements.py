@@ -9,25 +9,42 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import select
 
 from api.access import access, ensure_pharmacy, principal, visible_pharmacy
 from api.cursors import id_page
 from api.problems import problem
 from api.schemas.common import PagingArgs, Strict
 from api.session import db_session
+from api.tabular import file_response, respond
 from api.writes import run_write
 from invoices.settlement_tables import Settlement, SubsidyClaim
 from invoices.settlements import (
     approve,
     claim,
     claim_json,
+    claims_query,
     get_claim,
     get_settlement,
     settle,
     settlement_json,
+    settlements_query,
 )
+from ledger import clock
 from ledger.errors import InvalidRequest
+from ledger.model import month_bounds
+from ledger.sealing import last_seal
+from reports.fund import fund_health
+from reports.pdf import render_pdf
+from reports.statements import (
+    claim_document,
+    claim_report,
+    cost_recovery_by_month,
+    fund_health_document,
+    pharmacy_statement,
+    pharmacy_statement_document,
+    pharmacy_statement_report,
+    settlement_document,
+)
 
 blp = Blueprint(
     "settlements",
@@ -84,14 +101,9 @@ class Settlements(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Settlements, filtered by pharmacy and period."""
         s = db_session()
-        q = select(Settlement.id)
-        own = visible_pharmacy()
-        if own is not None:
-            q = q.where(Settlement.pharmacy == own)
-        if args["pharmacy"]:
-            q = q.where(Settlement.pharmacy == args["pharmacy"])
-        if args["period"]:
-            q = q.where(Settlement.period == args["period"])
+        q = settlements_query(
+            visible_to=visible_pharmacy(), pharmacy=args["pharmacy"], period=args["period"]
+        )
         ids, next_cursor = id_page(s, q, Settlement.id, args["limit"], args["cursor"])
         return {"items": [settlement_json(s, i) for i in ids], "next_cursor": next_cursor}
 
@@ -144,11 +156,7 @@ class Claims(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Subsidy claims, filtered by scheme and period."""
         s = db_session()
-        q = select(SubsidyClaim.id)
-        if args["scheme"]:
-            q = q.where(SubsidyClaim.scheme == args["scheme"])
-        if args["period"]:
-            q = q.where(SubsidyClaim.period == args["period"])
+        q = claims_query(scheme=args["scheme"], period=args["period"])
         ids, next_cursor = id_page(s, q, SubsidyClaim.id, args["limit"], args["cursor"])
         return {"items": [claim_json(s, i) for i in ids], "next_cursor": next_cursor}
 
@@ -159,46 +167,9 @@ class OneClaim(MethodView):
     @blp.response(200)
     def get(self, claim_id: str) -> Any:
         """A subsidy claim with its lines (JSON, or CSV/XLSX by Accept)."""
-        from reports.tabular import Col, Report, Section, respond
-
         s = db_session()
         out = claim_json(s, get_claim(s, claim_id).id)
-        return respond(
-            lambda: Report(
-                f"Subsidy claim {out['id']}",
-                [
-                    Section(
-                        "Lines",
-                        [
-                            Col("date", "date"),
-                            Col("pharmacy"),
-                            Col("member_code"),
-                            Col("medicine"),
-                            Col("quantity", "quantity"),
-                            Col("subsidy", "money"),
-                        ],
-                        [
-                            [
-                                ln["date"],
-                                ln["pharmacy"],
-                                ln["member_code"],
-                                ln["medicine"],
-                                ln["quantity"],
-                                ln["subsidy"],
-                            ]
-                            for ln in out["lines"]
-                        ],
-                    ),
-                    Section(
-                        "Total",
-                        [Col("total", "money"), Col("paid", "money"), Col("outstanding", "money")],
-                        [[out["total"], out["paid"], out["outstanding"]]],
-                    ),
-                ],
-            ),
-            out,
-            filename=f"subsidy-claim-{out['id']}",
-        )
+        return respond(lambda: claim_report(out), out, filename=f"subsidy-claim-{out['id']}")
 
 
 # --------------------------------------------------------------------------- documents
@@ -224,9 +195,6 @@ def document_format() -> str | None:
 
 
 def pdf_response(doc_builder: Any, out: dict[str, Any], end: Any, filename: str) -> Response:
-    from ledger import clock
-    from reports.documents import last_seal
-    from reports.pdf import render_pdf
 
     s = db_session()
     doc = doc_builder(
@@ -249,9 +217,6 @@ class PharmacyStatement(MethodView):
     @blp.response(200)
     def get(self, args: dict[str, Any], code: str) -> Any:
         """A pharmacy's month: PDF, or JSON/CSV/XLSX by Accept (or ?format=)."""
-        from ledger.model import month_bounds
-        from reports.statements import pharmacy_statement, statement_document, statement_report
-        from reports.tabular import file_response
 
         ensure_pharmacy(code)
         if not args["period"]:
@@ -271,8 +236,10 @@ class PharmacyStatement(MethodView):
             return out
         name = f"statement-{code}-{args['period']}"
         if fmt == "pdf":
-            return pdf_response(statement_document, out, month_bounds(args["period"])[1], name)
-        return file_response(statement_report(out), fmt, filename=name)  # type: ignore[arg-type]
+            return pdf_response(
+                pharmacy_statement_document, out, month_bounds(args["period"])[1], name
+            )
+        return file_response(pharmacy_statement_report(out), fmt, filename=name)  # type: ignore[arg-type]
 
 
 @blp.route("/settlements/<string:settlement_id>.pdf")
@@ -281,8 +248,6 @@ class SettlementPdf(MethodView):
     @blp.response(200)
     def get(self, settlement_id: str) -> Response:
         """The settlement as a PDF."""
-        from ledger.model import month_bounds
-        from reports.statements import settlement_document
 
         s = db_session()
         st = get_settlement(s, settlement_id, visible_pharmacy())
@@ -300,8 +265,6 @@ class ClaimPdf(MethodView):
     @blp.response(200)
     def get(self, claim_id: str) -> Response:
         """The subsidy claim invoice as a PDF."""
-        from ledger.model import month_bounds
-        from reports.statements import claim_document
 
         s = db_session()
         c = get_claim(s, claim_id)
@@ -322,8 +285,6 @@ class FundHealthPdf(MethodView):
     @blp.response(200)
     def get(self, args: dict[str, Any]) -> Response:
         """Fund health as a PDF, with cost recovery by month as a chart."""
-        from reports.fund import fund_health
-        from reports.statements import cost_recovery_by_month, fund_health_document
 
         start, end = args["from_"], args["to"]
         if end < start:

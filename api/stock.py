@@ -3,7 +3,9 @@ counts, stock on hand, expiring lots and stock cards.
 
 Finance writes; finance and auditors read everything; a pharmacist reads only its own
 pharmacy (its stock, its pharmacy record, the medicine list). Handlers parse, authorise,
-call ``stock.service`` and serialise.
+build the typed command (``stock.commands``), call the stock use case and serialise its
+result. A transfer's purchase-model terms are gathered here from ``contracts`` and handed to
+stock as a value (``SaleTerms``).
 """
 
 from __future__ import annotations
@@ -43,12 +45,26 @@ from api.schemas.stock import (
     StockWriteOffOut,
 )
 from api.session import db_session
+from api.tabular import respond
 from api.writes import write_view
-from ledger import clock
+from contracts.terms import sale_terms
+from ledger import chart, clock
 from ledger.errors import InvalidRequest
 from ledger.money import format_amount
-from reports.tabular import Col, Report, Section, respond
-from stock import service
+from reports.tabular import Col, Report, Section
+from stock import movements, queries, refdata
+from stock.commands import (
+    Count,
+    CountLineIn,
+    MoveLineIn,
+    NewMedicine,
+    NewPharmacy,
+    NewSupplier,
+    ReceiptLineIn,
+    Receive,
+    Transfer,
+    WriteOff,
+)
 from stock.errors import ReferenceNotFound
 from stock.tables import Medicine, Pharmacy, Supplier
 
@@ -64,7 +80,7 @@ BOOKS_READ = ("finance", "auditor")
 
 
 def _page(table: Any, args: dict[str, Any], only: str | None = None) -> dict[str, Any]:
-    rows, last = service.list_reference(
+    rows, last = refdata.list_reference(
         db_session(),
         table,
         after=decode_cursor(args["cursor"]),
@@ -85,7 +101,7 @@ class Medicines(MethodView):
     @write_view(StockMedicineOut)
     def post(self, data: dict[str, Any]) -> Any:
         """Create a medicine (also a commodity counted in its base unit)."""
-        return service.create_medicine(db_session(), data)
+        return refdata.create_medicine(db_session(), NewMedicine(**data))
 
     @access(*BOOKS_READ, pharmacist="own")
     @blp.arguments(PagingArgs, location="query")
@@ -101,7 +117,7 @@ class MedicineOne(MethodView):
     @blp.response(200, StockMedicineOut)
     def get(self, code: str) -> Any:
         """One medicine."""
-        return service.get_reference(db_session(), Medicine, code)
+        return refdata.get_reference(db_session(), Medicine, code)
 
 
 @blp.route("/suppliers")
@@ -112,7 +128,7 @@ class Suppliers(MethodView):
     @write_view(StockSupplierOut)
     def post(self, data: dict[str, Any]) -> Any:
         """Create a supplier and its account 2000-{code}."""
-        return service.create_supplier(db_session(), data)
+        return refdata.create_supplier(db_session(), NewSupplier(**data))
 
     @access(*BOOKS_READ)
     @blp.arguments(PagingArgs, location="query")
@@ -128,7 +144,7 @@ class SupplierOne(MethodView):
     @blp.response(200, StockSupplierOut)
     def get(self, code: str) -> Any:
         """One supplier."""
-        return service.get_reference(db_session(), Supplier, code)
+        return refdata.get_reference(db_session(), Supplier, code)
 
 
 @blp.route("/pharmacies")
@@ -139,7 +155,7 @@ class Pharmacies(MethodView):
     @write_view(StockPharmacyOut)
     def post(self, data: dict[str, Any]) -> Any:
         """Create a pharmacy and its accounts 1200-, 1400- and 2100-{code}."""
-        return service.create_pharmacy(db_session(), data)
+        return refdata.create_pharmacy(db_session(), NewPharmacy(**data))
 
     @access(*BOOKS_READ, pharmacist="own")
     @blp.arguments(PagingArgs, location="query")
@@ -158,13 +174,13 @@ class PharmacyOne(MethodView):
         own = visible_pharmacy()
         if own is not None and own != code:
             raise ReferenceNotFound(f"no pharmacy {code!r}")
-        return service.get_reference(db_session(), Pharmacy, code)
+        return refdata.get_reference(db_session(), Pharmacy, code)
 
 
 # --------------------------------------------------------------------------- movements
 
 
-def _taken_lines(result: service.MoveResult) -> list[dict[str, Any]]:
+def _taken_lines(result: movements.MoveResult) -> list[dict[str, Any]]:
     exp = result.exponent
     return [
         {
@@ -194,7 +210,14 @@ class Receipts(MethodView):
     @write_view(StockReceiptOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Receive lots from a supplier into a place (units and cost, per lot)."""
-        r = service.receive(db_session(), data, by=principal().name)
+        cmd = Receive(
+            supplier=data["supplier"],
+            location=data["location"],
+            on=data["date"],
+            lines=tuple(ReceiptLineIn(**line) for line in data["lines"]),
+            memo=data["memo"],
+        )
+        r = movements.receive(db_session(), cmd, by=principal().name)
         return {
             "id": str(r.id),
             "entry_id": str(r.entry_id),
@@ -225,8 +248,16 @@ class Transfers(MethodView):
     @write_view(StockTransferOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Move stock between places, lots first-expiry-first-out unless named; 409 if short."""
-        body = dict(data, **{"from": data["from_"]})
-        r = service.transfer(db_session(), body, by=principal().name)
+        s = db_session()
+        cmd = Transfer(
+            from_location=data["from_"],
+            to_location=data["to"],
+            on=data["date"],
+            lines=tuple(MoveLineIn(**line) for line in data["lines"]),
+            memo=data["memo"],
+        )
+        sale = sale_terms(s, cmd.to_location, cmd.on, [line.medicine for line in cmd.lines])
+        r = movements.transfer(s, cmd, by=principal().name, sale=sale)
         return {
             "id": str(r.id),
             "entry_id": str(r.entry_id),
@@ -247,7 +278,14 @@ class WriteOffs(MethodView):
     @write_view(StockWriteOffOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Write named lots off (expired, damaged, lost): units and value to 5200."""
-        r = service.write_off(db_session(), data, by=principal().name)
+        cmd = WriteOff(
+            location=data["location"],
+            on=data["date"],
+            reason=data["reason"],
+            lines=tuple(MoveLineIn(**line) for line in data["lines"]),
+            memo=data["memo"],
+        )
+        r = movements.write_off(db_session(), cmd, by=principal().name)
         return {
             "id": str(r.id),
             "entry_id": str(r.entry_id),
@@ -268,7 +306,13 @@ class Counts(MethodView):
     @write_view(StockCountOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Post a physical count per lot; differences go to 5400 (both ways)."""
-        r = service.count(db_session(), data, by=principal().name)
+        cmd = Count(
+            location=data["location"],
+            on=data["date"],
+            lines=tuple(CountLineIn(**line) for line in data["lines"]),
+            memo=data["memo"],
+        )
+        r = movements.count(db_session(), cmd, by=principal().name)
         lines = [
             {
                 "medicine": c.medicine,
@@ -306,7 +350,7 @@ def _location_filter(location: str | None) -> str | None:
     return own
 
 
-def _row(r: service.OnHandRow, exp: int) -> dict[str, Any]:
+def _row(r: queries.OnHandRow, exp: int) -> dict[str, Any]:
     return {
         "location": r.location,
         "medicine": r.medicine,
@@ -314,7 +358,7 @@ def _row(r: service.OnHandRow, exp: int) -> dict[str, Any]:
         "expiry": r.expiry_on,
         "quantity": r.quantity,
         "value": format_amount(r.value, exp),
-        "currency": service.FUND_CURRENCY,
+        "currency": chart.FUND_CURRENCY,
     }
 
 
@@ -326,13 +370,13 @@ class OnHand(MethodView):
     def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         """Stock per place and lot from the books (as of a date if given)."""
         s = db_session()
-        rows = service.on_hand(
+        rows = queries.on_hand(
             s,
             location=_location_filter(args["location"]),
             medicine=args["medicine"],
             as_of=args["as_of"],
         )
-        exp = service.fund_exponent(s)
+        exp = refdata.fund_exponent(s)
         out = [_row(r, exp) for r in rows]
         return respond(  # type: ignore[no-any-return]
             lambda: Report(
@@ -376,13 +420,13 @@ class Expiring(MethodView):
         """Lots on hand expiring within N days of today (expired ones too), per place."""
         s = db_session()
         today = clock.today()
-        rows = service.expiring(
+        rows = queries.expiring(
             s,
             within_days=args["within_days"],
             today=today,
             location=_location_filter(args["location"]),
         )
-        exp = service.fund_exponent(s)
+        exp = refdata.fund_exponent(s)
         return [dict(_row(r, exp), days_left=(r.expiry_on - today).days) for r in rows]
 
 
@@ -418,7 +462,7 @@ class Movements(MethodView):
                     "the cursor is not one this service gave out",
                     errors={"cursor": ["invalid cursor"]},
                 ) from exc
-        card = service.stock_card(
+        card = queries.stock_card(
             s,
             location=location,
             medicine=args["medicine"],
@@ -428,7 +472,7 @@ class Movements(MethodView):
             running=running,
             limit=args["limit"],
         )
-        exp = service.fund_exponent(s)
+        exp = refdata.fund_exponent(s)
         fmt = lambda v: format_amount(v, exp)  # noqa: E731
         last = card.lines[-1] if card.lines else None
         next_cursor = None
@@ -445,7 +489,7 @@ class Movements(MethodView):
         return {
             "location": card.location,
             "medicine": card.medicine,
-            "currency": service.FUND_CURRENCY,
+            "currency": chart.FUND_CURRENCY,
             "from_": card.start,
             "to": card.end,
             "opening": {"quantity": card.opening_quantity, "value": fmt(card.opening_value)},

@@ -10,16 +10,16 @@ from typing import Any, TypeVar
 
 from flask import Response, current_app, request
 from marshmallow import Schema
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.access import principal
 from api.audit_trail import event_committed, stage_event
 from api.session import db_session
-from ledger.db import is_retryable
-from ledger.errors import InvalidRequest, RdfError
+from ledger.errors import InvalidRequest
 from ledger.idempotency import claim_key, stored_answer
 from ledger.posting import request_hash
+from ledger.uow import UnitOfWork
+from ledger.uow import run as uow_run
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,7 +47,8 @@ def run_write(
     body_hash: str | None = None,
     attempts: int = 8,
 ) -> Response:
-    """Run a write in one transaction, idempotently under ``key``, retrying on deadlock.
+    """Run a write in one unit of work (``ledger.uow.run``: one transaction, retried on
+    deadlock), idempotently under ``key``.
 
     The key is claimed first (a row with a unique index), so two requests with one key
     queue on it: the second gets the first's stored answer, byte for byte. The request's
@@ -62,40 +63,32 @@ def run_write(
             "the idempotency key is longer than 300 characters",
             errors={"Idempotency-Key": ["at most 300 characters"]},
         )
-    for attempt in range(1, attempts + 1):
-        try:
-            if key is not None:
-                replay = replay_or_conflict(session, scope, key, body_hash)
-                if replay is not None:
-                    session.rollback()
-                    return replay
-                claim = claim_key(session, scope, key, body_hash)
-            result = work()
-            text = json.dumps(dump(result), default=str)
-            if key is not None:
-                claim.status_code = status
-                claim.response_body = text
-            response = Response(text, status=status, mimetype="application/json")
-            audited = stage_event(session, request, response)  # committed with the write
-            session.commit()
-            if audited:
-                event_committed()
-            after = current_app.extensions.get("rdf_after_commit")
-            if after is not None:
-                after()
-            return response
-        except IntegrityError:
-            session.rollback()
-            if key is None or attempt == attempts:
-                raise
-        except RdfError:
-            session.rollback()
-            raise
-        except Exception as exc:
-            session.rollback()
-            if attempt == attempts or not is_retryable(exc):
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def attempt(uow: UnitOfWork) -> Response:
+        if key is not None:
+            replay = replay_or_conflict(session, scope, key, body_hash)
+            if replay is not None:
+                uow.discard()
+                return replay
+            claim = claim_key(session, scope, key, body_hash)
+        result = work()
+        text = json.dumps(dump(result), default=str)
+        if key is not None:
+            claim.status_code = status
+            claim.response_body = text
+        response = Response(text, status=status, mimetype="application/json")
+        if stage_event(session, request, response):  # committed with the write
+            uow.after_commit(event_committed)
+        return response
+
+    after = current_app.extensions.get("rdf_after_commit")
+    return uow_run(
+        session,
+        attempt,
+        attempts=attempts,
+        retry_integrity=key is not None,
+        after_commit=() if after is None else (after,),
+    )
 
 
 def write_view(

@@ -172,7 +172,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     patients = [f"M-{i:05d}" for i in range(args.patients)]
     # Patients straight through the service in one transaction (the API would take one
     # commit per patient); the same validation runs.
-    from contracts.service import create_patient
+    from contracts.patients import create_patient
 
     with db.session() as s:
         for i, pat in enumerate(patients):

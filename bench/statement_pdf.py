@@ -4,7 +4,7 @@
 
 Builds the statement's JSON answer (the dict ``invoices.statements.pharmacy_statement``
 returns) with N dispensing lines, then renders it exactly as ``GET
-/statements/pharmacies/{code}`` does (``statement_document`` + ``render_pdf``), and prints
+/statements/pharmacies/{code}`` does (``pharmacy_statement_document`` + ``render_pdf``), and prints
 the time, the pages and the peak memory (tracemalloc: Python allocations during the render;
 and the process's max RSS). Target (#8): 10,000 lines in ≤ 3 s, memory not growing with N
 beyond the document itself.
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import header  # noqa: E402
 
 from reports.pdf import render_pdf  # noqa: E402
-from reports.statements import statement_document  # noqa: E402
+from reports.statements import pharmacy_statement_document  # noqa: E402
 
 
 def statement(lines: int) -> dict[str, object]:
@@ -93,7 +93,7 @@ def main() -> None:
         out = statement(n)
         t0 = time.perf_counter()
         pdf = render_pdf(
-            statement_document(
+            pharmacy_statement_document(
                 out, fund_name="RDF bench fund", made_at=datetime.now(UTC), seal="ab" * 32
             )
         )
@@ -101,7 +101,7 @@ def main() -> None:
         # Memory in a second pass: tracemalloc slows allocation-heavy code several times.
         tracemalloc.start()
         render_pdf(
-            statement_document(
+            pharmacy_statement_document(
                 out, fund_name="RDF bench fund", made_at=datetime.now(UTC), seal="ab" * 32
             )
         )

@@ -28,7 +28,7 @@ from care.tables import (
     dispensings,
     return_lines,
 )
-from contracts.service import normalise_member_code
+from contracts.checks import normalise_member_code
 from contracts.tables import Patient
 from ledger import clock
 from ledger.errors import Conflict, InvalidRequest, NotFound

@@ -67,6 +67,3 @@ def load(session: Session) -> ContractsRef:
 def contracts_ref(snapshot: refcache.Snapshot) -> ContractsRef:
     part: ContractsRef = snapshot["contracts"]
     return part
-
-
-refcache.register("contracts", load)

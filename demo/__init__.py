@@ -12,12 +12,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import create_user
+from api.auth import create_user, set_password
 from demo.care import seed_care
 from demo.contracts import seed_contracts
 from demo.dispensing import seed_dispensings
 from demo.stock import seed_stock
-from ledger import clock
+from ledger import chart, clock
 from ledger.model import EntryDraft, PostingDraft
 from ledger.posting import post_entry
 from ledger.tables import Entry, User
@@ -43,8 +43,8 @@ def seed(session: Session) -> dict[str, tuple[str, str]]:
             memo="Capital from the donor (demo)",
             source="manual",
             postings=(
-                PostingDraft("1010", "KHR", 400_000_000),
-                PostingDraft("3000", "KHR", -400_000_000),
+                PostingDraft(chart.BANK_KHR, chart.FUND_CURRENCY, 400_000_000),
+                PostingDraft(chart.FUND_CAPITAL, chart.FUND_CURRENCY, -400_000_000),
             ),
         ),
         created_by="seed-demo",
@@ -68,3 +68,17 @@ def seed(session: Session) -> dict[str, tuple[str, str]]:
         _u, token = create_user(session, name, "educator", educator=code)
         tokens[f"educator {code}"] = (name, token)
     return tokens
+
+
+#: The demo users' passwords (development only: ``seed-demo`` sets and prints them when
+#: ``RDF_ENV=development``). Public by design: never use demo data in production.
+DEMO_PASSWORD_SUFFIX = "-demo-2026"
+
+
+def seed_passwords(session: Session) -> dict[str, str]:
+    """Give every user a password ``<name>-demo-2026``; returns name → password."""
+    out: dict[str, str] = {}
+    for name in session.scalars(select(User.name).order_by(User.id)):
+        out[name] = f"{name}{DEMO_PASSWORD_SUFFIX}"
+        set_password(session, name, out[name])
+    return out

@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from care.service import assign_educator, create_educator
-from contracts.service import create_patient
+from contracts.patients import create_patient
 from contracts.tables import Patient
-from dispensing.service import DispenseRequest, dispense
+from dispensing.commands import DispenseRequest
+from dispensing.service import dispense
 from ledger.errors import RdfError
 from stock.tables import Pharmacy
 

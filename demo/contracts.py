@@ -16,11 +16,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session
 
-from contracts import service
-from ledger import clock
+from contracts import agreements, patients, pricelists, schemes
+from ledger import chart, clock
+from stock.refdata import medicine_codes, pharmacy_codes
 
 RETAIL = "RDF-RETAIL"
 WHOLESALE = "RDF-WHOLESALE"
@@ -54,23 +54,18 @@ def _first_of_month(d: date) -> date:
     return d.replace(day=1)
 
 
-def _codes(session: Session, name: str) -> list[str]:
-    t = table(name, column("code"))
-    return [str(c) for c in session.scalars(select(t.c.code).order_by(t.c.code))]
-
-
 def seed_contracts(session: Session) -> dict[str, Any]:
     """Seed the demo's contracts data; returns a summary of what it made."""
     today = clock.today()
     this_month = _first_of_month(today)
     last_month = _first_of_month(this_month - timedelta(days=1))
     end_of_last_month = this_month - timedelta(days=1)
-    medicines = _codes(session, "medicines")
-    pharmacies = _codes(session, "pharmacies")[:4]
+    medicines = medicine_codes(session)
+    pharmacies = pharmacy_codes(session)[:4]
     by = "seed-demo"
 
-    service.create_price_list(session, RETAIL, "KHR")
-    service.create_price_list(session, WHOLESALE, "KHR")
+    pricelists.create_price_list(session, RETAIL, chart.FUND_CURRENCY)
+    pricelists.create_price_list(session, WHOLESALE, chart.FUND_CURRENCY)
     if medicines:
         old = {m: KNOWN_PRICES.get(m, str(40 + 10 * i)) for i, m in enumerate(medicines)}
         new = dict(old)
@@ -78,14 +73,14 @@ def seed_contracts(session: Session) -> dict[str, Any]:
             if i % 3 == 0:  # every third medicine costs about 10 % more this month
                 new[m] = str(int(Decimal(old[m]) * 11 // 10))
         for effective_from, prices in ((last_month, old), (this_month, new)):
-            service.add_price_list_version(
+            pricelists.add_price_list_version(
                 session,
                 RETAIL,
                 effective_from,
                 [{"medicine": m, "unit_price": p} for m, p in prices.items()],
                 by=by,
             )
-        service.add_price_list_version(
+        pricelists.add_price_list_version(
             session,
             WHOLESALE,
             last_month,
@@ -96,11 +91,11 @@ def seed_contracts(session: Session) -> dict[str, Any]:
             by=by,
         )
 
-    service.create_scheme(
+    schemes.create_scheme(
         session,
         {"code": "HEF", "name": "Health Equity Fund", "payer": "external", "percent": 100},
     )
-    service.create_scheme(
+    schemes.create_scheme(
         session,
         {
             "code": "NGO50",
@@ -130,7 +125,7 @@ def seed_contracts(session: Session) -> dict[str, Any]:
             enrolled["NGO50"] += 1
         else:
             enrolled["none"] += 1
-        service.create_patient(session, code, enrolments)
+        patients.create_patient(session, code, enrolments)
 
     contracts: list[dict[str, str]] = []
     if medicines:
@@ -145,7 +140,7 @@ def seed_contracts(session: Session) -> dict[str, Any]:
                 "fee": FEES[i],
                 "settlement_cycle": "monthly",
             }
-            c = service.create_contract(session, pharmacy, data, by=by)
+            c = agreements.create_contract(session, pharmacy, data, by=by)
             contracts.append({"pharmacy": pharmacy, "id": str(c.id), "model": c.model})
     session.flush()
     return {

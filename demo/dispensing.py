@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contracts.tables import Patient
-from dispensing.service import DispenseRequest, dispense
+from dispensing.commands import DispenseRequest
+from dispensing.service import dispense
+from ledger import chart
 from ledger.errors import RdfError
 from ledger.queries import balances
 from ledger.tables import Lot
@@ -37,7 +39,7 @@ def seed_dispensings(
             stocked = sorted(
                 {
                     b.commodity
-                    for b in balances(session, [f"1400-{ph}"])
+                    for b in balances(session, [chart.inventory(ph)])
                     if b.lot_id and b.amount > 0 and b.commodity in medicines
                 }
             )

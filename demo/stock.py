@@ -11,8 +11,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ledger import clock
-from stock import service
+from ledger import chart, clock
+from stock.commands import (
+    MoveLineIn,
+    NewMedicine,
+    NewPharmacy,
+    NewSupplier,
+    ReceiptLineIn,
+    Receive,
+    Transfer,
+)
+from stock.movements import receive, transfer
+from stock.refdata import create_medicine, create_pharmacy, create_supplier
 
 BY = "seed-demo"
 
@@ -124,56 +134,39 @@ def seed_stock(session: Session) -> dict[str, Any]:
 
     for code, name, strength, form, unit in MEDICINES:
         klass, days = CARE.get(code, (None, None))
-        service.create_medicine(
-            session,
-            {
-                **{"code": code, "name": name, "strength": strength, "form": form, "unit": unit},
-                **{"therapeutic_class": klass, "default_days_supply": days},
-            },
-        )
+        create_medicine(session, NewMedicine(code, name, strength, form, unit, klass, days))
     for code, name in SUPPLIERS:
-        service.create_supplier(session, {"code": code, "name": name})
+        create_supplier(session, NewSupplier(code, name))
     for code, name, province, district in PHARMACIES:
-        service.create_pharmacy(
-            session, {"code": code, "name": name, "province": province, "district": district}
-        )
+        create_pharmacy(session, NewPharmacy(code, name, province, district))
 
     receipts = []
     for supplier, _name in SUPPLIERS:
-        lines = [
-            {
-                "medicine": med,
-                "lot": lot,
-                "expiry": (
+        lines = tuple(
+            ReceiptLineIn(
+                medicine=med,
+                lot=lot,
+                expiry=(
                     today + timedelta(days=-months) if months < 0 else _add_months(today, months)
                 ),
-                "quantity": units,
-                "total_cost": str(cost),
-            }
+                quantity=units,
+                total_cost=str(cost),
+            )
             for sup, med, lot, months, units, cost in LOTS
             if sup == supplier
-        ]
+        )
         receipts.append(
-            service.receive(
-                session,
-                {
-                    "supplier": supplier,
-                    "location": service.CENTRAL,
-                    "date": received_on,
-                    "lines": lines,
-                },
-                by=BY,
-            )
+            receive(session, Receive(supplier, chart.CENTRAL, received_on, lines), by=BY)
         )
     transfers = [
-        service.transfer(
+        transfer(
             session,
-            {
-                "from": service.CENTRAL,
-                "to": pharmacy,
-                "date": transferred_on,
-                "lines": [{"medicine": m, "quantity": q} for m, q in wanted.items()],
-            },
+            Transfer(
+                chart.CENTRAL,
+                pharmacy,
+                transferred_on,
+                tuple(MoveLineIn(m, q) for m, q in wanted.items()),
+            ),
             by=BY,
         )
         for pharmacy, wanted in TRANSFERS.items()

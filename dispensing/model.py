@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ledger import chart
 from ledger.model import PostingDraft
 
 
@@ -67,8 +68,9 @@ def _add(
 
 def subsidy_account(parties: Parties) -> str:
     if parties.payer == "external":
-        return f"1300-{parties.scheme}"
-    return "5300"
+        assert parties.scheme is not None
+        return chart.due_from_payer(parties.scheme)
+    return chart.FUND_SUBSIDIES
 
 
 def dispensing_postings(
@@ -80,7 +82,7 @@ def dispensing_postings(
     """
     assert sign in (1, -1)
     out: list[PostingDraft] = []
-    inv = f"1400-{parties.pharmacy}"
+    inv = chart.inventory(parties.pharmacy)
     cur = parties.currency
     total_subsidy = 0
     for line in lines:
@@ -88,25 +90,25 @@ def dispensing_postings(
         total_subsidy += line.subsidy
         for mv in line.lots:
             if parties.model == "purchase":
-                _add(out, "9000", line.medicine, sign * mv.quantity, mv.lot_id)
+                _add(out, chart.UNITS_RECEIVED, line.medicine, sign * mv.quantity, mv.lot_id)
             else:
-                _add(out, "5000", line.medicine, sign * mv.quantity, mv.lot_id)
+                _add(out, chart.COST_OF_MEDICINES, line.medicine, sign * mv.quantity, mv.lot_id)
             _add(out, inv, line.medicine, -sign * mv.quantity, mv.lot_id)
             _add(out, inv, cur, -sign * mv.value, mv.lot_id)
-        _add(out, "5000", cur, sign * sum(mv.value for mv in line.lots))
+        _add(out, chart.COST_OF_MEDICINES, cur, sign * sum(mv.value for mv in line.lots))
         if parties.model != "purchase":
-            _add(out, f"1200-{parties.pharmacy}", cur, sign * line.copayment)
-            _add(out, "4000", cur, -sign * line.price)
+            _add(out, chart.due_from_pharmacy(parties.pharmacy), cur, sign * line.copayment)
+            _add(out, chart.MEDICINE_REVENUE, cur, -sign * line.price)
     if total_subsidy:
         if parties.payer is None:
             raise ValueError("a subsidy needs a scheme")
         if parties.model == "purchase":
             _add(out, subsidy_account(parties), cur, sign * total_subsidy)
-            _add(out, f"2100-{parties.pharmacy}", cur, -sign * total_subsidy)
+            _add(out, chart.due_to_pharmacy(parties.pharmacy), cur, -sign * total_subsidy)
         else:
             _add(out, subsidy_account(parties), cur, sign * total_subsidy)
-    _add(out, "5100", cur, sign * fee)
-    _add(out, f"2100-{parties.pharmacy}", cur, -sign * fee)
+    _add(out, chart.DISPENSING_FEES, cur, sign * fee)
+    _add(out, chart.due_to_pharmacy(parties.pharmacy), cur, -sign * fee)
     return _merge(out)
 
 

@@ -30,39 +30,39 @@ zero is a credit the counterparty holds), and for an ``applies_to`` the service 
 ``applies_to`` (``{kind: "settlement"|"claim"|"receipt", id}``) is stored with the payment.
 A receipt is the journal entry of a stock receipt (``source`` ``"stock-receipt:{id}"`` or
 ``"receipt:{id}"``); it is checked to exist and to be owed to the same supplier. Settlements
-and subsidy claims are checked by the resolvers their package registers with
-:func:`register_applies_to` (``invoices.settlements`` does, on import); a kind nobody has
-registered is stored unverified (reported as ``"verified": false``).
+and subsidy claims are checked by the resolvers of :mod:`invoices.settlements`, receipts by
+this module's, through the dispatch table :data:`APPLIES_TO_RESOLVERS`; a kind without a
+resolver there is stored unverified (reported as ``"verified": false``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from invoices.commands import PaymentFilter, RecordPayment
+from invoices.settlements import claim_due, settlement_due
 from invoices.tables import BankStatementLine, Payment
-from ledger import clock
+from ledger import chart, clock
 from ledger.errors import InvalidRequest, NotFound
 from ledger.journal import check_event_date
 from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, format_amount, parse_amount
 from ledger.posting import post_entry
 from ledger.queries import balance_of, exponents
-from ledger.tables import Account, Entry, Posting
+from ledger.tables import Account, Commodity, Entry, Posting
 
-FUND_CURRENCY = "KHR"
 DIRECTIONS = ("in", "out")
 KINDS = ("pharmacy", "scheme", "supplier", "donor")
 APPLIES_TO_KINDS = ("settlement", "claim", "receipt")
 #: which counterparty each applies_to kind belongs to
 APPLIES_TO_COUNTERPARTY = {"settlement": "pharmacy", "claim": "scheme", "receipt": "supplier"}
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,23}$")
+CODE_RE = chart.REF_CODE_RE  # checked with fullmatch
 
 
 class PaymentRefused(InvalidRequest):
@@ -86,7 +86,7 @@ class PaymentPlan:
 def counterparty_account(kind: str, direction: str, code: str) -> str:
     """The account a payment of ``kind`` and ``direction`` settles, or PaymentRefused."""
     if kind == "pharmacy":
-        return f"1200-{code}" if direction == "in" else f"2100-{code}"
+        return chart.due_from_pharmacy(code) if direction == "in" else chart.due_to_pharmacy(code)
     if kind == "scheme":
         if direction == "out":
             raise PaymentRefused(
@@ -94,7 +94,7 @@ def counterparty_account(kind: str, direction: str, code: str) -> str:
                 "record a refund to a payer as a manual journal entry",
                 errors={"direction": ["a scheme only pays in"]},
             )
-        return f"1300-{code}"
+        return chart.due_from_payer(code)
     if kind == "supplier":
         if direction == "in":
             raise PaymentRefused(
@@ -102,7 +102,7 @@ def counterparty_account(kind: str, direction: str, code: str) -> str:
                 "record a supplier refund as a manual journal entry",
                 errors={"direction": ["a supplier is only paid (out)"]},
             )
-        return f"2000-{code}"
+        return chart.due_to_supplier(code)
     if kind == "donor":
         if direction == "out":
             raise PaymentRefused(
@@ -110,7 +110,7 @@ def counterparty_account(kind: str, direction: str, code: str) -> str:
                 "journal entry with the board's decision in the memo",
                 errors={"direction": ["a donor only pays in (capitalisation)"]},
             )
-        return "3000"
+        return chart.FUND_CAPITAL
     raise PaymentRefused(
         f"unknown counterparty kind {kind!r}", errors={"counterparty.kind": ["unknown kind"]}
     )
@@ -125,11 +125,11 @@ def plan_payment(
             "a payment amount must be more than zero", errors={"amount": ["must be positive"]}
         )
     account = counterparty_account(kind, direction, code)
-    if kind != "donor" and currency != FUND_CURRENCY:
+    if kind != "donor" and currency != chart.FUND_CURRENCY:
         raise PaymentRefused(
-            f"counterparty accounts are kept in {FUND_CURRENCY}; record a {currency} payment "
+            f"counterparty accounts are kept in {chart.FUND_CURRENCY}; record a {currency} payment "
             "via a manual conversion entry",
-            errors={"currency": [f"{kind} payments are recorded in {FUND_CURRENCY}"]},
+            errors={"currency": [f"{kind} payments are recorded in {chart.FUND_CURRENCY}"]},
         )
     sign = 1 if direction == "in" else -1
     postings = (
@@ -146,9 +146,9 @@ def due_position(account: str, balance_minor: int) -> tuple[int, str]:
     (2000, 2100) are owed by the fund when negative. A negative due is an overpayment
     (a credit held by the other side). The capital account has no due.
     """
-    if account == "3000":
+    if account == chart.FUND_CAPITAL:
         return 0, "capital"
-    due = balance_minor if account[:4] in ("1200", "1300") else -balance_minor
+    due = balance_minor if chart.header_of(account) in chart.RECEIVABLE_HEADERS else -balance_minor
     if due > 0:
         return due, "owing"
     if due < 0:
@@ -159,15 +159,8 @@ def due_position(account: str, balance_minor: int) -> tuple[int, str]:
 # --------------------------------------------------------------------------- applies_to
 
 #: kind -> fn(session, id, payment counterparty code) -> amount due in minor units, or
-#: raise NotFound/InvalidRequest. Registered by the package that owns the document.
+#: raise NotFound/InvalidRequest.
 AppliesToResolver = Callable[[Session, str, str], int]
-_resolvers: dict[str, AppliesToResolver] = {}
-
-
-def register_applies_to(kind: str, resolver: AppliesToResolver) -> None:
-    """Let the package owning settlements or claims validate references to them."""
-    assert kind in APPLIES_TO_KINDS
-    _resolvers[kind] = resolver
 
 
 def receipt_entry(session: Session, ident: str) -> Entry | None:
@@ -190,8 +183,8 @@ def _receipt_due(session: Session, ident: str, supplier: str) -> int:
     owed = session.scalar(
         select(func.coalesce(func.sum(Posting.amount), 0)).where(
             Posting.entry_id == entry.id,
-            Posting.account_code == f"2000-{supplier}",
-            Posting.commodity == FUND_CURRENCY,
+            Posting.account_code == chart.due_to_supplier(supplier),
+            Posting.commodity == chart.FUND_CURRENCY,
         )
     )
     if not owed:
@@ -202,7 +195,13 @@ def _receipt_due(session: Session, ident: str, supplier: str) -> int:
     return -int(owed)
 
 
-register_applies_to("receipt", _receipt_due)
+#: The check of each ``applies_to`` kind (a plain dispatch table: the settlements and claims
+#: resolvers come from :mod:`invoices.settlements`, which does not import this module).
+APPLIES_TO_RESOLVERS: dict[str, AppliesToResolver] = {
+    "settlement": settlement_due,
+    "claim": claim_due,
+    "receipt": _receipt_due,
+}
 
 
 # --------------------------------------------------------------------------- service
@@ -222,14 +221,14 @@ def _bank_account(session: Session, currency: str) -> str:
     return str(code)
 
 
-def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Payment:
+def record_payment(session: Session, cmd: RecordPayment, *, by: str) -> Payment:
     """Validate, store and post one payment. The caller commits."""
-    when: date = data["date"]
+    when = cmd.on
     check_event_date(when)
-    direction = data["direction"]
-    kind = data["counterparty"]["kind"]
-    code = data["counterparty"]["code"].strip()
-    if kind != "donor" and not CODE_RE.match(code):
+    direction = cmd.direction
+    kind = cmd.counterparty_kind
+    code = cmd.counterparty_code.strip()
+    if kind != "donor" and not CODE_RE.fullmatch(code):
         raise InvalidRequest(
             f"{code!r} is not a {kind} code",
             errors={"counterparty.code": ["letters, digits, '-', '_' or '.', at most 24"]},
@@ -238,12 +237,12 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
         raise InvalidRequest(
             "the donor's name is empty", errors={"counterparty.code": ["must not be empty"]}
         )
-    currency = data["currency"].strip().upper()
+    currency = cmd.currency.strip().upper()
     exps = exponents(session)
     if currency not in exps or currency == "" or _is_medicine(session, currency):
         raise InvalidRequest(f"no currency {currency!r}", errors={"currency": ["unknown currency"]})
     try:
-        amount = parse_amount(data["amount"], exps[currency], allow_negative=False)
+        amount = parse_amount(cmd.amount, exps[currency], allow_negative=False)
     except AmountError as exc:
         raise InvalidRequest(f"amount: {exc}", errors={"amount": [str(exc)]}) from exc
     plan = plan_payment(kind, direction, code, amount, currency, _bank_account(session, currency))
@@ -254,9 +253,9 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
             errors={"counterparty.code": [f"unknown {kind}"]},
         )
 
-    applies = data.get("applies_to")
+    applies = cmd.applies_to
     if applies is not None:
-        a_kind, a_id = applies["kind"], applies["id"].strip()
+        a_kind, a_id = applies.kind, applies.id.strip()
         if APPLIES_TO_COUNTERPARTY[a_kind] != kind:
             raise InvalidRequest(
                 f"a payment to or from a {kind} cannot apply to a {a_kind}",
@@ -266,7 +265,7 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
                     ]
                 },
             )
-        resolver = _resolvers.get(a_kind)
+        resolver = APPLIES_TO_RESOLVERS.get(a_kind)
         if resolver is not None:
             resolver(session, a_id, code)
 
@@ -277,9 +276,9 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
         counterparty_code=code,
         amount_minor=amount,
         currency=currency,
-        reference=data["reference"].strip(),
-        applies_to_kind=applies["kind"] if applies else None,
-        applies_to_id=applies["id"].strip() if applies else None,
+        reference=cmd.reference.strip(),
+        applies_to_kind=applies.kind if applies else None,
+        applies_to_id=applies.id.strip() if applies else None,
         created_at=clock.now(),
         created_by=by,
     )
@@ -304,8 +303,6 @@ def record_payment(session: Session, data: dict[str, Any], *, by: str) -> Paymen
 
 
 def _is_medicine(session: Session, code: str) -> bool:
-    from ledger.tables import Commodity
-
     c = session.get(Commodity, code)
     return c is None or c.kind != "currency"
 
@@ -340,7 +337,7 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
     applies: dict[str, Any] | None = None
     if p.applies_to_kind:
         applies = {"kind": p.applies_to_kind, "id": p.applies_to_id, "verified": False}
-        resolver = _resolvers.get(p.applies_to_kind)
+        resolver = APPLIES_TO_RESOLVERS.get(p.applies_to_kind)
         if resolver is not None and p.applies_to_id is not None:
             amount_due = resolver(session, p.applies_to_id, p.counterparty_code)
             paid = int(
@@ -395,28 +392,28 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
 
 
 def list_payments(
-    session: Session, filters: dict[str, Any], after_id: int | None, limit: int
+    session: Session, filters: PaymentFilter, after_id: int | None, limit: int
 ) -> list[Payment]:
     q = select(Payment).order_by(Payment.id).limit(limit)
     if after_id is not None:
         q = q.where(Payment.id > after_id)
-    if filters.get("direction"):
-        q = q.where(Payment.direction == filters["direction"])
-    if filters.get("counterparty_kind"):
-        q = q.where(Payment.counterparty_kind == filters["counterparty_kind"])
-    if filters.get("counterparty_code"):
-        q = q.where(Payment.counterparty_code == filters["counterparty_code"])
-    if filters.get("currency"):
-        q = q.where(Payment.currency == filters["currency"].upper())
-    if filters.get("from_"):
-        q = q.where(Payment.date >= filters["from_"])
-    if filters.get("to"):
-        q = q.where(Payment.date <= filters["to"])
-    if filters.get("applies_to_kind"):
-        q = q.where(Payment.applies_to_kind == filters["applies_to_kind"])
-    if filters.get("applies_to_id"):
-        q = q.where(Payment.applies_to_id == filters["applies_to_id"])
-    matched = filters.get("matched")
+    if filters.direction:
+        q = q.where(Payment.direction == filters.direction)
+    if filters.counterparty_kind:
+        q = q.where(Payment.counterparty_kind == filters.counterparty_kind)
+    if filters.counterparty_code:
+        q = q.where(Payment.counterparty_code == filters.counterparty_code)
+    if filters.currency:
+        q = q.where(Payment.currency == filters.currency.upper())
+    if filters.start:
+        q = q.where(Payment.date >= filters.start)
+    if filters.end:
+        q = q.where(Payment.date <= filters.end)
+    if filters.applies_to_kind:
+        q = q.where(Payment.applies_to_kind == filters.applies_to_kind)
+    if filters.applies_to_id:
+        q = q.where(Payment.applies_to_id == filters.applies_to_id)
+    matched = filters.matched
     if matched is not None:
         sub = select(BankStatementLine.payment_id).where(BankStatementLine.payment_id.is_not(None))
         q = q.where(Payment.id.in_(sub) if matched else Payment.id.not_in(sub))

@@ -38,7 +38,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from invoices.bankcsv import BankLine, MalformedStatement, PaymentRef, match_lines, parse_bank_csv
-from invoices.payments import utc_iso
+from invoices.payments import get_payment, utc_iso
 from invoices.tables import BankStatement, BankStatementLine, Payment
 from ledger import clock
 from ledger.errors import Conflict, InvalidRequest, NotFound
@@ -175,8 +175,6 @@ def get_line(session: Session, line_id: str) -> BankStatementLine:
 
 def match_by_hand(session: Session, line_id: str, payment_id: str, *, by: str) -> BankStatementLine:
     """Match an open line to an unmatched payment (or confirm its automatic match)."""
-    from invoices.payments import get_payment
-
     line = get_line(session, line_id)
     payment = get_payment(session, payment_id)
     if line.payment_id == payment.id:

@@ -19,21 +19,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
+from contracts.tables import SubsidyScheme
 from dispensing.tables import Dispensing, DispensingLine, DispensingReturn, ReturnLine
 from invoices.settlement_tables import ClaimItem, Settlement, SettlementItem, SubsidyClaim
-from ledger import clock
+from invoices.tables import Payment
+from ledger import chart, clock
 from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.model import EntryDraft, PostingDraft, month_bounds
 from ledger.money import format_amount
-from ledger.periods import parse_period, register_close_check
+from ledger.periods import CloseCheck, parse_period
 from ledger.posting import post_entry
 from ledger.queries import balance_of, exponents
 from ledger.tables import Account
-
-FUND_CURRENCY = "KHR"
 
 
 class AlreadySettled(Conflict):
@@ -151,7 +151,7 @@ def settlement_figures(
 
 def settle(session: Session, pharmacy: str, period: str, *, by: str) -> int:
     start, end = _check_month(period)
-    if session.get(Account, f"1200-{pharmacy}") is None:
+    if session.get(Account, chart.due_from_pharmacy(pharmacy)) is None:
         raise NotFound(f"no pharmacy {pharmacy!r}", errors={"pharmacy": ["unknown pharmacy"]})
     if (
         session.scalar(
@@ -178,7 +178,7 @@ def settle(session: Session, pharmacy: str, period: str, *, by: str) -> int:
         pharmacy=pharmacy,
         period=period,
         status="draft",
-        currency=FUND_CURRENCY,
+        currency=chart.FUND_CURRENCY,
         copayments_held=fig.copayments_held,
         fees_owed=fig.fees_owed,
         subsidy_owed=fig.subsidy_owed,
@@ -197,8 +197,10 @@ def settle(session: Session, pharmacy: str, period: str, *, by: str) -> int:
                 memo=f"Settlement {s.id} of {period} with {pharmacy}: fees and reimbursements "
                 f"owed netted against co-payments held",
                 postings=(
-                    PostingDraft(f"2100-{pharmacy}", FUND_CURRENCY, fig.netted),
-                    PostingDraft(f"1200-{pharmacy}", FUND_CURRENCY, -fig.netted),
+                    PostingDraft(chart.due_to_pharmacy(pharmacy), chart.FUND_CURRENCY, fig.netted),
+                    PostingDraft(
+                        chart.due_from_pharmacy(pharmacy), chart.FUND_CURRENCY, -fig.netted
+                    ),
                 ),
                 source=f"settlement:{s.id}",
                 partition=pharmacy,
@@ -227,6 +229,21 @@ def get_settlement(session: Session, ident: str, pharmacy_scope: str | None = No
     return s
 
 
+def settlements_query(
+    *, visible_to: str | None = None, pharmacy: str | None = None, period: str | None = None
+) -> Select[int]:
+    """The ids of the settlements of ``pharmacy`` and ``period`` (each if given), only
+    ``visible_to``'s when a pharmacist asks; the caller pages it by id."""
+    q = select(Settlement.id)
+    if visible_to is not None:
+        q = q.where(Settlement.pharmacy == visible_to)
+    if pharmacy:
+        q = q.where(Settlement.pharmacy == pharmacy)
+    if period:
+        q = q.where(Settlement.period == period)
+    return q
+
+
 def approve(session: Session, s: Settlement, *, by: str) -> None:
     if s.status != "draft":
         raise Conflict(f"settlement {s.id} is {s.status}, not a draft")
@@ -237,8 +254,6 @@ def approve(session: Session, s: Settlement, *, by: str) -> None:
 
 
 def _paid(session: Session, kind: str, ident: int) -> int:
-    from invoices.tables import Payment
-
     total = 0
     for direction, amount in session.execute(
         select(Payment.direction, Payment.amount_minor).where(
@@ -287,7 +302,7 @@ def settlement_json(session: Session, ident: int) -> dict[str, Any]:
         or (s.net_due < 0 and paid <= s.net_due)
     ):
         status = "paid"
-    codes = [f"1200-{s.pharmacy}", f"2100-{s.pharmacy}"]
+    codes = [chart.due_from_pharmacy(s.pharmacy), chart.due_to_pharmacy(s.pharmacy)]
     return {
         "id": str(s.id),
         "pharmacy": s.pharmacy,
@@ -344,7 +359,7 @@ def settlement_json(session: Session, ident: int) -> dict[str, Any]:
     }
 
 
-def _settlement_due(session: Session, ident: str, pharmacy: str) -> int:
+def settlement_due(session: Session, ident: str, pharmacy: str) -> int:
     s = get_settlement(session, ident)
     if s.pharmacy != pharmacy:
         raise InvalidRequest(
@@ -358,8 +373,6 @@ def _settlement_due(session: Session, ident: str, pharmacy: str) -> int:
 
 
 def claim(session: Session, scheme: str, period: str, *, by: str) -> int:
-    from contracts.tables import SubsidyScheme
-
     start, end = _check_month(period)
     sch = session.get(SubsidyScheme, scheme)
     if sch is None:
@@ -412,7 +425,7 @@ def claim(session: Session, scheme: str, period: str, *, by: str) -> int:
     c = SubsidyClaim(
         scheme=scheme,
         period=period,
-        currency=FUND_CURRENCY,
+        currency=chart.FUND_CURRENCY,
         total=total,
         issued_on=clock.today(),
         created_at=clock.now(),
@@ -424,6 +437,16 @@ def claim(session: Session, scheme: str, period: str, *, by: str) -> int:
     session.add_all([ClaimItem(claim_id=c.id, kind="return", doc_id=r.id) for r in rs])
     session.flush()
     return c.id
+
+
+def claims_query(*, scheme: str | None = None, period: str | None = None) -> Select[int]:
+    """The ids of the subsidy claims of ``scheme`` and ``period`` (each if given)."""
+    q = select(SubsidyClaim.id)
+    if scheme:
+        q = q.where(SubsidyClaim.scheme == scheme)
+    if period:
+        q = q.where(SubsidyClaim.period == period)
+    return q
 
 
 def get_claim(session: Session, ident: str) -> SubsidyClaim:
@@ -502,7 +525,7 @@ def claim_json(session: Session, ident: int) -> dict[str, Any]:
     }
 
 
-def _claim_due(session: Session, ident: str, scheme: str) -> int:
+def claim_due(session: Session, ident: str, scheme: str) -> int:
     c = get_claim(session, ident)
     if c.scheme != scheme:
         raise InvalidRequest(
@@ -551,12 +574,6 @@ def count_rows(session: Session, model: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def _register() -> None:
-    from invoices.payments import register_applies_to
-
-    register_applies_to("settlement", _settlement_due)
-    register_applies_to("claim", _claim_due)
-    register_close_check("settlements", unsettled_in_month)
-
-
-_register()
+#: The checks a month close runs for this package (``ledger.periods.CloseCheck``), by name;
+#: the application factory hands them to the close.
+CLOSE_CHECKS: dict[str, CloseCheck] = {"settlements": unsettled_in_month}

@@ -54,6 +54,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from ledger import chart
 from ledger.money import format_amount
 
 #: Human statement of the rule :func:`is_valid_commodity` enforces.
@@ -173,7 +174,7 @@ def render_beancount(
     month_ends: MonthEnds | None = None,
     end: date | None = None,
     title: str = "RDF Ledger",
-    operating_currency: str = "KHR",
+    operating_currency: str = chart.FUND_CURRENCY,
 ) -> None:
     """Write the journal as a Beancount 3 file through ``write``, one directive at a time.
 

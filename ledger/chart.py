@@ -12,6 +12,7 @@ Sign convention: a posting's amount is positive for a debit, negative for a cred
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +31,20 @@ MEDICINE_EXPONENT = 0
 
 #: The location code of the central store (a pharmacy code can never be this).
 CENTRAL = "CENTRAL"
+
+#: The code of a party whose sub-accounts the chart holds (pharmacies, suppliers, the central
+#: store): upper-case letters, digits, "-" and "_", 1 to 24 characters, starting with a
+#: letter or a digit. Checked with ``fullmatch``.
+PARTY_CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_\-]{0,23}")
+PARTY_CODE_RULE = (
+    "a code is 1 to 24 characters: upper-case letters A-Z, digits 0-9, '-' and '_', "
+    "starting with a letter or a digit"
+)
+
+#: A reference code as written by clients (price lists, schemes, a payment's counterparty):
+#: letters of either case, digits, "-", "_" and ".", 1 to 24 characters, starting with a
+#: letter or a digit. Checked with ``fullmatch``.
+REF_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,23}")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ taken in a fixed order (see ``ledger.posting``).
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -18,6 +18,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
+
+from ledger.refcache import CACHE_KEY, Loader, RefCache
 
 T = TypeVar("T")
 
@@ -87,18 +89,28 @@ def side_engine(engine: Engine) -> Engine:
 
 
 class Database:
-    """An engine and its session factory, kept on the Flask app as ``app.extensions['rdf_db']``."""
+    """An engine and its session factory, kept on the Flask app as ``app.extensions['rdf_db']``.
 
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    ``reference_parts``: what its reference snapshot holds (``ledger.refcache``), a loader
+    per name; the application factory wires them (``app.REFERENCE_PARTS``). A database made
+    without them (a script that only posts and reads the journal) has an empty snapshot."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        reference_parts: Mapping[str, Loader] | None = None,
+    ) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
-        from ledger.refcache import CACHE_KEY, RefCache
-
-        side: Callable[[], Session] | None = None
+        self._side: Callable[[], Session] | None = None
         if ":memory:" not in url:
             # Reference snapshots are read on connections of their own, outside the pool.
-            side = sessionmaker(side_engine(self.engine), expire_on_commit=False)
-        self.refcache = RefCache(side)
+            self._side = sessionmaker(side_engine(self.engine), expire_on_commit=False)
+        self.refcache = RefCache(
+            reference_parts or {}, self.read_committed if self._side is not None else None
+        )
         self.sessionmaker = sessionmaker(
             self.engine, expire_on_commit=False, info={CACHE_KEY: self.refcache}
         )
@@ -111,6 +123,22 @@ class Database:
             yield s
         finally:
             s.close()
+
+    @contextmanager
+    def read_committed(self) -> Iterator[Session]:
+        """A read-only session on a connection of its own, outside the pool: committed data
+        only, in one consistent read (REPEATABLE READ on PostgreSQL, a deferred transaction
+        on SQLite). Closing it detaches the rows read, still loaded."""
+        if self._side is None:
+            raise RuntimeError(f"{self.url}: an in-memory database has no second connection")
+        token = sqlite_read_only.set(True)
+        try:
+            with self._side() as s:
+                if is_postgres(s):
+                    s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                yield s
+        finally:
+            sqlite_read_only.reset(token)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -13,7 +13,7 @@ each entry lands before the close or after it, in the next month.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,15 +32,11 @@ from ledger.tables import Balance, Entry, Period, PeriodBalance, Posting
 #: overflow month arithmetic), and \Z rather than $ (which admits a trailing newline).
 PERIOD_RE = re.compile(r"^2[0-9]{3}-(0[1-9]|1[0-2])\Z")
 
-#: A check run before a month closes: returns the problems found (empty = fine).
+#: A check run before a month closes, given the month ("YYYY-MM"): returns the problems
+#: found (empty = fine). Packages above the ledger provide them (invoices: every pharmacy
+#: settled); the application factory wires them by name (``app.CLOSE_CHECKS``) and the
+#: close is handed them (``close_period(..., checks=...)``).
 CloseCheck = Callable[[Session, str], list[str]]
-_close_checks: list[tuple[str, CloseCheck]] = []
-
-
-def register_close_check(name: str, check: CloseCheck) -> None:
-    """Let another package (e.g. invoices: every settlement made) add a month-close check."""
-    if all(n != name for n, _ in _close_checks):
-        _close_checks.append((name, check))
 
 
 def parse_period(text: str) -> str:
@@ -184,8 +180,12 @@ def close_period(
     force: bool = False,
     reason: str | None = None,
     on_closed: Callable[[Session, Period], None] | None = None,
+    checks: Iterable[CloseCheck] = (),
 ) -> Period:
-    """Close ``period``: earlier months must be closed and the checks pass (or ``force``)."""
+    """Close ``period``: earlier months must be closed and the checks pass (or ``force``).
+
+    The ledger's own checks (the month has ended, every entry balances) run first, then
+    ``checks`` in order; their problems are refused together."""
     period = parse_period(period)
     first = first_period(session)
     if first is None:
@@ -213,7 +213,7 @@ def close_period(
     bad = unbalanced_entries(session, start, end)
     if bad:
         problems.append(f"entries that do not balance per commodity: {bad[:20]}")
-    for _name, check in _close_checks:
+    for check in checks:
         problems.extend(check(session, period))
     if problems and not force:
         raise PeriodCloseRefused(

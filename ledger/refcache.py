@@ -18,36 +18,39 @@ How a snapshot is found (``reference(session)``):
    commit landed in between) a snapshot read through the transaction's own session, kept
    for that transaction only.
 
-Packages register what they keep with :func:`register`; a loader reads its tables through
-the session it is given and returns plain immutable data (detached rows are fine as long as
-nobody changes them).
+What a snapshot holds is wired, not registered: the application factory gives each
+database (``ledger.db.Database``) its parts, a name and a loader each (``app.REFERENCE_PARTS``:
+the ledger's and the contracts'). A loader reads its tables through the session it is given
+and returns plain immutable data (detached rows are fine as long as nobody changes them).
+
+This module knows nothing of engines: how to read committed data on a connection of its own
+is given to :class:`RefCache` by the database that owns it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, SessionTransaction
 
-from ledger.db import sqlite_read_only
-
+#: Reads one part of the snapshot through the session it is given.
 Loader = Callable[[Session], Any]
-_loaders: dict[str, Loader] = {}
+
+#: Opens a session on a connection of its own that reads committed data in one consistent
+#: read (``ledger.db.Database.read_committed``).
+CommittedReader = Callable[[], AbstractContextManager[Session]]
 
 _VERSION_SQL = text("SELECT version FROM ref_version WHERE id = 1")
 
 #: ``session.info`` key of the process cache (set by ``ledger.db.Database``'s sessionmaker).
 CACHE_KEY = "rdf_refcache"
 _LOCAL_KEY = "rdf_refcache_local"
-
-
-def register(name: str, loader: Loader) -> None:
-    """Add a part to every snapshot (idempotent per name)."""
-    _loaders[name] = loader
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,15 @@ class Snapshot:
 
 
 class RefCache:
-    """The process's snapshot for one database (one per ``ledger.db.Database``)."""
+    """The process's snapshot for one database (one per ``ledger.db.Database``).
 
-    def __init__(self, side_session: Callable[[], Session] | None) -> None:
-        self._side_session = side_session
+    ``parts``: the loaders of the snapshot's parts, by name. ``read_committed``: how to read
+    committed data outside the caller's transaction (None: never; every snapshot is then
+    read through the transaction's own session, as for an in-memory database)."""
+
+    def __init__(self, parts: Mapping[str, Loader], read_committed: CommittedReader | None) -> None:
+        self.parts: Mapping[str, Loader] = MappingProxyType(dict(parts))
+        self._read_committed = read_committed
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self.loads = 0  # how many snapshots this process read (bench and tests)
@@ -73,42 +81,42 @@ class RefCache:
 
     def refresh(self) -> Snapshot | None:
         """Read a snapshot of committed data on a connection of its own and keep it."""
-        if self._side_session is None:
+        if self._read_committed is None:
             return None
         with self._lock:
-            token = sqlite_read_only.set(True)
-            try:
-                with self._side_session() as s:  # closing detaches the rows, still loaded
-                    if s.get_bind().dialect.name == "postgresql":  # one consistent read
-                        s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-                    snap = _load(s)
-            finally:
-                sqlite_read_only.reset(token)
+            with self._read_committed() as s:  # closing detaches the rows, still loaded
+                snap = self.load(s)
             self._snapshot = snap
             self.loads += 1
             return snap
 
-
-def _load(session: Session) -> Snapshot:
-    version = int(session.execute(_VERSION_SQL).scalar_one())
-    return Snapshot(version, {name: load(session) for name, load in _loaders.items()})
+    def load(self, session: Session) -> Snapshot:
+        """Read every part through ``session`` (not kept)."""
+        version = int(session.execute(_VERSION_SQL).scalar_one())
+        return Snapshot(version, {name: load(session) for name, load in self.parts.items()})
 
 
 def reference(session: Session) -> Snapshot:
-    """The reference data as ``session``'s transaction sees it now (see the module doc)."""
+    """The reference data as ``session``'s transaction sees it now (see the module doc).
+
+    ``session`` must come from a ``ledger.db.Database`` (its sessionmaker carries the cache
+    and so the parts a snapshot holds)."""
     version = int(session.execute(_VERSION_SQL).scalar_one())
     cache: RefCache | None = session.info.get(CACHE_KEY)
-    if cache is not None:
-        snap = cache.current()
-        if snap is not None and snap.version == version:
-            return snap
-        snap = cache.refresh()
-        if snap is not None and snap.version == version:
-            return snap
+    if cache is None:
+        raise RuntimeError(
+            "reference data is read through a session of ledger.db.Database (none is wired)"
+        )
+    snap = cache.current()
+    if snap is not None and snap.version == version:
+        return snap
+    snap = cache.refresh()
+    if snap is not None and snap.version == version:
+        return snap
     txn: SessionTransaction | None = session.get_transaction()
     local: tuple[SessionTransaction | None, Snapshot] | None = session.info.get(_LOCAL_KEY)
     if local is not None and local[0] is txn and local[1].version == version:
         return local[1]
-    snap = _load(session)
+    snap = cache.load(session)
     session.info[_LOCAL_KEY] = (txn, snap)
     return snap

@@ -1,5 +1,6 @@
 """The ledger's part of the reference snapshot (``ledger.refcache``): chart of accounts,
-commodities, lots and periods, as the transaction sees them."""
+commodities, lots and periods, as the transaction sees them. :func:`load` is wired as the
+part named ``"ledger"`` by the application factory (``app.REFERENCE_PARTS``)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,3 @@ def load(session: Session) -> LedgerRef:
 def ledger_ref(snapshot: refcache.Snapshot) -> LedgerRef:
     part: LedgerRef = snapshot["ledger"]
     return part
-
-
-refcache.register("ledger", load)

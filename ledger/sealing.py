@@ -1,10 +1,11 @@
-"""The sealer: chains committed journal entries, one at a time, in commit order.
+"""The sealer: chains committed journal entries, one at a time, in commit order (the
+database side of tamper evidence; the hashing itself is :mod:`ledger.seal_chain`).
 
 Posting an entry does not seal it (DESIGN.md invariant 7: no write may wait on one hot
 row). ``seal_pending`` runs in its own transactions: it takes the unsealed entries in id
 order, gives each the next ``seal_seq`` and ``seal = entry_seal(previous, entry)``
-(:mod:`ledger.seal`), and moves the checkpoint (``seal_checkpoints``: count and last seal)
-forward in the same transaction.
+(:mod:`ledger.seal_chain`), and moves the checkpoint (``seal_checkpoints``: count and last
+seal) forward in the same transaction.
 
 When it runs after a write (:class:`Sealer`, the app's ``rdf_after_commit`` hook, chosen
 by ``RDF_SEAL_MODE``):
@@ -66,13 +67,13 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from ledger import clock
 from ledger.db import Base, is_postgres, sqlite_read_only
 from ledger.errors import Conflict
 from ledger.model import month_bounds
-from ledger.seal import (
+from ledger.seal_chain import (
     GENESIS,
     PostingRow,
     SealEntry,
@@ -384,7 +385,7 @@ class Sealer:
         self.sealed = 0
         self.cpu_seconds = 0.0
         self._fresh_state()
-        _live.add(self)
+        _track(self)
 
     def _fresh_state(self) -> None:
         """Locks, events and thread of this process (a forked child starts again here)."""
@@ -501,6 +502,20 @@ class Sealer:
 
 #: Every sealer of this process, to reset in a forked child and to stop at exit.
 _live: weakref.WeakSet[Sealer] = weakref.WeakSet()
+_process_hooks = threading.Lock()
+_process_hooks_installed = False
+
+
+def _track(sealer: Sealer) -> None:
+    """Keep ``sealer`` among the live ones; the first sealer of the process installs the
+    process hooks (reset in a forked child, a last try at interpreter exit)."""
+    global _process_hooks_installed
+    with _process_hooks:
+        if not _process_hooks_installed:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            atexit.register(_stop_all_at_exit)
+            _process_hooks_installed = True
+        _live.add(sealer)
 
 
 def seal_after_commit(
@@ -527,23 +542,29 @@ def _stop_all_at_exit() -> None:
                 log.exception("stopping the sealer at exit failed")
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_stop_all_at_exit)
-
-
 # --------------------------------------------------------------------------- reading seals
 
 
-def last_seal(
-    session: Session, *, to: date | None = None, partition: str | None = None
-) -> str | None:
-    """The seal of the last sealed entry booked up to ``to`` (for a PDF to print)."""
-    q = select(Entry.seal).where(Entry.seal_seq.is_not(None))
-    if to is not None:
-        q = q.where(Entry.accounting_date <= to)
-    if partition is not None:
-        q = q.where(Entry.partition == partition)
-    return session.scalar(q.order_by(Entry.seal_seq.desc()).limit(1))
+def last_seal(session: Session, end: date | None = None) -> str | None:
+    """The seal a document covering the books up to ``end`` prints (any date if None): the
+    seal of the sealed entry with the highest ``seal_seq`` booked on or before ``end``.
+
+    Everything committed is sealed first (waiting for a running sealer), in transactions of
+    its own on ``session``'s database, so the seal names the newest entries; if the chain was
+    tampered with, sealing stops (no error) and the seal is the last good one. The seal is
+    read in a fresh transaction: ``session``'s may hold a snapshot taken before the sealing.
+    ``session`` itself is only used for its connection's database; None when nothing is
+    sealed yet."""
+    factory = sessionmaker(bind=session.get_bind())
+    try:
+        seal_pending(factory, blocking=True)
+    except ChainBroken:
+        pass
+    q = select(Entry.seal).where(Entry.seal.is_not(None))
+    if end is not None:
+        q = q.where(Entry.accounting_date <= end)
+    with factory() as fresh:
+        return fresh.scalar(q.order_by(Entry.seal_seq.desc()).limit(1))
 
 
 def _stream_entries(session: Session, where: Any, order: Any) -> Generator[SealedRow]:

@@ -25,7 +25,7 @@ Decisions:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -35,6 +35,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from contracts.pricelists import version_in_force
+from contracts.tables import PriceList, PriceListItem
+from ledger import chart
 from ledger.money import (
     AmountError,
     format_amount,
@@ -45,10 +48,7 @@ from ledger.money import (
 from ledger.queries import TrialBalanceRow, balance_of, exponents, trial_balance
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
 from reports.aging import BUCKETS, TOTAL, age_account
-
-FUND_CURRENCY = "KHR"
-COST_ACCOUNTS = ("5000", "5100", "5200", "5300", "5400")
-
+from reports.tabular import Col, Report, Section, rows_of
 
 # --------------------------------------------------------------------------- pure helpers
 
@@ -197,7 +197,7 @@ def aged_balances(session: Session, as_of: date) -> dict[str, Any]:
     accounts = {
         a.code: a
         for a in session.scalars(
-            select(Account).where(Account.parent.in_(("1200", "1300")), ~Account.is_header)
+            select(Account).where(Account.parent.in_(chart.RECEIVABLE_HEADERS), ~Account.is_header)
         )
     }
     debit_rows = session.execute(
@@ -239,7 +239,9 @@ def aged_balances(session: Session, as_of: date) -> dict[str, Any]:
         items.append(
             {
                 "account": acc,
-                "counterparty_kind": "pharmacy" if a.parent == "1200" else "scheme",
+                "counterparty_kind": "pharmacy"
+                if a.parent == chart.DUE_FROM_PHARMACY
+                else "scheme",
                 "counterparty": acc.split("-", 1)[1],
                 "name": a.name,
                 "currency": com,
@@ -340,7 +342,7 @@ def income_statement(session: Session, start: date, end: date) -> dict[str, Any]
 
 
 def fund_figures(session: Session, start: date, end: date) -> FundFigures:
-    cur = FUND_CURRENCY
+    cur = chart.FUND_CURRENCY
     moves = _movement_by_balances(session, start, end)
     m = lambda acc: moves.get((acc, cur), 0)  # noqa: E731
     equity_accounts = [
@@ -353,7 +355,7 @@ def fund_figures(session: Session, start: date, end: date) -> FundFigures:
     contributed = -int(
         session.scalar(
             select(func.coalesce(func.sum(Posting.amount), 0)).where(
-                Posting.account_code == "3000",
+                Posting.account_code == chart.FUND_CAPITAL,
                 Posting.commodity == cur,
                 Posting.amount < 0,
                 Posting.accounting_date <= end,
@@ -364,16 +366,16 @@ def fund_figures(session: Session, start: date, end: date) -> FundFigures:
     inventory = [
         code
         for code in session.scalars(
-            select(Account.code).where(Account.parent == "1400", ~Account.is_header)
+            select(Account.code).where(Account.parent == chart.INVENTORY, ~Account.is_header)
         )
     ]
     return FundFigures(
-        revenue=-m("4000"),
-        cost_of_medicines=m("5000"),
-        fees=m("5100"),
-        expiry_losses=m("5200"),
-        fund_subsidies=m("5300"),
-        count_differences=m("5400"),
+        revenue=-m(chart.MEDICINE_REVENUE),
+        cost_of_medicines=m(chart.COST_OF_MEDICINES),
+        fees=m(chart.DISPENSING_FEES),
+        expiry_losses=m(chart.EXPIRY_LOSSES),
+        fund_subsidies=m(chart.FUND_SUBSIDIES),
+        count_differences=m(chart.COUNT_DIFFERENCES),
         equity_now=equity_now,
         capital_contributed=contributed,
         inventory_value=balance_of(session, inventory, cur, end),
@@ -396,9 +398,9 @@ def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, d
         .where(
             Entry.source.like("stock-receipt:%"),
             Entry.service_date <= on,
-            Posting.account_code.like("1400-%"),
+            Posting.account_code.like(chart.sub_account(chart.INVENTORY, "%")),
             Posting.amount > 0,
-            (Posting.commodity == Lot.commodity) | (Posting.commodity == FUND_CURRENCY),
+            (Posting.commodity == Lot.commodity) | (Posting.commodity == chart.FUND_CURRENCY),
         )
         .group_by(Entry.id, Entry.service_date, Lot.commodity, Posting.commodity)
     ).all()
@@ -411,14 +413,13 @@ def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, d
 
 def price_vs_cost(session: Session, on: date) -> list[PriceCost]:
     """Each fund-currency price list's prices in force on ``on`` against replacement cost."""
-    from contracts.service import version_in_force
-    from contracts.tables import PriceList, PriceListItem
-
-    exp = exponents(session)[FUND_CURRENCY]
+    exp = exponents(session)[chart.FUND_CURRENCY]
     costs = replacement_costs(session, on)
     out: list[PriceCost] = []
     lists = session.scalars(
-        select(PriceList.code).where(PriceList.currency == FUND_CURRENCY).order_by(PriceList.code)
+        select(PriceList.code)
+        .where(PriceList.currency == chart.FUND_CURRENCY)
+        .order_by(PriceList.code)
     )
     for code in list(lists):
         version = version_in_force(session, code, on)
@@ -445,13 +446,13 @@ def price_vs_cost(session: Session, on: date) -> list[PriceCost]:
 
 def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
     f = fund_figures(session, start, end)
-    exp = exponents(session)[FUND_CURRENCY]
+    exp = exponents(session)[chart.FUND_CURRENCY]
     fmt = partial(format_amount, exponent=exp)
     prices = price_vs_cost(session, end)
     return {
         "from_": start,
         "to": end,
-        "currency": FUND_CURRENCY,
+        "currency": chart.FUND_CURRENCY,
         "months": f.months,
         "ratios": fund_ratios(f),
         "figures": {
@@ -487,3 +488,122 @@ def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
         ],
         "sold_below_cost": sorted({pc.medicine for pc in prices if pc.below_cost}),
     }
+
+
+# --------------------------------------------------------------------------- tables (CSV/XLSX)
+# Built from the JSON answers above, never recomputed: the CSV, the XLSX and the JSON agree.
+
+AGED_COLS = [
+    Col("account"),
+    Col("counterparty_kind"),
+    Col("counterparty"),
+    Col("currency"),
+    *[Col(b, "money") for b in BUCKETS],
+    Col("total", "money"),
+]
+STATEMENT_COLS = [
+    Col("currency"),
+    Col("section"),
+    Col("account"),
+    Col("name"),
+    Col("amount", "money"),
+]
+PRICE_COLS = [
+    Col("price_list"),
+    Col("medicine"),
+    Col("unit_price"),
+    Col("replacement_cost"),
+    Col("replacement_cost_on", "date"),
+    Col("price_to_cost"),
+    Col("below_cost"),
+]
+
+
+def aged_balances_report(out: Mapping[str, Any]) -> Report:
+    """One section, a row per account and currency (:func:`aged_balances`)."""
+    as_of = out["as_of"]
+    return Report(
+        f"Aged balances {as_of.isoformat()}",
+        [Section("Aged balances", AGED_COLS, rows_of(AGED_COLS, out["items"]))],
+    )
+
+
+def balance_sheet_rows(out: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for c in out["currencies"]:
+        cur = c["currency"]
+        for section in ("assets", "liabilities", "equity"):
+            rows += [{"currency": cur, "section": section, **line} for line in c[section]]
+        rows.append(
+            {
+                "currency": cur,
+                "section": "equity",
+                "name": "Current surplus",
+                "amount": c["current_surplus"],
+            }
+        )
+        rows += [
+            {"currency": cur, "section": total, "amount": c[total]}
+            for total in ("total_assets", "total_liabilities", "total_equity")
+        ]
+    return rows
+
+
+def balance_sheet_report(out: Mapping[str, Any]) -> Report:
+    """One section, a row per account, the current surplus and the totals (:func:`balance_sheet`)."""
+    when = out["as_of"].isoformat() if out["as_of"] else "now"
+    return Report(
+        f"Balance sheet {when}",
+        [
+            Section(
+                "Balance sheet", STATEMENT_COLS, rows_of(STATEMENT_COLS, balance_sheet_rows(out))
+            )
+        ],
+    )
+
+
+def income_rows(out: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for c in out["currencies"]:
+        cur = c["currency"]
+        for section in ("income", "expenses"):
+            rows += [{"currency": cur, "section": section, **line} for line in c[section]]
+        rows += [
+            {"currency": cur, "section": total, "amount": c[total]}
+            for total in ("total_income", "total_expenses", "surplus")
+        ]
+    return rows
+
+
+def income_statement_name(out: Mapping[str, Any]) -> str:
+    return f"income-statement-{out['from_'].isoformat()}-{out['to'].isoformat()}"
+
+
+def income_statement_report(out: Mapping[str, Any]) -> Report:
+    """One section, a row per account and the totals (:func:`income_statement`)."""
+    return Report(
+        income_statement_name(out),
+        [Section("Income statement", STATEMENT_COLS, rows_of(STATEMENT_COLS, income_rows(out)))],
+    )
+
+
+def fund_health_name(out: Mapping[str, Any]) -> str:
+    return f"fund-health-{out['from_'].isoformat()}-{out['to'].isoformat()}"
+
+
+def fund_health_report(out: Mapping[str, Any]) -> Report:
+    """Sections Ratios, Figures and Price vs replacement cost (:func:`fund_health`)."""
+    ratio_cols = [Col("name"), Col("value")]
+    figure_cols = [Col("name"), Col("amount", "money", currency=out["currency"])]
+    return Report(
+        fund_health_name(out),
+        [
+            Section("Ratios", ratio_cols, [[k, v] for k, v in out["ratios"].items()]),
+            Section("Figures", figure_cols, [[k, v] for k, v in out["figures"].items()]),
+            Section(
+                "Price vs replacement cost",
+                PRICE_COLS,
+                rows_of(PRICE_COLS, out["price_vs_replacement_cost"]),
+            ),
+        ],
+    )

@@ -21,16 +21,24 @@ from sqlalchemy.orm import Session
 
 from dispensing.tables import Dispensing, DispensingLine, DispensingReturn
 from invoices.settlement_tables import Settlement
+from ledger import chart
 from ledger.errors import NotFound
 from ledger.model import month_bounds
-from ledger.money import format_amount, parse_amount
+from ledger.money import format_amount
 from ledger.periods import parse_period
 from ledger.queries import account_balances, exponents
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
-from reports.pdf import Column, Document, KeyValueSection, TableSection, display_amount
+from reports.fund import fund_figures, fund_ratios
+from reports.pdf import (
+    BarChartSection,
+    Column,
+    Document,
+    KeyValueSection,
+    TableSection,
+    shown_amount,
+)
 from reports.tabular import Col, Report, Section
-
-FUND_CURRENCY = "KHR"
+from stock.tables import Pharmacy
 
 
 def _kind(source: str | None) -> str:
@@ -39,14 +47,18 @@ def _kind(source: str | None) -> str:
 
 def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str, Any]:
     parse_period(period)
-    if session.get(Account, f"1400-{pharmacy}") is None or pharmacy == "CENTRAL":
+    if session.get(Account, chart.inventory(pharmacy)) is None or pharmacy == chart.CENTRAL:
         raise NotFound(f"no pharmacy {pharmacy!r}")
     start, end = month_bounds(period)
     before = date.fromordinal(start.toordinal() - 1)
-    cur = FUND_CURRENCY
+    cur = chart.FUND_CURRENCY
     exp = exponents(session)[cur]
     fmt = lambda v: format_amount(v, exp)  # noqa: E731
-    due_from, due_to, inv = f"1200-{pharmacy}", f"2100-{pharmacy}", f"1400-{pharmacy}"
+    due_from, due_to, inv = (
+        chart.due_from_pharmacy(pharmacy),
+        chart.due_to_pharmacy(pharmacy),
+        chart.inventory(pharmacy),
+    )
 
     dispensing_rows: list[dict[str, Any]] = []
     totals = {"price": 0, "subsidy": 0, "copayment": 0, "fee": 0}
@@ -228,8 +240,6 @@ def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str
     settlement = session.scalars(
         select(Settlement).where(Settlement.pharmacy == pharmacy, Settlement.period == period)
     ).first()
-    from stock.tables import Pharmacy
-
     name = session.scalar(select(Pharmacy.name).where(Pharmacy.code == pharmacy))
     return {
         "pharmacy": pharmacy,
@@ -271,7 +281,7 @@ def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str
 # --------------------------------------------------------------------------- CSV / XLSX
 
 
-def statement_report(out: dict[str, Any]) -> Report:
+def pharmacy_statement_report(out: dict[str, Any]) -> Report:
     money = lambda name: Col(name, "money")  # noqa: E731
     return Report(
         f"Pharmacy statement {out['pharmacy']} {out['period']}",
@@ -397,15 +407,11 @@ def statement_report(out: dict[str, Any]) -> Report:
 # --------------------------------------------------------------------------- PDF
 
 
-def _shown(text: str, exp: int) -> str:
-    return display_amount(parse_amount(text, exp), exp)
-
-
-def statement_document(
+def pharmacy_statement_document(
     out: dict[str, Any], *, fund_name: str, made_at: datetime, seal: str | None
 ) -> Document:
     exp = 0 if out["currency"] == "KHR" else 2
-    s = lambda v: _shown(v, exp)  # noqa: E731
+    s = lambda v: shown_amount(v, exp)  # noqa: E731
     t = out["dispensing_totals"]
     summary = [
         ("Opening: due from the pharmacy", s(out["opening"]["due_from_pharmacy"])),
@@ -557,7 +563,7 @@ def statement_document(
 def settlement_document(
     out: dict[str, Any], *, fund_name: str, made_at: datetime, seal: str | None
 ) -> Document:
-    s = lambda v: _shown(v, 0)  # noqa: E731
+    s = lambda v: shown_amount(v, 0)  # noqa: E731
     by = {"pharmacy": "due by the pharmacy", "fund": "due by the fund"}.get(
         out["net_due_by"] or "", "nothing due"
     )
@@ -613,10 +619,46 @@ def settlement_document(
     )
 
 
+def claim_report(out: dict[str, Any]) -> Report:
+    """The subsidy claim as a table: its lines, then its total, paid and outstanding."""
+    return Report(
+        f"Subsidy claim {out['id']}",
+        [
+            Section(
+                "Lines",
+                [
+                    Col("date", "date"),
+                    Col("pharmacy"),
+                    Col("member_code"),
+                    Col("medicine"),
+                    Col("quantity", "quantity"),
+                    Col("subsidy", "money"),
+                ],
+                [
+                    [
+                        ln["date"],
+                        ln["pharmacy"],
+                        ln["member_code"],
+                        ln["medicine"],
+                        ln["quantity"],
+                        ln["subsidy"],
+                    ]
+                    for ln in out["lines"]
+                ],
+            ),
+            Section(
+                "Total",
+                [Col("total", "money"), Col("paid", "money"), Col("outstanding", "money")],
+                [[out["total"], out["paid"], out["outstanding"]]],
+            ),
+        ],
+    )
+
+
 def claim_document(
     out: dict[str, Any], *, fund_name: str, made_at: datetime, seal: str | None
 ) -> Document:
-    s = lambda v: _shown(v, 0)  # noqa: E731
+    s = lambda v: shown_amount(v, 0)  # noqa: E731
     return Document(
         fund_name=fund_name,
         title=f"Subsidy claim {out['id']} — invoice",
@@ -667,8 +709,6 @@ def claim_document(
 def cost_recovery_by_month(session: Session, start: date, end: date) -> list[tuple[str, Any]]:
     """Cost recovery (in %) of each calendar month of the range, by the same rule as the
     fund-health report; ``None`` for a month without costs."""
-    from reports.fund import fund_figures, fund_ratios
-
     out: list[tuple[str, Any]] = []
     y, m = start.year, start.month
     while (y, m) <= (end.year, end.month):  # by (year, month): 9999-12 has no month after it
@@ -688,9 +728,7 @@ def fund_health_document(
     made_at: datetime,
     seal: str | None,
 ) -> Document:
-    from reports.pdf import BarChartSection
-
-    s = lambda v: _shown(v, 0)  # noqa: E731
+    s = lambda v: shown_amount(v, 0)  # noqa: E731
     ratio_names = {
         "cost_recovery": "Cost recovery",
         "capital_preservation": "Capital preservation",

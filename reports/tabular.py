@@ -1,16 +1,7 @@
 """A report is sections of typed rows; one model, rendered as JSON (unchanged), CSV or XLSX.
 
-Use it from a view in one call::
-
-    out = build_json(...)                                   # what the JSON answer is
-    return respond(lambda: Report("Trial balance", [Section("Rows", cols, rows)]), out,
-                   filename="trial-balance")
-
-:func:`respond` negotiates on ``?format=csv|xlsx|json`` (wins) or the ``Accept`` header. For
-JSON (the default, also for ``*/*`` or no header) it returns ``json_payload`` untouched, so
-flask-smorest's ``@blp.response`` serialises it exactly as before; otherwise it builds the
-report (a callable is only called then) and returns a ``Response``. 406 problem if the client
-accepts none of the three.
+This module builds the bytes (:func:`to_csv`, :func:`to_xlsx`, :func:`file_bytes`); the
+content negotiation and the HTTP answer live at the edge (``api/tabular.py``: ``respond``).
 
 Cell values by column kind (``None`` is an empty cell everywhere):
 
@@ -42,20 +33,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from flask import Response, request
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from api.problems import problem
 from ledger.money import format_amount
 
 Kind = Literal["text", "money", "quantity", "date", "percent"]
@@ -116,64 +105,23 @@ class Report:
 ReportLike = Report | Callable[[], Report]
 
 
-# --------------------------------------------------------------------------- negotiation
+def rows_of(columns: Sequence[Col], items: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
+    """The rows of ``columns`` from dicts keyed by column name (a missing key: empty)."""
+    return [[item.get(c.name) for c in columns] for item in items]
 
 
-def negotiated_format() -> Format | None:
-    """``?format=`` if given (``None`` if it names no format), else the best of ``Accept``."""
-    asked = request.args.get("format")
-    if asked is not None:
-        return asked if asked in MIMES else None
-    accept = request.accept_mimetypes
-    if not accept:
-        return "json"
-    best = accept.best_match([JSON_MIME, CSV_MIME, XLSX_MIME])
-    if best is None:
-        return None
-    return next(f for f, m in MIMES.items() if m == best)
-
-
-def wants_json() -> bool:
-    return negotiated_format() == "json"
-
-
-def respond(report: ReportLike, json_payload: Any, *, filename: str | None = None) -> Any:
-    """The view's answer: ``json_payload`` as is, or the report as CSV/XLSX (see module doc)."""
-    fmt = negotiated_format()
-    if fmt is None:
-        return problem(
-            406,
-            "Not Acceptable",
-            "this report is available as application/json, text/csv and "
-            f"{XLSX_MIME} (or ?format=json|csv|xlsx)",
-            "not-acceptable",
-        )
-    if fmt == "json":
-        return json_payload
-    built = report() if callable(report) else report
-    return file_response(built, fmt, filename=filename)
-
-
-def file_response(report: Report, fmt: Format, *, filename: str | None = None) -> Response:
-    name = _filename(filename or report.title)
-    if fmt == "csv":
-        body = to_csv(report).encode("utf-8")
-        mimetype = "text/csv"
-    elif fmt == "xlsx":
-        body = to_xlsx(report)
-        mimetype = XLSX_MIME
-    else:  # pragma: no cover - json never reaches here
-        raise ValueError(fmt)
-    resp = Response(body, mimetype=mimetype)
-    if fmt == "csv":
-        resp.headers["Content-Type"] = "text/csv; charset=utf-8"
-    resp.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
-    resp.headers["Vary"] = "Accept"
-    return resp
-
-
-def _filename(text: str) -> str:
+def filename_of(text: str) -> str:
+    """A safe file name (without extension) for a report titled ``text``."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower() or "report"
+
+
+def file_bytes(report: Report, fmt: Literal["csv", "xlsx"]) -> bytes:
+    """The bytes of the report as CSV (UTF-8) or XLSX."""
+    if fmt == "csv":
+        return to_csv(report).encode("utf-8")
+    if fmt == "xlsx":
+        return to_xlsx(report)
+    raise ValueError(fmt)
 
 
 # --------------------------------------------------------------------------- cell values

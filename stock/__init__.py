@@ -3,11 +3,18 @@ movements of stock between them — receipts, transfers, write-offs, counts — 
 journal entry through ``ledger.posting.post_entry``.
 
 Stock is never stored apart from the books: the units and value of a lot at a place are the
-kept balances of ``1400-{location}`` in the medicine and in the fund currency for that lot.
+kept balances of the place's inventory account in the medicine and in the fund currency for that lot.
 
 * ``model.py`` — pure rules: FEFO picking, the lot value rule, count gains (no Flask/SQL).
-* ``service.py`` — use cases with a Session; ``take_stock`` is the one way stock leaves a
-  place by FEFO (also used by ``dispensing``); ``transfer_kind`` is the hook for contracts.
-* ``api.py`` / ``schemas.py`` — the HTTP edge; ``tables.py`` — reference rows and stock
-  documents (migration 0002); ``demo.py`` — the demo fund's stock.
+* ``commands.py`` — the typed commands the edge builds (and ``SaleTerms``, the purchase-model
+  prices a transfer is given by its caller: stock never imports contracts).
+* ``refdata.py`` — medicines, suppliers, pharmacies and their accounts; the checks of a place,
+  a medicine or a supplier.
+* ``lots.py`` — what is left of each lot at a place, locked and picked FEFO: ``take_stock`` for
+  one line, ``lock_lot_positions`` + ``pick_lines`` for a batch (``dispensing``).
+* ``movements.py`` — receipts, transfers (sales to purchase-model pharmacies), write-offs and
+  counts, each one journal entry.
+* ``queries.py`` — stock on hand, expiring lots, stock cards.
+* ``tables.py`` — reference rows and stock documents (migration 0002). The HTTP edge is
+  ``api/stock.py``; the demo fund's stock ``demo/stock.py``.
 """

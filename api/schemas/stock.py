@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 
 from api.schemas.care import DaysSupply
 from api.schemas.common import DecimalText, PagingArgs, Quantity, Strict
+from ledger import chart
 from ledger.clock import iso_utc
 
 Name = lambda n: fields.String(required=True, validate=validate.Length(min=1, max=n))  # noqa: E731
@@ -72,7 +73,7 @@ class StockSupplierIn(Strict):
 class StockSupplierOut(Strict):
     code = fields.String()
     name = fields.String()
-    account = fields.Function(lambda s: f"2000-{s.code}")
+    account = fields.Function(lambda s: chart.due_to_supplier(s.code))
     created_at = UtcDateTime()
 
 
@@ -95,9 +96,9 @@ class StockPharmacyOut(Strict):
     district = fields.String()
     accounts = fields.Function(
         lambda p: {
-            "due_from": f"1200-{p.code}",
-            "inventory": f"1400-{p.code}",
-            "due_to": f"2100-{p.code}",
+            "due_from": chart.due_from_pharmacy(p.code),
+            "inventory": chart.inventory(p.code),
+            "due_to": chart.due_to_pharmacy(p.code),
         }
     )
     created_at = UtcDateTime()

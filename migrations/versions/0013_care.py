@@ -15,7 +15,7 @@ educator role (DESIGN.md "Care").
   ``dispensing_lines.dispensing_id`` and returns by ``return_lines.line_id``.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-04
 """
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 #: dispensings (0006, via 0007), patients (0003) and the medicines triggers (0009, via 0009) first.
 depends_on = ("0007", "0009")
@@ -82,8 +82,9 @@ def upgrade() -> None:
             "medicines",
             "default_days_supply IS NULL OR default_days_supply BETWEEN 1 AND 365",
         )
-    # users: a new column and the role rules (SQLite rebuilds the table: no trigger or
-    # foreign key refers to it).
+    # users: a new column and the role rules. SQLite rebuilds the table: no trigger refers
+    # to it; the foreign key of user_passwords (0011) names it by name, so it holds again
+    # once the rebuilt table takes that name (migrations run without enforcing keys).
     with op.batch_alter_table("users", recreate="auto") as b:
         b.add_column(sa.Column("educator", sa.String(24), nullable=True))
         b.drop_constraint("ck_user_role", type_="check")

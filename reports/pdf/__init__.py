@@ -29,7 +29,7 @@ Khmer script, precisely:
 Table row iterables are consumed once, lazily; at most about a page of rows is buffered.
 """
 
-from .amounts import display_amount
+from .amounts import display_amount, shown_amount
 from .fonts import khmer_font_available, khmer_shaping_available
 from .model import BarChartSection, Column, Document, KeyValueSection, Section, TableSection
 from .render import render_pdf
@@ -45,4 +45,5 @@ __all__ = [
     "khmer_font_available",
     "khmer_shaping_available",
     "render_pdf",
+    "shown_amount",
 ]

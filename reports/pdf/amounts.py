@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ledger.money import parse_amount
+
 
 def display_amount(minor: int, exponent: int) -> str:
     """Format an amount held in minor units with thousands separators.
@@ -21,3 +23,8 @@ def display_amount(minor: int, exponent: int) -> str:
     if exponent:
         text += "." + str(fraction).rjust(exponent, "0")
     return sign + text
+
+
+def shown_amount(text: str, exponent: int) -> str:
+    """A JSON amount string as printed: ``"1234.50"`` → ``"1,234.50"``."""
+    return display_amount(parse_amount(text, exponent), exponent)

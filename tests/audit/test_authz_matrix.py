@@ -140,7 +140,9 @@ def callers(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> list[Cal
         revoke(s, "ph-revoked")
         s.commit()
     # Many bad tokens from one test address are the point here, not abuse.
-    app.extensions["rdf_auth_limiter"] = BadTokenLimiter(limit=10**9)
+    app.extensions["rdf_auth_limiter"] = BadTokenLimiter(
+        app.extensions["rdf_db"].sessionmaker, limit=10**9, credential_limit=10**9
+    )
     return [
         Caller("admin", "admin", None, bearer(tokens["admin"])),
         Caller("finance", "finance", None, bearer(tokens["finance"])),
@@ -165,7 +167,7 @@ def test_every_route_declares_who_may_call_it(app: Flask) -> None:
     assert undeclared == []
 
 
-def test_the_only_public_routes_are_the_health_check_and_the_api_description(
+def test_the_only_public_routes_are_the_health_check_the_api_description_and_sign_in(
     app: Flask,
 ) -> None:
     public = sorted(
@@ -178,13 +180,23 @@ def test_the_only_public_routes_are_the_health_check_and_the_api_description(
         "GET /api/v1/openapi.json",
         "GET /healthz",
         "GET /static/<path:filename>",
+        "GET /api/v1/docs",  # the interactive reading of the API description
+        "GET /api/v1/docs/<name>",
+        # the pages (web/): the way to them, the sign-in page, their static files and
+        # their service worker
+        "GET /",
+        "GET /app/login",
+        "POST /app/login",
+        "GET /app/static/<path:filename>",
+        "GET /app/sw.js",
     }
 
 
 def expected_failure(rule_access: Access, caller: Caller, foreign: bool) -> int | None:
-    """The status the policy demands, or None when any non-error answer is fine."""
+    """The status the policy demands, or None when any non-error answer is fine. A page
+    asked without any credentials sends the browser to the sign-in page (302)."""
     if caller.role is None:
-        return 401
+        return 302 if rule_access.page and not caller.header else 401
     if caller.role == "admin":
         return None
     if caller.role == "pharmacist":

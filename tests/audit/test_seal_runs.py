@@ -1,6 +1,6 @@
 """Seals do not depend on how the sealer groups its work: a run of hundreds of entries gives
 byte for byte the seals of one entry per run, and both the seals of the serialisation
-defined in ledger/seal.py (``json.dumps`` of the entry's document, kept here as it was
+defined in ledger/seal_chain.py (``json.dumps`` of the entry's document, kept here as it was
 written before the sealer learnt to write the same text directly). A run that finds an
 entry sealed behind its back keeps nothing."""
 
@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, insert, select, text
 
-from ledger.seal import (
+from ledger.seal_chain import (
     GENESIS,
     SEAL_DOMAIN,
     SealEntry,
@@ -35,7 +35,7 @@ from tests.audit.conftest import tamper
 
 
 def reference_canonical_bytes(entry: SealEntry) -> bytes:
-    """The canonical bytes as ledger/seal.py computed them with ``json.dumps`` (verbatim)."""
+    """The canonical bytes as ledger/seal_chain.py computed them with ``json.dumps`` (verbatim)."""
 
     def check_int(value: object, what: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from ledger.seal import GENESIS, entry_seal
+from ledger.seal_chain import GENESIS, entry_seal
 from ledger.sealing import Sealer, _stream_entries, month_root, seal_pending
 from ledger.tables import Entry
 from tests.audit.conftest import post_capital, tamper

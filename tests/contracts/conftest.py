@@ -15,7 +15,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from api.auth import create_user
-from contracts import service
 from tests.conftest import bearer
 
 MEDICINES = ("MET500", "AML5", "ENA10", "GLI80")
@@ -82,10 +81,7 @@ def api(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> Iterator[Api
             _u, tok = create_user(s, f"pharmacist-{code}", "pharmacist", code)
             tokens[f"pharmacist-{code}"] = tok
         s.commit()
-    registered = service.registered_subsidy_usage()  # dispensing's hook, if imported
-    service.register_subsidy_usage(None)
     yield Api(app, client, tokens)
-    service.register_subsidy_usage(registered)
 
 
 def count_rows(app: Flask, table: str) -> int:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from contracts.service import quote_dispensing
+from contracts.quote import quote_dispensing
 from demo.contracts import seed_contracts
 from ledger import clock
 from tests.contracts.conftest import Api, count_rows

@@ -8,14 +8,20 @@ from fractions import Fraction
 import pytest
 from sqlalchemy.orm import Session
 
-from contracts import service
-from contracts.service import NoContractInForce, Quote, quote_dispensing, wholesale_price
+from contracts.errors import NoContractInForce
+from contracts.quote import Quote, SubsidyUsage, quote_dispensing
+from contracts.terms import wholesale_price
 from ledger.errors import InvalidRequest
 from tests.contracts.conftest import Api
 
 
 def quote(
-    world: Api, on: str, patient: str | None, items: list[tuple[str, int]], pharmacy: str = "P1"
+    world: Api,
+    on: str,
+    patient: str | None,
+    items: list[tuple[str, int]],
+    pharmacy: str = "P1",
+    subsidy_used: SubsidyUsage | None = None,
 ) -> Quote:
     with world.app.extensions["rdf_db"].session() as s:
         return quote_dispensing(
@@ -24,6 +30,7 @@ def quote(
             patient=patient,
             service_date=date.fromisoformat(on),
             items=items,
+            subsidy_used=subsidy_used,
         )
 
 
@@ -141,23 +148,22 @@ def test_an_unknown_patient_is_refused(world: Api) -> None:
     assert exc.value.status == 422 and "patient" in (exc.value.errors or {})
 
 
-def test_the_monthly_cap_uses_what_the_hook_says_was_used(world: Api) -> None:
+def test_the_monthly_cap_uses_what_the_caller_says_was_used(world: Api) -> None:
     calls: list[tuple[str, str, str]] = []
 
     def used(_s: Session, patient: str, scheme: str, month: str) -> int:
         calls.append((patient, scheme, month))
         return 19_800
 
-    service.register_subsidy_usage(used)
-    q = quote(world, "2026-02-10", "M-2", [("MET500", 20)])  # price 1000, 50 % = 500
+    q = quote(world, "2026-02-10", "M-2", [("MET500", 20)], subsidy_used=used)  # 1000, 50 %
     assert calls == [("M-2", "NGO50", "2026-02")]
     # 200 left under the cap; co-payment 800 is already a multiple of 100
     assert (q.priced.total_subsidy, q.priced.total_copayment) == (200, 800)
 
 
-def test_without_a_registered_hook_nothing_was_used(world: Api) -> None:
-    with world.app.extensions["rdf_db"].session() as s:
-        assert service.subsidy_used_in_month(s, "M-2", "NGO50", "2026-02") == 0
+def test_without_a_subsidy_used_function_nothing_was_used(world: Api) -> None:
+    q = quote(world, "2026-02-10", "M-2", [("MET500", 20)])  # price 1000, 50 % = 500
+    assert (q.priced.total_subsidy, q.priced.total_copayment) == (500, 500)
 
 
 def test_a_pharmacy_without_a_contract_gets_409(world: Api) -> None:

@@ -1,4 +1,4 @@
-"""A batch is written many records per transaction (``dispensing.api._chunk`` and
+"""A batch is written many records per transaction (``api.dispensing._chunk`` and
 ``dispensing.service.dispense_many``): it must answer and book exactly as the same records
 sent one at a time — the same answers, byte for byte, ids included, and the same books.
 

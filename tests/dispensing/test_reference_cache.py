@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from contracts.service import quote_dispensing
+from contracts.quote import quote_dispensing
 from ledger.refcache import RefCache, reference
 from ledger.refdata import ledger_ref
 from ledger.tables import Period

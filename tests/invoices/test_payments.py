@@ -7,6 +7,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from invoices import payments
 from tests.invoices.conftest import balance, journal, pay
 
 
@@ -238,10 +239,10 @@ def test_a_money_out_to_a_scheme_is_explained_in_the_problem(
 def test_a_reference_to_an_unknown_claim_or_settlement_is_refused_when_they_are_checked(
     books: Flask, client: FlaskClient, fin: dict[str, str]
 ) -> None:
-    from invoices.payments import _resolvers
-
-    # The settlements package registers both when the app loads its blueprints.
-    assert "claim" in _resolvers and "settlement" in _resolvers
+    # The dispatch table checks both (the resolvers of invoices.settlements).
+    assert (
+        "claim" in payments.APPLIES_TO_RESOLVERS and "settlement" in payments.APPLIES_TO_RESOLVERS
+    )
     pay(
         client,
         fin,
@@ -269,10 +270,8 @@ def test_a_reference_to_an_unknown_claim_or_settlement_is_refused_when_they_are_
 def test_references_of_a_kind_nobody_checks_are_stored_unverified(
     books: Flask, client: FlaskClient, fin: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from invoices import payments
-
-    monkeypatch.delitem(payments._resolvers, "claim", raising=False)
-    monkeypatch.delitem(payments._resolvers, "settlement", raising=False)
+    monkeypatch.delitem(payments.APPLIES_TO_RESOLVERS, "claim", raising=False)
+    monkeypatch.delitem(payments.APPLIES_TO_RESOLVERS, "settlement", raising=False)
     p = pay(
         client,
         fin,

@@ -12,6 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
+from reports import account_statement
 from reports.tabular import XLSX_MIME, parse_csv_sections
 from tests.reports.conftest import ok
 
@@ -121,9 +122,7 @@ def test_statement_csv_holds_every_line_of_every_page_equal_to_the_json(
     monkeypatch: pytest.MonkeyPatch,
     page_size: int,
 ) -> None:
-    import api.ledger
-
-    monkeypatch.setattr(api.ledger, "STATEMENT_PAGE", page_size)
+    monkeypatch.setattr(account_statement, "STATEMENT_PAGE", page_size)
     query = {"from": "2026-10-01", "to": "2026-10-31", "commodity": "USD"}
     last, items = statement_json_all_pages(client, finance, "1020", **query)
     assert len(items) == 3

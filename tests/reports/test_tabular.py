@@ -12,15 +12,14 @@ import pytest
 from flask import Flask
 from openpyxl import load_workbook
 
+from api.tabular import negotiated_format, respond
 from reports.tabular import (
     XLSX_MIME,
     Col,
     Money,
     Report,
     Section,
-    negotiated_format,
     parse_csv_sections,
-    respond,
     to_csv,
     to_xlsx,
 )

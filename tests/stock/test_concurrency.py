@@ -14,7 +14,17 @@ from sqlalchemy import select
 from ledger.db import make_engine, run_in_transaction
 from ledger.errors import InsufficientStock
 from ledger.tables import Balance
-from stock import service
+from stock import movements
+from stock.commands import (
+    MoveLineIn,
+    NewMedicine,
+    NewPharmacy,
+    NewSupplier,
+    ReceiptLineIn,
+    Receive,
+    Transfer,
+)
+from stock.refdata import create_medicine, create_pharmacy, create_supplier
 from tests.conftest import bearer
 from tests.stock.conftest import API, lot_position
 
@@ -23,37 +33,18 @@ THREADS = 16
 
 def seed(app: Flask, units: int, cost: int) -> None:
     with app.extensions["rdf_db"].session() as s:
-        service.create_medicine(
-            s,
-            {
-                "code": "MET500",
-                "name": "Metformin",
-                "strength": "500 mg",
-                "form": "tablet",
-                "unit": "tablet",
-            },
-        )
-        service.create_supplier(s, {"code": "S1", "name": "Supplier"})
+        create_medicine(s, NewMedicine("MET500", "Metformin", "500 mg", "tablet", "tablet"))
+        create_supplier(s, NewSupplier("S1", "Supplier"))
         for code in ("P1", "P2"):
-            service.create_pharmacy(
-                s, {"code": code, "name": code, "province": "Takeo", "district": "Doun Kaev"}
-            )
-        service.receive(
+            create_pharmacy(s, NewPharmacy(code, code, "Takeo", "Doun Kaev"))
+        movements.receive(
             s,
-            {
-                "supplier": "S1",
-                "location": "CENTRAL",
-                "date": date(2026, 10, 1),
-                "lines": [
-                    {
-                        "medicine": "MET500",
-                        "lot": "L1",
-                        "expiry": date(2028, 3, 31),
-                        "quantity": units,
-                        "total_cost": str(cost),
-                    }
-                ],
-            },
+            Receive(
+                "S1",
+                "CENTRAL",
+                date(2026, 10, 1),
+                (ReceiptLineIn("MET500", "L1", date(2028, 3, 31), units, str(cost)),),
+            ),
             by="test",
         )
         s.commit()
@@ -114,14 +105,14 @@ def test_sixteen_concurrent_transfers_from_one_lot_succeed_only_as_far_as_the_lo
         try:
             return run_in_transaction(
                 s,
-                lambda: service.transfer(
+                lambda: movements.transfer(
                     s,
-                    {
-                        "from": "CENTRAL",
-                        "to": "P1" if i % 2 else "P2",
-                        "date": date(2026, 10, 5),
-                        "lines": [{"medicine": "MET500", "quantity": 10}],
-                    },
+                    Transfer(
+                        "CENTRAL",
+                        "P1" if i % 2 else "P2",
+                        date(2026, 10, 5),
+                        (MoveLineIn("MET500", 10),),
+                    ),
                     by=f"thread-{i}",
                 ),
             )
@@ -129,7 +120,7 @@ def test_sixteen_concurrent_transfers_from_one_lot_succeed_only_as_far_as_the_lo
             s.close()
 
     results = run_all(work)
-    won = [r for r in results if isinstance(r, service.MoveResult)]
+    won = [r for r in results if isinstance(r, movements.MoveResult)]
     short = [r for r in results if isinstance(r, InsufficientStock)]
     assert len(won) == 10 and len(short) == 6, results
     assert sum(r.lines[0].lots[0].value for r in won) == 3333

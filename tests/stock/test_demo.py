@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Flask
 
 from demo.stock import PHARMACIES, TRANSFERS, seed_stock
-from stock import service
+from ledger import clock
+from stock import queries
 
 
 def test_the_demo_stock_fills_the_central_store_and_every_pharmacy(app: Flask) -> None:
@@ -14,7 +15,7 @@ def test_the_demo_stock_fills_the_central_store_and_every_pharmacy(app: Flask) -
         s.commit()
     assert len(summary["transfer_entries"]) == len(PHARMACIES) == 4
     with app.extensions["rdf_db"].session() as s:
-        rows = service.on_hand(s)
+        rows = queries.on_hand(s)
     for pharmacy, wanted in TRANSFERS.items():
         for medicine, units in wanted.items():
             here = [r for r in rows if r.location == pharmacy and r.medicine == medicine]
@@ -22,5 +23,5 @@ def test_the_demo_stock_fills_the_central_store_and_every_pharmacy(app: Flask) -
             assert all(r.value >= r.quantity > 0 for r in here)
     assert {r.location for r in rows} == {"CENTRAL"} | set(TRANSFERS)
     with app.extensions["rdf_db"].session() as s:
-        soon = service.expiring(s, within_days=60, today=service.clock.today())
+        soon = queries.expiring(s, within_days=60, today=clock.today())
     assert {r.lot for r in soon} == {"MT23-1102"}  # the short-dated metformin went out first

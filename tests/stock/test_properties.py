@@ -20,7 +20,21 @@ from sqlalchemy import func, select
 
 from ledger.errors import RdfError
 from ledger.tables import Balance, Lot
-from stock import service
+from stock import movements, queries
+from stock.commands import (
+    Count,
+    CountLineIn,
+    MoveLineIn,
+    NewMedicine,
+    NewPharmacy,
+    NewSupplier,
+    ReceiptLineIn,
+    Receive,
+    Transfer,
+    WriteOff,
+)
+from stock.refdata import create_medicine, create_pharmacy, create_supplier
+from stock.tables import Supplier
 
 PLACES = ["CENTRAL", "P1", "P2"]
 LOTS = [("A", date(2027, 6, 30)), ("B", date(2027, 1, 31)), ("C", date(2026, 10, 10))]
@@ -45,13 +59,11 @@ steps = st.lists(
 
 def ensure_places(app: Flask) -> None:
     with app.extensions["rdf_db"].session() as s:
-        if s.get(service.Supplier, "S1") is not None:
+        if s.get(Supplier, "S1") is not None:
             return
-        service.create_supplier(s, {"code": "S1", "name": "Supplier"})
+        create_supplier(s, NewSupplier("S1", "Supplier"))
         for code in PLACES[1:]:
-            service.create_pharmacy(
-                s, {"code": code, "name": code, "province": "Kampot", "district": "Kampot"}
-            )
+            create_pharmacy(s, NewPharmacy(code, code, "Kampot", "Kampot"))
         s.commit()
 
 
@@ -60,52 +72,27 @@ def apply(s: Any, med: str, step: tuple[Any, ...]) -> Any:
     if kind == "receive":
         _k, loc, ix, q, extra = step
         code, expiry = LOTS[ix]
-        return service.receive(
+        return movements.receive(
             s,
-            {
-                "supplier": "S1",
-                "location": loc,
-                "date": date(2026, 10, 1),
-                "lines": [
-                    {
-                        "medicine": med,
-                        "lot": code,
-                        "expiry": expiry,
-                        "quantity": q,
-                        "total_cost": str(q + extra),
-                    }
-                ],
-            },
+            Receive(
+                "S1",
+                loc,
+                date(2026, 10, 1),
+                (ReceiptLineIn(med, code, expiry, q, str(q + extra)),),
+            ),
             by="prop",
         )
     if kind == "transfer":
         _k, src, dst, q, ix = step
-        line: dict[str, Any] = {"medicine": med, "quantity": q}
-        if ix is not None:
-            line["lot"] = LOTS[ix][0]
-        return service.transfer(s, {"from": src, "to": dst, "date": ON, "lines": [line]}, by="prop")
+        line = MoveLineIn(med, q, LOTS[ix][0] if ix is not None else None)
+        return movements.transfer(s, Transfer(src, dst, ON, (line,)), by="prop")
     if kind == "write_off":
         _k, loc, ix, q = step
-        return service.write_off(
-            s,
-            {
-                "location": loc,
-                "date": ON,
-                "reason": "damaged",
-                "lines": [{"medicine": med, "lot": LOTS[ix][0], "quantity": q}],
-            },
-            by="prop",
+        return movements.write_off(
+            s, WriteOff(loc, ON, "damaged", (MoveLineIn(med, q, LOTS[ix][0]),)), by="prop"
         )
     _k, loc, ix, counted = step
-    return service.count(
-        s,
-        {
-            "location": loc,
-            "date": ON,
-            "lines": [{"medicine": med, "lot": LOTS[ix][0], "counted": counted}],
-        },
-        by="prop",
-    )
+    return movements.count(s, Count(loc, ON, (CountLineIn(med, LOTS[ix][0], counted),)), by="prop")
 
 
 @settings(
@@ -121,9 +108,7 @@ def test_random_stock_movements_keep_units_and_value_exact(
     db = app.extensions["rdf_db"]
     med = f"H{next(_codes)}"
     with db.session() as s:
-        service.create_medicine(
-            s, {"code": med, "name": "x", "strength": "1 mg", "form": "tablet", "unit": "tablet"}
-        )
+        create_medicine(s, NewMedicine(med, "x", "1 mg", "tablet", "tablet"))
         s.commit()
     received = defaultdict(lambda: [0, 0])  # lot code -> [units, value]
     gone = defaultdict(lambda: [0, 0])  # lot code -> [units, value] written off or counted away
@@ -135,16 +120,16 @@ def test_random_stock_movements_keep_units_and_value_exact(
             except RdfError:
                 s.rollback()
                 result = None
-        if isinstance(result, service.ReceiptResult):
+        if isinstance(result, movements.ReceiptResult):
             for line in result.lines:
                 received[line.lot][0] += line.quantity
                 received[line.lot][1] += line.cost
-        elif isinstance(result, service.MoveResult) and result.kind == "write_off":
+        elif isinstance(result, movements.MoveResult) and result.kind == "write_off":
             for taken in result.lines:
                 for t in taken.lots:
                     gone[t.lot_code][0] += t.quantity
                     gone[t.lot_code][1] += t.value
-        elif isinstance(result, service.CountResult):
+        elif isinstance(result, movements.CountResult):
             for c in result.lines:
                 gone[c.lot][0] -= c.difference
                 gone[c.lot][1] -= c.value
@@ -158,7 +143,7 @@ def check_books(
         lots = dict(s.execute(select(Lot.id, Lot.lot_code).where(Lot.commodity == med)).all())
         on_hand = defaultdict(lambda: [0, 0])
         value_at: dict[str, int] = defaultdict(int)  # every medicine's lots, per place
-        for r in service.on_hand(s):
+        for r in queries.on_hand(s):
             value_at[r.location] += r.value
             if r.medicine != med:
                 continue

@@ -1,4 +1,6 @@
-"""Tamper evidence: a hash chain over journal entries and a Merkle root per period.
+"""Tamper evidence, the pure part: a hash chain over journal entries and a Merkle root per
+period, as functions of plain values (no database, no clock). :mod:`ledger.sealing` is the
+part that reads and writes the tables: the sealer, the checkpoint, verify.
 
 DESIGN.md invariant 7 asks that an auditor can prove history was not altered, *without
 making every write wait on one hot row*. The design that follows from that:

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from ledger.seal import (
+from ledger.seal_chain import (
     GENESIS,
     SealEntry,
     SealPosting,

@@ -1,0 +1,118 @@
+"""Typed commands of stock: what the edge (``api/stock.py``, the demo, tests) asks the stock
+services to do, built from the loaded request. Plain frozen dataclasses, no behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+
+
+@dataclass(frozen=True)
+class NewMedicine:
+    code: str
+    name: str
+    strength: str
+    form: str
+    #: the base unit quantities are counted in (tablet, ml…)
+    unit: str
+    #: care: the class adherence is measured in, and the days of treatment a line carries
+    #: when it names none
+    therapeutic_class: str | None = None
+    default_days_supply: int | None = None
+
+
+@dataclass(frozen=True)
+class NewSupplier:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class NewPharmacy:
+    code: str
+    name: str
+    province: str
+    district: str
+
+
+@dataclass(frozen=True)
+class ReceiptLineIn:
+    medicine: str
+    lot: str
+    expiry: date
+    quantity: int
+    #: decimal text in major units of the fund currency, as the client wrote it
+    total_cost: str
+
+
+@dataclass(frozen=True)
+class Receive:
+    """Receive lots from a supplier into a place."""
+
+    supplier: str
+    location: str
+    on: date
+    lines: tuple[ReceiptLineIn, ...]
+    memo: str | None = None
+
+
+@dataclass(frozen=True)
+class MoveLineIn:
+    medicine: str
+    quantity: int
+    #: the lot to take from; None: first-expiry-first-out (transfers only)
+    lot: str | None = None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Move stock from one place to another."""
+
+    from_location: str
+    to_location: str
+    on: date
+    lines: tuple[MoveLineIn, ...]
+    memo: str | None = None
+
+
+@dataclass(frozen=True)
+class WriteOff:
+    """Write named lots off (expired, damaged, lost)."""
+
+    location: str
+    on: date
+    reason: str
+    lines: tuple[MoveLineIn, ...]
+    memo: str | None = None
+
+
+@dataclass(frozen=True)
+class CountLineIn:
+    medicine: str
+    lot: str
+    counted: int
+
+
+@dataclass(frozen=True)
+class Count:
+    """A physical count of named lots at a place."""
+
+    location: str
+    on: date
+    lines: tuple[CountLineIn, ...]
+    memo: str | None = None
+
+
+@dataclass(frozen=True)
+class SaleTerms:
+    """The terms of a transfer to a pharmacy on the purchase model that day: the transfer is
+    a sale at its wholesale price list (DESIGN.md). Gathered by the caller from ``contracts``
+    (``contracts.terms.sale_terms``) and handed to ``stock.movements.transfer`` as a value,
+    so stock never asks contracts."""
+
+    pharmacy: str
+    #: medicine -> wholesale unit price (minor units of the fund currency, exact); a medicine
+    #: absent has no price in force that day (the transfer is refused, 409)
+    unit_prices: Mapping[str, Fraction]
