@@ -40,6 +40,8 @@ LOOKBACK_DAYS = 365
 #: The longest adherence window, and the largest grace.
 MAX_WINDOW_DAYS = 1096
 MAX_GRACE_DAYS = 365
+#: Days after a supply runs out before the patient is on the visit list (by default).
+DEFAULT_GRACE_DAYS = 7
 #: Patients per query (SQLite's bound parameters; PostgreSQL would take more).
 CHUNK = 2000
 

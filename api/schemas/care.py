@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 from api.schemas.common import PagingArgs, Quantity, Strict
+from care.service import DEFAULT_GRACE_DAYS, MAX_GRACE_DAYS
 from ledger.clock import iso_utc
 
 
@@ -85,7 +86,9 @@ class AdherenceArgs(ScopeArgs):
 
 class OverdueArgs(ScopeArgs):
     as_of = fields.Date(load_default=None)
-    grace_days = fields.Integer(load_default=7, validate=validate.Range(min=0, max=365))
+    grace_days = fields.Integer(
+        load_default=DEFAULT_GRACE_DAYS, validate=validate.Range(min=0, max=MAX_GRACE_DAYS)
+    )
 
 
 class AdherenceRow(Strict):

@@ -3,7 +3,7 @@
 // and font) so that /app/dispense opens without a connection. Pages: network first, the
 // kept copy when offline. Static files: the kept copy, refreshed in the background. The
 // API is never cached (the outbox decides what happens without a connection).
-const CACHE = "rdf-shell-v1";
+const CACHE = "rdf-shell-v2";
 const SHELL = [
   "/app/dispense",
   "/app/static/app.css",
