@@ -182,4 +182,8 @@ def test_an_educator_is_admitted_only_where_a_route_names_the_role(sqlite_app: F
         "GET /api/v1/care/adherence",
         "GET /api/v1/care/overdue-refills",
         "GET /api/v1/peer-educators",
+        # the pages: home (a link to the visit list), the visit list, sign-out
+        "GET /app",
+        "GET /app/care",
+        "POST /app/logout",
     ]
