@@ -1,4 +1,4 @@
-"""Tables of care (migration 0013): peer educators and their patients over date ranges,
+"""Tables of care (migration 0015): peer educators and their patients over date ranges,
 and lightweight views of the dispensing tables care reads (``dispensing`` is a sibling
 layer: its tables are named here, not imported)."""
 

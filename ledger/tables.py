@@ -217,7 +217,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[str] = mapped_column(String(12))
     pharmacy: Mapped[str | None] = mapped_column(String(24), nullable=True)
-    #: the peer educator an ``educator`` user is (migration 0013)
+    #: the peer educator an ``educator`` user is (migration 0015)
     educator: Mapped[str | None] = mapped_column(String(24), nullable=True)
     #: sha256 of the token; the token itself is shown once and never stored
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

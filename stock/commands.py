@@ -43,7 +43,7 @@ class ReceiptLineIn:
     lot: str
     expiry: date
     quantity: int
-    #: decimal text in major units of the fund currency, as the client wrote it
+    #: decimal text in major units of the invoice's currency, as the client wrote it
     total_cost: str
 
 
@@ -56,6 +56,10 @@ class Receive:
     on: date
     lines: tuple[ReceiptLineIn, ...]
     memo: str | None = None
+    #: the invoice's currency (None: the functional currency) and, for the other currency,
+    #: the rate as the client wrote it (KHR per USD; None: the one in force on ``on``)
+    currency: str | None = None
+    rate: str | None = None
 
 
 @dataclass(frozen=True)

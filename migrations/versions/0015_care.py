@@ -14,8 +14,8 @@ educator role (DESIGN.md "Care").
   the existing ``ix_dispensings_patient_date`` (patient, service_date), their lines by
   ``dispensing_lines.dispensing_id`` and returns by ``return_lines.line_id``.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-04
 """
 
@@ -24,8 +24,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 #: dispensings (0006, via 0007), patients (0003) and the medicines triggers (0009, via 0009) first.
 depends_on = ("0007", "0009")
