@@ -61,6 +61,8 @@ class DispensingLine(Base):
     subsidy: Mapped[int] = mapped_column(BigInteger)
     copayment: Mapped[int] = mapped_column(BigInteger)
     cost: Mapped[int] = mapped_column(BigInteger)
+    #: days of treatment taken home (1-365), or None: the medicine's default (care/)
+    days_supply: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
 
 
 class DispensingLot(Base):
