@@ -59,6 +59,8 @@ class LineOut(Strict):
     copayment = fields.String()
     cost = fields.String()
     lots = fields.List(fields.Nested(LotOut))
+    #: only when a scheme's budget cut the subsidy: the cut of this line
+    budget_cut = fields.String()
 
 
 class ReturnLineOut(Strict):
@@ -104,6 +106,8 @@ class DispensingOut(Strict):
     fee = fields.String()
     entry_id = fields.String()
     returns = fields.List(fields.Nested(ReturnOut))
+    #: only when a scheme's budget cut the subsidy (then each line has its ``budget_cut``)
+    budget_exhausted = fields.Boolean()
 
 
 class BatchResultOut(Strict):
