@@ -31,6 +31,7 @@ from api.dispensing import blp as dispensing_blp
 from api.docs import RdfApi, document_formats
 from api.docs import docs as docs_blueprint
 from api.financial_reports import blp as financial_reports_blp
+from api.funders import blp as funders_blp
 from api.headers import hsts_wanted, security_headers
 from api.invoices import blp as invoices_blp
 from api.ledger import blp as ledger_blp
@@ -210,6 +211,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         settlements_blp,
         reports_blp,
         audit_blp,
+        funders_blp,
     ):
         api.register_blueprint(blp)
 

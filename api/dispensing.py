@@ -94,7 +94,7 @@ def dispensing_body(d: Dispensed) -> dict[str, Any]:
     def fmt(v: int) -> str:
         return format_amount(v, exp)
 
-    body = {
+    body: dict[str, Any] = {
         "id": str(d.id),
         "pharmacy": d.pharmacy,
         "patient": d.patient,

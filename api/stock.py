@@ -18,6 +18,7 @@ from flask_smorest import Blueprint
 
 from api.access import access, principal, visible_pharmacy
 from api.cursors import decode_cursor, encode_cursor
+from api.funders import donated_receipt_body
 from api.schemas.common import PagingArgs
 from api.schemas.stock import (
     StockCardOut,
@@ -210,14 +211,19 @@ class Receipts(MethodView):
     @write_view(StockReceiptOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Receive lots from a supplier into a place (units and cost, per lot)."""
+        funding = data.get("funding") or {"kind": "purchased", "donor": None}
         cmd = Receive(
             supplier=data["supplier"],
             location=data["location"],
             on=data["date"],
             lines=tuple(ReceiptLineIn(**line) for line in data["lines"]),
             memo=data["memo"],
+            funding=funding["kind"],
+            donor=funding["donor"],
         )
         r = movements.receive(db_session(), cmd, by=principal().name)
+        if r.funding == "donated":
+            return donated_receipt_body(r)
         return {
             "id": str(r.id),
             "entry_id": str(r.entry_id),

@@ -115,7 +115,9 @@ def budgets_in_force(
     if not schemes or not periods:
         return {}
     found: dict[tuple[str, str], int] = {}
-    rows = session.execute(_LATEST, {"schemes": sorted(set(schemes)), "periods": sorted(set(periods))})
+    rows = session.execute(
+        _LATEST, {"schemes": sorted(set(schemes)), "periods": sorted(set(periods))}
+    )
     for scheme, period, amount in rows:
         found[(scheme, period)] = int(amount)  # ordered by id: the latest version wins
     return found

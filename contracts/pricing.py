@@ -396,7 +396,9 @@ def price_dispensing(
         or subsidy_used_in_month < 0
     ):
         raise PricingError("subsidy_used_in_month must be a non-negative integer")
-    if budget_left is not None and (not isinstance(budget_left, int) or isinstance(budget_left, bool)):
+    if budget_left is not None and (
+        not isinstance(budget_left, int) or isinstance(budget_left, bool)
+    ):
         raise PricingError("budget_left must be an integer or None")
 
     prices = [round_half_up(line.unit_price * line.quantity) for line in lines]

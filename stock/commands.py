@@ -39,19 +39,30 @@ class ReceiptLineIn:
     lot: str
     expiry: date
     quantity: int
-    #: decimal text in major units of the fund currency, as the client wrote it
-    total_cost: str
+    #: decimal text in major units of the fund currency, as the client wrote it (purchased)
+    total_cost: str | None = None
+    #: a donated line's fair value instead (decimal text, may be 0)
+    fair_value: str | None = None
 
 
 @dataclass(frozen=True)
 class Receive:
-    """Receive lots from a supplier into a place."""
+    """Receive lots from a supplier (or a donor's gift) into a place."""
 
-    supplier: str
+    supplier: str | None
     location: str
     on: date
     lines: tuple[ReceiptLineIn, ...]
     memo: str | None = None
+    #: "purchased" | "donated" (DESIGN.md "Funders"); a donation names its donor
+    funding: str = "purchased"
+    donor: str | None = None
+
+
+@dataclass(frozen=True)
+class NewDonor:
+    code: str
+    name: str
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, format_amount, parse_amount, round_half_up
 from ledger.posting import PostedEntry, post_entry
 from ledger.tables import Entry, Lot, Posting
+from stock import donations
 from stock.commands import Count, MoveLineIn, Receive, SaleTerms, Transfer, WriteOff
 from stock.errors import LotExpiryMismatch, UnknownLocation, UnknownReference
 from stock.lots import LotTake, lot_positions, take_postings, take_stock
@@ -56,13 +57,15 @@ class ReceiptLine:
 class ReceiptResult:
     id: int
     entry_id: int
-    supplier: str
+    supplier: str | None
     location: str
     on: date
     accounting_date: date
     currency: str
     exponent: int
     lines: list[ReceiptLine]
+    funding: str = "purchased"
+    donor: str | None = None
 
     @property
     def total_cost(self) -> int:
@@ -230,8 +233,10 @@ def receive(
     on = cmd.on
     check_event_date(on)
     errors: dict[str, list[str]] = {}
+    donations.check_funding(session, cmd, errors)
     try:
-        require_supplier(session, cmd.supplier)
+        if cmd.supplier is not None or not donations.is_donated(cmd):
+            require_supplier(session, cmd.supplier)
     except UnknownReference as exc:
         errors.update(exc.errors or {})
     try:
@@ -255,6 +260,13 @@ def receive(
                 f"{on.isoformat()}"
             )
         q = line.quantity
+        if donations.is_donated(cmd):
+            value = donations.line_value(cmd, line, exp, f, errors)
+            if value is not None:
+                parsed.append((med, line.lot, line.expiry, q, value))
+            continue
+        if line.total_cost is None:
+            continue
         try:
             cost = parse_amount(line.total_cost, exp, allow_negative=False)
         except AmountError as exc:
@@ -282,6 +294,7 @@ def receive(
                 expiry_on=expiry,
                 received_on=on,
                 supplier=cmd.supplier,
+                **donations.new_lot_funding(cmd),
             )
             session.add(lot)
             session.flush()
@@ -292,14 +305,16 @@ def receive(
                 f"receive it under another lot number",
                 errors={f"lines.{i}.expiry": [f"lot {lot_code} expires {lot.expiry_on}"]},
             )
+        else:
+            donations.check_lot_funding(lot, cmd, f"lines.{i}.lot")
         postings += [
             PostingDraft(account, med, q, lot.id),
             PostingDraft(chart.UNITS_RECEIVED, med, -q, lot.id),
             PostingDraft(account, currency, cost, lot.id),
-            PostingDraft(chart.due_to_supplier(cmd.supplier), currency, -cost),
+            PostingDraft(donations.counter_account(cmd), currency, -cost),
         ]
         lines.append(ReceiptLine(med, lot_code, expiry, q, cost))
-    memo = cmd.memo or f"Receipt from {cmd.supplier} into {cmd.location}"
+    memo = cmd.memo or f"Receipt from {cmd.supplier or cmd.donor} into {cmd.location}"
     posted = _post(session, mv, memo, postings, by, _partition(cmd.location))
     return ReceiptResult(
         mv.id,
@@ -311,6 +326,8 @@ def receive(
         currency,
         exp,
         lines,
+        funding=cmd.funding,
+        donor=cmd.donor,
     )
 
 

@@ -110,17 +110,27 @@ class StockReceiptLineIn(Strict):
     lot = LotText(required=True)
     expiry = fields.Date(required=True)
     quantity = Quantity(required=True)
-    total_cost = DecimalText(required=True)
+    #: a purchased line's cost; a donated line carries ``fair_value`` instead (checked by
+    #: ``stock.donations.check_funding``: the wrong one, or none, is a 422)
+    total_cost = DecimalText(load_default=None)
+    fair_value = DecimalText(load_default=None)
+
+
+class StockFundingIn(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(["purchased", "donated"]))
+    donor = Code(load_default=None)
 
 
 class StockReceiptIn(Strict):
-    supplier = Code(required=True)
+    supplier = Code(load_default=None)
     location = Code(required=True)
     date = fields.Date(required=True)
     memo = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
     lines = fields.List(
         fields.Nested(StockReceiptLineIn), required=True, validate=validate.Length(min=1, max=200)
     )
+    #: DESIGN.md "Funders": absent = purchased
+    funding = fields.Nested(StockFundingIn, load_default=None)
 
 
 class StockReceiptLineOut(Strict):
@@ -129,18 +139,27 @@ class StockReceiptLineOut(Strict):
     expiry = fields.Date()
     quantity = fields.Integer()
     total_cost = fields.String()
+    fair_value = fields.String()
+
+
+class StockFundingOut(Strict):
+    kind = fields.String()
+    donor = fields.String()
 
 
 class StockReceiptOut(Strict):
     id = fields.String()
     entry_id = fields.String()
-    supplier = fields.String()
+    supplier = fields.String(allow_none=True)
     location = fields.String()
     date = fields.Date()
     accounting_date = fields.Date()
     currency = fields.String()
     total_cost = fields.String()
     lines = fields.List(fields.Nested(StockReceiptLineOut))
+    #: only on a donated receipt (then lines carry ``fair_value`` and ``total_fair_value``)
+    funding = fields.Nested(StockFundingOut)
+    total_fair_value = fields.String()
 
 
 # ----------------------------------------------------------------- transfers, write-offs
