@@ -224,7 +224,7 @@ def donation_report(
         )
     return {
         "donor": donor,
-        "from": start,
+        "from_": start,
         "to": end,
         "currency": chart.FUND_CURRENCY,
         "lots": out_lots,
@@ -263,7 +263,7 @@ def donation_rows(out: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def donation_report_name(out: Mapping[str, Any]) -> str:
-    return f"donations-{out['donor'] or 'all'}-{out['from'] or 'start'}-{out['to'] or 'now'}"
+    return f"donations-{out['donor'] or 'all'}-{out['from_'] or 'start'}-{out['to'] or 'now'}"
 
 
 def donation_table(out: Mapping[str, Any]) -> Report:
@@ -325,7 +325,7 @@ def donation_document(
             )
     if not sections:
         sections.append(KeyValueSection("Donated lots", [("Lots", "none")]))
-    start = out["from"].isoformat() if out["from"] else "the start"
+    start = out["from_"].isoformat() if out["from_"] else "the start"
     end = out["to"].isoformat() if out["to"] else "now"
     return Document(
         fund_name=fund_name,

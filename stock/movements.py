@@ -310,9 +310,12 @@ def receive(
         postings += [
             PostingDraft(account, med, q, lot.id),
             PostingDraft(chart.UNITS_RECEIVED, med, -q, lot.id),
-            PostingDraft(account, currency, cost, lot.id),
-            PostingDraft(donations.counter_account(cmd), currency, -cost),
         ]
+        if cost:  # a donation at a fair value of 0 moves units only
+            postings += [
+                PostingDraft(account, currency, cost, lot.id),
+                PostingDraft(donations.counter_account(cmd), currency, -cost),
+            ]
         lines.append(ReceiptLine(med, lot_code, expiry, q, cost))
     memo = cmd.memo or f"Receipt from {cmd.supplier or cmd.donor} into {cmd.location}"
     posted = _post(session, mv, memo, postings, by, _partition(cmd.location))
