@@ -32,6 +32,7 @@ from api.docs import RdfApi, document_formats
 from api.docs import docs as docs_blueprint
 from api.financial_reports import blp as financial_reports_blp
 from api.funders import blp as funders_blp
+from api.fx import blp as fx_blp
 from api.headers import hsts_wanted, security_headers
 from api.invoices import blp as invoices_blp
 from api.ledger import blp as ledger_blp
@@ -51,6 +52,7 @@ from api.settlements import blp as settlements_blp
 from api.stock import blp as stock_blp
 from contracts import refdata as contracts_refdata
 from contracts.pricing import PricingError
+from dispensing.verify import dispensing_problems
 from invoices.settlements import CLOSE_CHECKS as SETTLEMENT_CLOSE_CHECKS
 from ledger import chart
 from ledger import refdata as ledger_refdata
@@ -58,7 +60,14 @@ from ledger.db import Database
 from ledger.errors import RdfError
 from ledger.periods import CloseCheck
 from ledger.refcache import Loader
-from ledger.sealing import DEFAULT_INTERVAL_MS, SEAL_MODES, Sealer, seal_after_commit
+from ledger.sealing import (
+    DEFAULT_INTERVAL_MS,
+    SEAL_MODES,
+    Sealer,
+    VerifyCheck,
+    seal_after_commit,
+)
+from stock.verify import movement_problems
 from web import init_web
 
 log = logging.getLogger("rdf")
@@ -74,6 +83,14 @@ REFERENCE_PARTS: Mapping[str, Loader] = {
 #: by name, in order; kept as ``app.extensions["rdf_close_checks"]``.
 CLOSE_CHECKS: Mapping[str, CloseCheck] = {
     **SETTLEMENT_CLOSE_CHECKS,
+}
+
+#: The checks of source documents against the journal that ``/audit/verify`` (and
+#: ``flask verify``) run after the chain and the kept figures, by name; kept as
+#: ``app.extensions["rdf_verify_checks"]``.
+VERIFY_CHECKS: Mapping[str, VerifyCheck] = {
+    "dispensings": dispensing_problems,
+    "stock movements": movement_problems,
 }
 
 
@@ -136,6 +153,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     app.extensions["rdf_close_checks"] = tuple(CLOSE_CHECKS.values())
+    app.extensions["rdf_verify_checks"] = tuple(VERIFY_CHECKS.values())
     attach_database(app, app.config["DATABASE_URL"])
 
     api = RdfApi(
@@ -212,6 +230,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         reports_blp,
         audit_blp,
         funders_blp,
+        fx_blp,
     ):
         api.register_blueprint(blp)
 

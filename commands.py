@@ -172,7 +172,7 @@ def register(app: Flask) -> None:
     def verify_cmd() -> None:
         """Recompute the hash chain; prints the report as JSON, exits 1 when not ok."""
 
-        report = verify(_db().sessionmaker)
+        report = verify(_db().sessionmaker, current_app.extensions.get("rdf_verify_checks", ()))
         click.echo(json.dumps(report.as_json(), indent=2))
         if not report.ok:
             raise SystemExit(1)

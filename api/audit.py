@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -11,7 +12,7 @@ from marshmallow import fields, validate
 from api.access import access
 from api.audit_trail import list_events
 from api.cursors import decode_cursor, encode_cursor
-from api.schemas.common import PagingArgs, Strict
+from api.schemas.common import Date, PagingArgs, Strict
 from api.session import database, db_session
 from ledger.errors import InvalidRequest
 from ledger.sealing import verify
@@ -35,12 +36,13 @@ class VerifyOut(Strict):
     first_bad_seq = fields.Integer(allow_none=True)
     checkpoint = fields.Nested(CheckpointOut)
     unsealed = fields.Integer()
+    problems = fields.List(fields.String())
 
 
 class EventArgs(PagingArgs):
     user = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
 
 
 class EventOut(Strict):
@@ -69,7 +71,8 @@ class Verify(MethodView):
     def get(self) -> dict[str, Any]:
         """Seal what is pending, then recompute the whole chain against its checkpoint."""
         db_session().rollback()  # hold no snapshot while the sealer writes
-        return verify(database().sessionmaker).as_json()
+        checks = current_app.extensions.get("rdf_verify_checks", ())
+        return verify(database().sessionmaker, checks).as_json()
 
 
 @blp.route("/audit/events")

@@ -35,7 +35,7 @@ from api.schemas.dispensing import (
     ReturnOut,
 )
 from api.session import db_session
-from api.writes import replay_or_conflict, run_write
+from api.writes import owner_scope, replay_or_conflict, run_write
 from dispensing.commands import Dispensed, DispenseRequest, LotShare, Returned, ReturnRequest
 from dispensing.reads import dispensings, get_dispensing, returns_of
 from dispensing.returns import return_items
@@ -189,14 +189,19 @@ class Dispensings(MethodView):
         def work() -> Dispensed:
             return dispense(db_session(), _request(data), by=by)
 
-        return run_write(
-            work,
-            dispensing_body,
-            status=201,
-            key=key,
-            scope=_scope(data["pharmacy"]),
-            body_hash=_hash(request.get_json(silent=True)),
-        )
+        try:
+            return run_write(
+                work,
+                dispensing_body,
+                status=201,
+                key=key,
+                scope=_scope(data["pharmacy"]),
+                body_hash=_hash(request.get_json(silent=True)),
+            )
+        except IdempotencyConflict:
+            if data["client_ref"] is None:  # the key came from the Idempotency-Key header
+                raise
+            raise _conflict(data["client_ref"]) from None
 
     @access("finance", "auditor", pharmacist="own")
     @blp.arguments(ListArgs, location="query")
@@ -349,8 +354,21 @@ def _parse(index: int, raw: Any) -> _Record:
     return rec
 
 
+class _ClientRefConflict(IdempotencyConflict):
+    """The idempotency conflict of a dispensing whose key is its ``client_ref``: the same
+    problem type, named after what the client sent."""
+
+    title = "client_ref reused with a different dispensing"
+
+
 def _conflict(key: str) -> IdempotencyConflict:
-    return IdempotencyConflict(f"client_ref {key!r} was already used with a different record")
+    """The conflict of a ``client_ref`` sent again with another dispensing (the key the
+    client chose is named as the client sent it, not as an "idempotency key")."""
+    return _ClientRefConflict(
+        f"client_ref {key!r} was already used with a different dispensing: send the same "
+        "record again to get its first answer, or a new client_ref for a new dispensing",
+        errors={"client_ref": ["already used with a different dispensing"]},
+    )
 
 
 _BUSY = {
@@ -396,6 +414,9 @@ def _one_record(rec: _Record, by: str) -> None:
 
     try:
         rec.result.update(uow_run(s, attempt, attempts=8, retry_integrity=key is not None))
+    except IdempotencyConflict as exc:  # answered as the chunked way answers it
+        conflict = _conflict(key) if key is not None else exc
+        rec.result.update(status=conflict.status, problem=_problem_body(conflict))
     except RdfError as exc:
         rec.result.update(status=exc.status, problem=_problem_body(exc))
     except IntegrityError:
@@ -520,7 +541,7 @@ class Batch(MethodView):
         records = data["dispensings"]
         s = db_session()
         key = request.headers.get("Idempotency-Key")
-        batch_scope = f"dispensings-batch:{principal().pharmacy or principal().user_id}"
+        batch_scope = f"dispensings-batch:{owner_scope()}"
         body_hash = request_hash({"path": request.path, "body": request.get_json(silent=True)})
         if key is not None:
             replay = replay_or_conflict(s, batch_scope, key, body_hash)

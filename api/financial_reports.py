@@ -26,6 +26,7 @@ from api.session import db_session
 from api.tabular import respond
 from ledger import clock
 from ledger.errors import InvalidRequest
+from reports import converted
 from reports import fund as reports
 
 blp = Blueprint(
@@ -68,7 +69,11 @@ class BalanceSheet(MethodView):
     @blp.response(200, BalanceSheetOut)
     def get(self, args: dict[str, Any]) -> Any:
         """Assets, liabilities and equity (with the current surplus) per currency."""
-        out = reports.balance_sheet(db_session(), args["as_of"])
+        out = (
+            converted.balance_sheet_in(db_session(), args["as_of"], args["in_"])
+            if args["in_"]
+            else reports.balance_sheet(db_session(), args["as_of"])
+        )
         when = out["as_of"].isoformat() if out["as_of"] else "now"
         return respond(
             lambda: reports.balance_sheet_report(out), out, filename=f"balance-sheet-{when}"
@@ -83,7 +88,11 @@ class IncomeStatement(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Income (4000) and expenses (5000-5400) per account over a range, and the surplus."""
         start, end = _range(args)
-        out = reports.income_statement(db_session(), start, end)
+        out = (
+            converted.income_statement_in(db_session(), start, end, args["in_"])
+            if args["in_"]
+            else reports.income_statement(db_session(), start, end)
+        )
         return respond(
             lambda: reports.income_statement_report(out),
             out,
@@ -99,7 +108,11 @@ class FundHealth(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Cost recovery, capital preservation, months of stock, loss shares (exact)."""
         start, end = _range(args)
-        out = reports.fund_health(db_session(), start, end)
+        out = (
+            converted.fund_health_in(db_session(), start, end, args["in_"])
+            if args["in_"]
+            else reports.fund_health(db_session(), start, end)
+        )
         return respond(
             lambda: reports.fund_health_report(out), out, filename=reports.fund_health_name(out)
         )

@@ -72,6 +72,8 @@ class Payments(MethodView):
             currency=data["currency"],
             reference=data["reference"],
             applies_to=AppliesTo(applies["kind"], applies["id"]) if applies is not None else None,
+            rate=data["rate"],
+            settles=data["settles"],
         )
         payment = pay.record_payment(s, cmd, by=principal().name)
         return pay.payment_view(s, payment)

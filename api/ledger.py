@@ -47,6 +47,7 @@ from ledger.queries import (
 )
 from ledger.sealing import on_month_closed, seal_pending
 from ledger.tables import Account, Lot
+from reports import converted
 from reports.account_statement import (
     account_statement,
     every_statement_line,
@@ -294,8 +295,20 @@ class TrialBalance(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Per account and commodity: debit, credit; totals per commodity are equal
         (also CSV/XLSX by Accept or ?format=)."""
-        out = trial_balance_json(args["as_of"], args["commodity"])
+        out = trial_balance_any(args)
         return respond(lambda: trial_balance_report(out), out, filename="trial-balance")
+
+
+def trial_balance_any(args: dict[str, Any]) -> dict[str, Any]:
+    """The trial balance as asked: per commodity, or converted into one currency (``in``)."""
+    if args.get("in_") is None:
+        return trial_balance_json(args["as_of"], args["commodity"])
+    if args["commodity"] is not None:
+        raise InvalidRequest(
+            "ask for one commodity or for the books converted into one currency, not both",
+            errors={"in": ["not with commodity"]},
+        )
+    return converted.trial_balance_in(db_session(), args["as_of"], args["in_"])
 
 
 def trial_balance_json(as_of: date | None, commodity: str | None) -> dict[str, Any]:

@@ -14,8 +14,14 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from api.access import access
-from api.ledger import statement_json, trial_balance_json
-from api.schemas.common import StatementOut, Strict, TrialBalanceArgs
+from api.ledger import statement_json, trial_balance_any
+from api.schemas.common import (
+    STATEMENT_COMMODITY,
+    Date,
+    StatementOut,
+    Strict,
+    TrialBalanceArgs,
+)
 from api.session import database, db_session
 from ledger import clock
 from ledger.errors import InvalidRequest
@@ -40,14 +46,18 @@ TEXT = {"type": "string"}
 
 
 class StatementDocArgs(Strict):
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
-    commodity = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
+    commodity = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=24),
+        metadata={"description": STATEMENT_COMMODITY},
+    )
 
 
 class RangeArgs(Strict):
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
 
 
 def _pdf(body: bytes, filename: str) -> Response:
@@ -72,7 +82,7 @@ class TrialBalancePdf(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """The trial balance as a PDF (fund, date, time made, seal of the last entry)."""
         s = db_session()
-        out = trial_balance_json(args["as_of"], args["commodity"])
+        out = trial_balance_any(args)
         as_of = args["as_of"] or clock.today()
         doc = trial_balance_document(
             out,

@@ -13,7 +13,7 @@ from marshmallow import fields, validate
 from api.access import access, ensure_pharmacy, principal, visible_pharmacy
 from api.cursors import id_page
 from api.problems import problem
-from api.schemas.common import PagingArgs, Strict
+from api.schemas.common import Date, PagingArgs, Period, Strict
 from api.session import db_session
 from api.tabular import file_response, respond
 from api.writes import run_write
@@ -56,22 +56,22 @@ blp = Blueprint(
 
 class SettlementIn(Strict):
     pharmacy = fields.String(required=True, validate=validate.Length(min=1, max=24))
-    period = fields.String(required=True, validate=validate.Length(min=7, max=7))
+    period = Period(required=True)
 
 
 class ClaimIn(Strict):
     scheme = fields.String(required=True, validate=validate.Length(min=1, max=24))
-    period = fields.String(required=True, validate=validate.Length(min=7, max=7))
+    period = Period(required=True)
 
 
 class SettlementListArgs(PagingArgs):
     pharmacy = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
-    period = fields.String(load_default=None, validate=validate.Length(min=7, max=7))
+    period = Period(load_default=None)
 
 
 class ClaimListArgs(PagingArgs):
     scheme = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
-    period = fields.String(load_default=None, validate=validate.Length(min=7, max=7))
+    period = Period(load_default=None)
 
 
 class Page(Strict):
@@ -274,8 +274,8 @@ class ClaimPdf(MethodView):
 
 
 class RangeArgs(Strict):
-    from_ = fields.Date(data_key="from", required=True)
-    to = fields.Date(required=True)
+    from_ = Date(data_key="from", required=True)
+    to = Date(required=True)
 
 
 @blp.route("/reports/fund-health.pdf")

@@ -210,7 +210,8 @@ class Receipts(MethodView):
     @blp.response(201, StockReceiptOut)
     @write_view(StockReceiptOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Receive lots from a supplier into a place (units and cost, per lot)."""
+        """Receive lots from a supplier (or a donor) into a place (units and cost, per lot);
+        a receipt invoiced in the other currency values its lots in the functional currency."""
         funding = data.get("funding") or {"kind": "purchased", "donor": None}
         cmd = Receive(
             supplier=data["supplier"],
@@ -218,13 +219,15 @@ class Receipts(MethodView):
             on=data["date"],
             lines=tuple(ReceiptLineIn(**line) for line in data["lines"]),
             memo=data["memo"],
+            currency=data["currency"],
+            rate=data["rate"],
             funding=funding["kind"],
             donor=funding["donor"],
         )
         r = movements.receive(db_session(), cmd, by=principal().name)
         if r.funding == "donated":
             return donated_receipt_body(r)
-        return {
+        out: dict[str, Any] = {
             "id": str(r.id),
             "entry_id": str(r.entry_id),
             "supplier": r.supplier,
@@ -244,6 +247,19 @@ class Receipts(MethodView):
                 for line in r.lines
             ],
         }
+        if r.rate is not None and r.value_currency is not None:
+            vexp = chart.exponent(r.value_currency)
+            for shown, line in zip(out["lines"], r.lines, strict=True):
+                shown["value"] = format_amount(
+                    line.cost if line.value is None else line.value, vexp
+                )
+            out |= {
+                "rate": r.rate.rate.text,
+                "rate_date": r.rate.rate_date,
+                "value_currency": r.value_currency,
+                "total_value": format_amount(r.total_value, vexp),
+            }
+        return out
 
 
 @blp.route("/stock/transfers")

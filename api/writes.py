@@ -24,10 +24,16 @@ from ledger.uow import run as uow_run
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _scope() -> str:
+def owner_scope() -> str:
+    """Whose stored answers a key names, keyed by kind so no two kinds meet: a pharmacist's
+    is their pharmacy's (``pharmacy:P1``: the pharmacy's phones share their keys), anyone
+    else's their own (``user:7``). A pharmacy coded ``7`` and user 7 never share a key."""
     p = principal()
-    owner = f"pharmacy:{p.pharmacy}" if p.is_pharmacist else f"user:{p.user_id}"
-    return f"{request.endpoint}:{owner}"
+    return f"pharmacy:{p.pharmacy}" if p.is_pharmacist else f"user:{p.user_id}"
+
+
+def _scope() -> str:
+    return f"{request.endpoint}:{owner_scope()}"
 
 
 def replay_or_conflict(session: Session, scope: str, key: str, body_hash: str) -> Response | None:

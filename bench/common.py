@@ -257,7 +257,9 @@ def sql_chart_and_lots(
                 " VALUES (%s, 'medicine', 0, %s)",
                 (m, m),
             )
-        rows = [("1300-HEF", "1300", "HEF payer", "asset", "money", False, None)]
+        rows: list[tuple[str, str, str, str, str, bool, str | None]] = [
+            ("1300-HEF", "1300", "HEF payer", "asset", "money", False, None)
+        ]
         for p in pharmacies:
             rows += [
                 (f"1200-{p}", "1200", f"Due from {p}", "asset", "money", False, p),

@@ -260,7 +260,7 @@ def run_once(
 
 def report(workers: int, kind: str, clients: int, res: dict[str, Any], tps: float | None) -> float:
     n, wall = res["count"], res["wall"]
-    rate = n / wall
+    rate: float = n / wall
     if "latencies_ms" in res:
         lat = res["latencies_ms"]
         p50, p95, p99, mx = (

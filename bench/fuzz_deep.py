@@ -137,10 +137,9 @@ def main() -> int:
     from schemathesis.generation import GenerationMode
 
     import demo
-    import tests.audit.fuzzing as fuzzing
+    import testkit.fuzzing as fuzzing
     from commands import upgrade
-    from tests.audit.conftest import create_pharmacy, create_user_token
-    from tests.conftest import make_app
+    from testkit.fund import create_pharmacy, create_user_token, make_app
 
     if args.pg:
         header(f"schemathesis deep run on PostgreSQL ({FUZZ_DB})")

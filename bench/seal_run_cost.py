@@ -45,7 +45,7 @@ import statistics
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -208,7 +208,7 @@ class Probe:
         self.thread = thread
         self.pids: set[int] = set()
         self.count = 0
-        self.wall: Counter[str] = Counter()
+        self.wall: dict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
         self._t0: dict[int, tuple[float, str]] = {}
 

@@ -330,14 +330,14 @@ def run(conn: psycopg.Connection[Any], url: str, args: argparse.Namespace) -> No
         for _ in range(args.batch_statements):
             k += 1
             fund.write(PHARMACIES[k % len(PHARMACIES)], args.batch_entries)
-        return args.batch_statements * args.batch_entries
+        return int(args.batch_statements * args.batch_entries)
 
     def single() -> int:
         nonlocal k
         for _ in range(args.single):
             k += 1
             fund.write(PHARMACIES[k % len(PHARMACIES)], 1)
-        return args.single
+        return int(args.single)
 
     loads: dict[str, Callable[[], int]] = {"batch": batch, "single": single}
     # warm: every kept balance and month total row exists, plans are cached
@@ -386,15 +386,20 @@ def run(conn: psycopg.Connection[Any], url: str, args: argparse.Namespace) -> No
         for arm in [FLOOR, ROW, STATEMENT]:
             runs = got[(arm, w)]
             wall = [1000 * (r[0] + r[1]) / r[3] for r in runs]
-            cpu = [1000 * r[2] / r[3] for r in runs]
-            stats[arm] = (statistics.median(wall), min(wall), statistics.median(cpu), min(cpu))
+            cpu_ms = [1000 * r[2] / r[3] for r in runs]
+            stats[arm] = (
+                statistics.median(wall),
+                min(wall),
+                statistics.median(cpu_ms),
+                min(cpu_ms),
+            )
             ins = statistics.median(1000 * r[0] / r[3] for r in runs)
             com = statistics.median(1000 * r[1] / r[3] for r in runs)
             wm, wn, cm, cn = stats[arm]
             print(
                 f"  {arm:<27} wall {wm:.3f} ({wn:.3f}) ms = INSERT {ins:.3f} + COMMIT "
                 f"{com:.3f}; CPU {cm:.3f} ({cn:.3f}) ms  "
-                f"[CPU runs: {' '.join(f'{v:.3f}' for v in cpu)}]"
+                f"[CPU runs: {' '.join(f'{v:.3f}' for v in cpu_ms)}]"
             )
         fw, fwn, fc, fcn = stats[FLOOR]
         for arm in [ROW, STATEMENT]:

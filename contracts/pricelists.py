@@ -20,7 +20,7 @@ from ledger.errors import InvalidRequest, NotFound
 from ledger.money import AmountError, format_unit_price, parse_unit_price
 from ledger.refcache import reference
 from ledger.tables import Commodity
-from stock.refdata import known_medicines
+from stock.refdata import known_medicines, unknown_medicine
 
 
 def create_price_list(session: Session, code: str, currency: str) -> PriceList:
@@ -75,9 +75,7 @@ def add_price_list_version(
     known = known_medicines(session, [str(it["medicine"]) for it in items])
     for i, item in enumerate(items):
         if item["medicine"] not in known:
-            errors.setdefault(f"items.{i}.medicine", []).append(
-                f"unknown medicine {item['medicine']!r}"
-            )
+            errors.setdefault(f"items.{i}.medicine", []).append(unknown_medicine(item["medicine"]))
     if errors:
         first = next(iter(errors.items()))
         raise InvalidRequest(f"{first[0]}: {first[1][0]}", errors=errors)

@@ -33,6 +33,7 @@ from ledger.errors import InvalidRequest
 from ledger.money import parse_unit_price
 from ledger.refcache import Snapshot, reference
 from ledger.refdata import ledger_ref
+from stock.refdata import unknown_medicine
 
 #: ``fn(session, patient_member_code, scheme_code, "YYYY-MM") -> minor units`` of subsidy the
 #: patient already received from the scheme in that calendar month, net of returns (the
@@ -165,8 +166,11 @@ def quote_terms(
     for i, (medicine, quantity) in enumerate(items):
         text = prices.get(medicine)
         if text is None:
+            known = ledger_ref(snapshot).commodities.get(medicine)
             errors[f"items.{i}.medicine"] = [
-                f"{medicine} is not on price list {pl.code} (version effective from"
+                unknown_medicine(medicine)
+                if known is None or known.kind != "medicine"
+                else f"{medicine} is not on price list {pl.code} (version effective from"
                 f" {version.effective_from})"
             ]
             continue

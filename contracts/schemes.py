@@ -17,7 +17,7 @@ from contracts.tables import SchemeMedicine, SubsidyScheme
 from ledger import chart, clock
 from ledger.errors import InvalidRequest, NotFound
 from ledger.tables import Account
-from stock.refdata import known_medicines
+from stock.refdata import known_medicines, unknown_medicine
 
 
 def create_scheme(session: Session, data: dict[str, Any]) -> SubsidyScheme:
@@ -38,7 +38,7 @@ def create_scheme(session: Session, data: dict[str, Any]) -> SubsidyScheme:
     if eligible is not None:
         known = known_medicines(session, eligible)
         bad = {
-            f"eligible_medicines.{i}": [f"unknown medicine {m!r}"]
+            f"eligible_medicines.{i}": [unknown_medicine(m)]
             for i, m in enumerate(eligible)
             if m not in known
         }

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from api.auth import create_user, set_password
 from demo.contracts import seed_contracts
 from demo.dispensing import seed_dispensings
-from demo.stock import seed_stock
+from demo.fx import seed_fx
+from demo.stock import MEDICINES, seed_stock
 from ledger import chart, clock
 from ledger.model import EntryDraft, PostingDraft
 from ledger.posting import post_entry
@@ -53,6 +54,7 @@ def seed(session: Session) -> dict[str, tuple[str, str]]:
     seed_dispensings(
         session, last_month + timedelta(days=4), this_month - timedelta(days=1), per_day=2
     )
+    seed_fx(session, last_month, MEDICINES[0][0])  # two currencies: rates, USD, exchange…
     tokens: dict[str, tuple[str, str]] = {}
     for role, name in [("admin", "admin"), ("finance", "finance"), ("auditor", "auditor")]:
         _u, token = create_user(session, name, role)

@@ -18,6 +18,16 @@ Decisions worth knowing:
 - Currency codes are trimmed and upper-cased before lookup in the caller's exponents.
 - Thousands separators must be well formed: ``1,500,000`` and ``1,234.50`` are read,
   ``15,00`` is refused.
+- Dates follow the rule of every other write (``ledger.journal.check_event_date``): none
+  before 2000-01-01, none after tomorrow (when the caller gives ``today``).
+
+A line's :func:`fingerprint` is what makes it the same bank movement whatever the file
+looks like: date, signed amount in minor units, currency, and reference and description
+case-folded with their white space collapsed. Line endings, quoting, thousands separators,
+the order or number of columns do not change it. :func:`repeated_lines` finds the lines of a
+new file that were imported before, counting: a file may hold a movement as many times
+more as the earlier imports did not hold it yet (two equal bank charges on one day are two
+lines).
 
 Matching (:func:`match_lines`) pairs lines and payments greedily in order of preference
 (exact reference, then closest date, then lowest payment id, then earliest line), so the same
@@ -31,9 +41,16 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import TypeVar
 
+from ledger.journal import EARLIEST_DATE
 from ledger.money import AmountError, parse_amount
+
+T = TypeVar("T")
+
+#: What identifies a bank movement: see :func:`fingerprint`.
+Fingerprint = tuple[str, int, str, str, str]
 
 #: Most bank lines (data rows, not counting the header) one statement may carry.
 MAX_BANK_LINES = 10_000
@@ -85,11 +102,14 @@ class MalformedStatement(ValueError):
         super().__init__(f"Line {line_number} of the bank statement: {reason}.")
 
 
-def parse_bank_csv(data: bytes, exponents: Mapping[str, int]) -> list[BankLine]:
+def parse_bank_csv(
+    data: bytes, exponents: Mapping[str, int], *, today: date | None = None
+) -> list[BankLine]:
     """Parse a bank statement CSV into bank lines, or refuse the whole file.
 
     ``exponents`` maps each accepted currency code to its number of decimals, e.g.
-    ``{"KHR": 0, "USD": 2}``; a currency not in it makes its line malformed.
+    ``{"KHR": 0, "USD": 2}``; a currency not in it makes its line malformed. ``today``:
+    a line dated after the day after it is refused, as every other write refuses it.
     """
     text = _decode(data)
     if not text.strip():
@@ -118,13 +138,51 @@ def parse_bank_csv(data: bytes, exponents: Mapping[str, int]) -> list[BankLine]:
     if not body:
         raise MalformedStatement(header_line + 1, "there is a header but no bank lines")
     width = len(header)
-    lines = [_bank_line(n, row, width, columns, exponents) for n, row in body[:MAX_BANK_LINES]]
+    latest = None if today is None else today + timedelta(days=1)
+    lines = [
+        _bank_line(n, row, width, columns, exponents, latest) for n, row in body[:MAX_BANK_LINES]
+    ]
     if len(body) > MAX_BANK_LINES:
         raise MalformedStatement(
             body[MAX_BANK_LINES][0],
             f"a statement may hold at most {MAX_BANK_LINES:,} bank lines",
         )
     return lines
+
+
+def fingerprint(
+    when: date, amount_minor: int, currency: str, reference: str, description: str
+) -> Fingerprint:
+    """What makes two bank lines the same movement (see the module doc)."""
+    return (
+        when.isoformat(),
+        amount_minor,
+        currency.strip().upper(),
+        _normalise(reference),
+        _normalise(description),
+    )
+
+
+def fingerprint_of(line: BankLine) -> Fingerprint:
+    return fingerprint(
+        line.date, line.amount_minor, line.currency, line.reference, line.description
+    )
+
+
+def repeated_lines(
+    lines: Sequence[BankLine], held: Mapping[Fingerprint, Sequence[T]]
+) -> list[tuple[BankLine, T]]:
+    """The lines of a new file already held, each with the line holding it: the k-th line
+    of a fingerprint in the file repeats ``held[fingerprint][k - 1]`` when that exists."""
+    seen: dict[Fingerprint, int] = {}
+    out: list[tuple[BankLine, T]] = []
+    for line in lines:
+        fp = fingerprint_of(line)
+        k = seen[fp] = seen.get(fp, 0) + 1
+        holders = held.get(fp, ())
+        if k <= len(holders):
+            out.append((line, holders[k - 1]))
+    return out
 
 
 def match_lines(lines: Sequence[BankLine], payments: Sequence[PaymentRef]) -> list[Match]:
@@ -200,6 +258,7 @@ def _bank_line(
     width: int,
     columns: Mapping[str, int],
     exponents: Mapping[str, int],
+    latest: date | None = None,
 ) -> BankLine:
     if _is_blank(row):
         raise MalformedStatement(line_number, "the line is blank")
@@ -215,6 +274,10 @@ def _bank_line(
         when = date.fromisoformat(raw_date)
     except ValueError as exc:
         raise MalformedStatement(line_number, f"the date {raw_date!r} does not exist") from exc
+    if when < EARLIEST_DATE:
+        raise MalformedStatement(line_number, f"the date {raw_date} is before 2000-01-01")
+    if latest is not None and when > latest:
+        raise MalformedStatement(line_number, f"the date {raw_date} is in the future")
 
     currency = row[columns["currency"]].strip().upper()
     if currency not in exponents:

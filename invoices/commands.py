@@ -30,6 +30,11 @@ class RecordPayment:
     currency: str
     reference: str
     applies_to: AppliesTo | None = None
+    #: KHR per USD as the client wrote it, when ``currency`` differs from the settled
+    #: balance's (None: the rate in force on ``on``)
+    rate: str | None = None
+    #: the currency of the balance settled (None: ``invoices.payments.settled_currency``)
+    settles: str | None = None
 
 
 @dataclass(frozen=True)

@@ -45,11 +45,19 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from invoices.commands import PaymentFilter, RecordPayment
+from invoices.commands import AppliesTo, PaymentFilter, RecordPayment
+from invoices.fx import plan_fx_payment
 from invoices.settlements import claim_due, settlement_due
 from invoices.tables import BankStatementLine, Payment
 from ledger import chart, clock
 from ledger.errors import InvalidRequest, NotFound
+from ledger.fx_rates import (
+    NoRate,
+    conversions_of,
+    kept_currency,
+    rate_for,
+    record_conversion,
+)
 from ledger.journal import check_event_date
 from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, format_amount, parse_amount
@@ -117,15 +125,23 @@ def counterparty_account(kind: str, direction: str, code: str) -> str:
 
 
 def plan_payment(
-    kind: str, direction: str, code: str, amount_minor: int, currency: str, bank_account: str
+    kind: str,
+    direction: str,
+    code: str,
+    amount_minor: int,
+    currency: str,
+    bank_account: str,
+    settles: str | None = None,
 ) -> PaymentPlan:
-    """The postings of a payment: bank and counterparty, signed by direction."""
+    """The postings of a payment: bank and counterparty, signed by direction. ``settles``:
+    the currency of the balance settled (default: the fund currency; a payment in another
+    currency goes through ``invoices.fx.plan_fx_payment``)."""
     if amount_minor <= 0:
         raise PaymentRefused(
             "a payment amount must be more than zero", errors={"amount": ["must be positive"]}
         )
     account = counterparty_account(kind, direction, code)
-    if kind != "donor" and currency != chart.FUND_CURRENCY:
+    if kind != "donor" and currency != (settles or chart.FUND_CURRENCY):
         raise PaymentRefused(
             f"counterparty accounts are kept in {chart.FUND_CURRENCY}; record a {currency} payment "
             "via a manual conversion entry",
@@ -184,7 +200,7 @@ def _receipt_due(session: Session, ident: str, supplier: str) -> int:
         select(func.coalesce(func.sum(Posting.amount), 0)).where(
             Posting.entry_id == entry.id,
             Posting.account_code == chart.due_to_supplier(supplier),
-            Posting.commodity == chart.FUND_CURRENCY,
+            Posting.commodity == receipt_currency(session, entry.id, supplier),
         )
     )
     if not owed:
@@ -202,6 +218,48 @@ APPLIES_TO_RESOLVERS: dict[str, AppliesToResolver] = {
     "claim": claim_due,
     "receipt": _receipt_due,
 }
+
+
+def receipt_currency(session: Session, entry_id: int, supplier: str) -> str:
+    """The currency a receipt's supplier is owed in (a receipt invoiced in USD: USD)."""
+    found = session.scalar(
+        select(Posting.commodity)
+        .where(
+            Posting.entry_id == entry_id,
+            Posting.account_code == chart.due_to_supplier(supplier),
+        )
+        .limit(1)
+    )
+    return str(found) if found is not None else chart.FUND_CURRENCY
+
+
+def settled_currency(
+    session: Session,
+    kind: str,
+    account: str,
+    paid_currency: str,
+    stated: str | None,
+    applies: AppliesTo | None,
+) -> str:
+    """The currency of the balance a payment settles (DESIGN.md "Two currencies"): a donor's
+    capital is in the currency paid; else the one stated (``settles``); else the applied
+    receipt's (settlements and claims are in the fund currency); else, for a supplier, the
+    currency paid when the supplier's account holds a balance in it; else the fund currency."""
+    if kind == "donor":
+        return paid_currency
+    if stated is not None:
+        return kept_currency(stated, "settles")
+    if applies is not None:
+        if applies.kind == "receipt":
+            entry = receipt_entry(session, applies.id.strip())
+            code = chart.party_of(account)
+            if entry is not None and code is not None:
+                return receipt_currency(session, entry.id, code)
+        return chart.FUND_CURRENCY
+    if kind == "supplier" and paid_currency != chart.FUND_CURRENCY:
+        if balance_of(session, [account], paid_currency) != 0:
+            return paid_currency
+    return chart.FUND_CURRENCY
 
 
 # --------------------------------------------------------------------------- service
@@ -245,7 +303,57 @@ def record_payment(session: Session, cmd: RecordPayment, *, by: str) -> Payment:
         amount = parse_amount(cmd.amount, exps[currency], allow_negative=False)
     except AmountError as exc:
         raise InvalidRequest(f"amount: {exc}", errors={"amount": [str(exc)]}) from exc
-    plan = plan_payment(kind, direction, code, amount, currency, _bank_account(session, currency))
+    bank_account = _bank_account(session, currency)
+    applies = cmd.applies_to
+    fx = None
+    settles = (
+        settled_currency(
+            session,
+            kind,
+            counterparty_account(kind, direction, code),
+            currency,
+            cmd.settles,
+            applies,
+        )
+        if kind != "donor"
+        else currency
+    )
+    if settles != currency:
+        known = session.get(Account, counterparty_account(kind, direction, code))
+        if known is None or known.is_header:
+            raise InvalidRequest(
+                f"no {kind} {code!r} (there is no account "
+                f"{counterparty_account(kind, direction, code)})",
+                errors={"counterparty.code": [f"unknown {kind}"]},
+            )
+        try:
+            fx_rate = rate_for(session, when, cmd.rate)
+        except NoRate as exc:
+            raise NoRate(
+                f"this {currency} payment settles a {settles} balance: {exc.detail}",
+                errors={
+                    "currency": [f"differs from the settled balance's ({settles}): needs a rate"],
+                    **(exc.errors or {}),
+                },
+            ) from exc
+        fx = plan_fx_payment(
+            counterparty_account(kind, direction, code),
+            direction,
+            amount,
+            currency,
+            settles,
+            bank_account,
+            fx_rate.rate,
+        )
+        plan = PaymentPlan(fx.counterparty_account, fx.postings)
+    else:
+        if cmd.rate is not None:
+            raise InvalidRequest(
+                f"a rate is only for a payment in another currency than the balance it "
+                f"settles; this one pays a {settles} balance in {currency}",
+                errors={"rate": ["only when the currency differs from the settled balance's"]},
+            )
+        plan = plan_payment(kind, direction, code, amount, currency, bank_account, settles)
     acc = session.get(Account, plan.counterparty_account)
     if acc is None or acc.is_header:
         raise InvalidRequest(
@@ -253,7 +361,6 @@ def record_payment(session: Session, cmd: RecordPayment, *, by: str) -> Payment:
             errors={"counterparty.code": [f"unknown {kind}"]},
         )
 
-    applies = cmd.applies_to
     if applies is not None:
         a_kind, a_id = applies.kind, applies.id.strip()
         if APPLIES_TO_COUNTERPARTY[a_kind] != kind:
@@ -299,6 +406,15 @@ def record_payment(session: Session, cmd: RecordPayment, *, by: str) -> Payment:
     )
     payment.entry_id = posted.id
     session.flush()
+    if fx is not None:
+        record_conversion(
+            session,
+            entry_id=posted.id,
+            source=f"payment:{payment.id}",
+            on=when,
+            rate=fx_rate,
+            conversion=fx.conversion,
+        )
     return payment
 
 
@@ -329,7 +445,10 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
     fmt = lambda v: format_amount(v, exp)  # noqa: E731
     account = counterparty_account(p.counterparty_kind, p.direction, p.counterparty_code)
     entry = session.get(Entry, p.entry_id) if p.entry_id else None
-    balance_now = balance_of(session, [account], p.currency)
+    conv = next(iter(conversions_of(session, p.entry_id)), None) if p.entry_id else None
+    settled_cur = conv.to_currency if conv is not None else p.currency
+    sfmt = lambda v: format_amount(v, exps[settled_cur])  # noqa: E731
+    balance_now = balance_of(session, [account], settled_cur)
     due, position = due_position(account, balance_now)
     line = session.scalars(
         select(BankStatementLine).where(BankStatementLine.payment_id == p.id)
@@ -340,25 +459,16 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
         resolver = APPLIES_TO_RESOLVERS.get(p.applies_to_kind)
         if resolver is not None and p.applies_to_id is not None:
             amount_due = resolver(session, p.applies_to_id, p.counterparty_code)
-            paid = int(
-                session.scalar(
-                    select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
-                        Payment.applies_to_kind == p.applies_to_kind,
-                        Payment.applies_to_id == p.applies_to_id,
-                        Payment.currency == p.currency,
-                    )
-                )
-                or 0
-            )
+            paid = _paid_towards(session, p.applies_to_kind, p.applies_to_id, settled_cur)
             outstanding = amount_due - paid
             applies.update(
                 verified=True,
-                amount_due=fmt(amount_due),
-                paid_total=fmt(paid),
-                outstanding=fmt(outstanding),
+                amount_due=sfmt(amount_due),
+                paid_total=sfmt(paid),
+                outstanding=sfmt(outstanding),
                 status="partial" if outstanding > 0 else "paid" if outstanding == 0 else "overpaid",
             )
-    return {
+    view: dict[str, Any] = {
         "id": str(p.id),
         "date": p.date,
         "accounting_date": entry.accounting_date if entry else None,
@@ -373,9 +483,9 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
         "created_by": p.created_by,
         "counterparty_balance": {
             "account": account,
-            "currency": p.currency,
-            "balance": fmt(balance_now),
-            "due": fmt(due),
+            "currency": settled_cur,
+            "balance": sfmt(balance_now),
+            "due": sfmt(due),
             "position": position,
         },
         "bank_line": (
@@ -389,6 +499,38 @@ def payment_view(session: Session, p: Payment) -> dict[str, Any]:
         ),
         "status": "matched" if line else "unmatched",
     }
+    if conv is not None:  # a payment in the other currency: what it settled, both legs
+        view["settled"] = {
+            "currency": conv.to_currency,
+            "amount": sfmt(conv.to_amount),
+            "rate": conv.rate,
+            "rate_stated": conv.stated,
+            "rate_date": conv.rate_date,
+        }
+        view["legs"] = [
+            {"account": a, "currency": c, "amount": format_amount(int(v), exps[c])}
+            for a, c, v in session.execute(
+                select(Posting.account_code, Posting.commodity, Posting.amount)
+                .where(Posting.entry_id == p.entry_id)
+                .order_by(Posting.id)
+            ).all()
+        ]
+    return view
+
+
+def _paid_towards(session: Session, kind: str, ident: str, currency: str) -> int:
+    """What the payments applied to one document settled of it, in ``currency``: a payment
+    made in the other currency counts with the amount it settled."""
+    total = 0
+    for pay in session.scalars(
+        select(Payment).where(Payment.applies_to_kind == kind, Payment.applies_to_id == ident)
+    ):
+        conv = next(iter(conversions_of(session, pay.entry_id)), None) if pay.entry_id else None
+        if conv is not None and conv.to_currency == currency:
+            total += conv.to_amount
+        elif conv is None and pay.currency == currency:
+            total += pay.amount_minor
+    return total
 
 
 def list_payments(

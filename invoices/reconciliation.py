@@ -11,6 +11,19 @@ naming the earlier statement (``statement_id``); it is not replayed, because imp
 statement twice is almost always a mistake worth telling. A client that retries the same
 request with the same ``Idempotency-Key`` gets the first answer back (201) as usual.
 
+The same lines in another file (other line endings, quoting or separators, an extra
+column, a statement overlapping an earlier one) are caught line by line: each line's
+:func:`invoices.bankcsv.fingerprint` (date, amount, currency, reference, description) is
+compared with the lines already imported, counting (:func:`invoices.bankcsv.repeated_lines`).
+A file holding any line already imported is refused whole with 409
+(``bank-statement-already-imported``) naming the earlier statement (``statement_id``) and
+every repeated line (``repeated_lines``: its line number, and the statement and line that
+hold it): the import stays all or nothing, so one movement is never counted twice by the
+reconciliation; the sender removes those lines and sends the rest. Imports take a lock
+(PostgreSQL: a transaction-scoped advisory lock; SQLite: its single writer) so two
+overlapping files sent at once cannot both pass the comparison. Lines dated in the future
+are refused (422), as every other write refuses them.
+
 Matching by hand (:func:`match_by_hand`): an open line may be matched to a payment no line
 holds yet, only when currency and signed amount are equal (422 otherwise: a bank charge or a
 short payment stays visible as a difference, it is not hidden in a match); matching a line to
@@ -34,18 +47,34 @@ import hashlib
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from invoices.bankcsv import BankLine, MalformedStatement, PaymentRef, match_lines, parse_bank_csv
+from invoices.bankcsv import (
+    BankLine,
+    Fingerprint,
+    MalformedStatement,
+    PaymentRef,
+    fingerprint,
+    match_lines,
+    parse_bank_csv,
+    repeated_lines,
+)
 from invoices.payments import get_payment, utc_iso
 from invoices.tables import BankStatement, BankStatementLine, Payment
 from ledger import clock
+from ledger.db import is_postgres
 from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.model import month_bounds
 from ledger.money import format_amount
 from ledger.queries import balance_of, exponents
 from ledger.tables import Account, Commodity
+
+#: The advisory lock key of bank statement imports ("rdfbank" as a number).
+IMPORT_LOCK_KEY = 0x72646662616E6B
+
+#: Repeated lines named in a refusal, at most.
+REPEATS_SHOWN = 100
 
 
 class StatementRefused(InvalidRequest):
@@ -88,7 +117,7 @@ def signed(p: Payment) -> int:
 
 def parse_statement(data: bytes, exps: dict[str, int]) -> list[BankLine]:
     try:
-        return parse_bank_csv(data, exps)
+        return parse_bank_csv(data, exps, today=clock.today())
     except MalformedStatement as exc:
         raise StatementRefused(
             str(exc),
@@ -102,12 +131,15 @@ def import_statement(
 ) -> BankStatement:
     """Parse, store and auto-match one statement. The caller commits."""
     lines = parse_statement(data, currency_exponents(session))
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": IMPORT_LOCK_KEY})
     digest = content_hash(data)
     prior = session.scalar(select(BankStatement.id).where(BankStatement.content_sha256 == digest))
     if prior is not None:
         raise StatementAlreadyImported(
             f"this file was already imported as bank statement {prior}", statement_id=str(prior)
         )
+    _refuse_repeats(session, lines)
     statement = BankStatement(
         content_sha256=digest,
         filename=(filename or None) and filename[:255],
@@ -141,6 +173,56 @@ def import_statement(
         row.matched_by = by
     session.flush()
     return statement
+
+
+def held_lines(
+    session: Session, lines: list[BankLine]
+) -> dict[Fingerprint, list[BankStatementLine]]:
+    """The lines already imported that could repeat ``lines`` (same currencies, dates in
+    their span), by fingerprint, in import order."""
+    held: dict[Fingerprint, list[BankStatementLine]] = {}
+    if not lines:
+        return held
+    q = (
+        select(BankStatementLine)
+        .where(
+            BankStatementLine.date >= min(ln.date for ln in lines),
+            BankStatementLine.date <= max(ln.date for ln in lines),
+            BankStatementLine.currency.in_(sorted({ln.currency for ln in lines})),
+        )
+        .order_by(BankStatementLine.statement_id, BankStatementLine.line_number)
+    )
+    for row in session.scalars(q):
+        fp = fingerprint(row.date, row.amount_minor, row.currency, row.reference, row.description)
+        held.setdefault(fp, []).append(row)
+    return held
+
+
+def _refuse_repeats(session: Session, lines: list[BankLine]) -> None:
+    """409 when a line of the file was imported before (see the module doc)."""
+    repeats = repeated_lines(lines, held_lines(session, lines))
+    if not repeats:
+        return
+    first_line, first_holder = repeats[0]
+    more = len(repeats) - 1
+    raise StatementAlreadyImported(
+        f"line {first_line.line_number} of this file was already imported as line "
+        f"{first_holder.line_number} of bank statement {first_holder.statement_id}"
+        + (f", and {more} more of its lines were imported before" if more else "")
+        + ": a line with the same date, amount, currency, reference and description is the "
+        "same movement; remove the lines already imported and send the rest",
+        statement_id=str(first_holder.statement_id),
+        repeated_lines=[
+            {
+                "line_number": line.line_number,
+                "statement_id": str(holder.statement_id),
+                "statement_line_id": str(holder.id),
+                "statement_line_number": holder.line_number,
+            }
+            for line, holder in repeats[:REPEATS_SHOWN]
+        ],
+        repeated_count=len(repeats),
+    )
 
 
 def _unmatched_payments(

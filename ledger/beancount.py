@@ -175,6 +175,7 @@ def render_beancount(
     end: date | None = None,
     title: str = "RDF Ledger",
     operating_currency: str = chart.FUND_CURRENCY,
+    prices: Iterable[tuple[date, str, str, str]] = (),
 ) -> None:
     """Write the journal as a Beancount 3 file through ``write``, one directive at a time.
 
@@ -250,6 +251,16 @@ def render_beancount(
             write(f"{opened} open {name}\n")
         if opening and opening_date is not None:
             write(f"{opening_date} open {OPENING_ACCOUNT}\n")
+        write("\n")
+
+    # --- prices: the exchange rates, so Beancount tools can show the books in one currency
+    wrote_price = False
+    for on, base, number, quote_currency in prices:
+        if base not in units or quote_currency not in units:
+            raise ValueError(f"a price of {base} in {quote_currency}: unknown commodity")
+        write(f"{on} price {base} {number} {quote_currency}\n")
+        wrote_price = True
+    if wrote_price:
         write("\n")
 
     # --- opening balances ---------------------------------------------------------------

@@ -121,6 +121,12 @@ SEEDED: tuple[AccountDef, ...] = (
     AccountDef(UNITS_RECEIVED, "Medicine units received", "memo", "units"),
 )
 
+#: Accounts added to the chart by later migrations (``0014_fx``: the currency exchange, a
+#: trading account that carries money in both currencies; DESIGN.md "Two currencies").
+ADDED_BY_0014: tuple[AccountDef, ...] = (
+    AccountDef(CURRENCY_EXCHANGE, "Currency exchange", "memo", "money"),
+)
+
 
 # ---------------------------------------------------------------- sub-accounts
 

@@ -73,6 +73,14 @@ class UnknownAccount(InvalidRequest):
     title = "Unknown account"
 
 
+def no_such_commodity(code: object) -> str:
+    """The answer to a commodity code that names nothing, with how to find the right one."""
+    return (
+        f"no commodity {code!r}: codes are case-sensitive (a currency such as KHR or USD,"
+        " or a medicine code: GET /api/v1/medicines lists them)"
+    )
+
+
 class UnknownCommodity(InvalidRequest):
     """A posting names a commodity (currency or medicine) that does not exist."""
 

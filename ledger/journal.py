@@ -10,7 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import clock
-from ledger.errors import AlreadyReversed, Conflict, InvalidRequest, NotFound
+from ledger.errors import (
+    AlreadyReversed,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    no_such_commodity,
+)
 from ledger.model import EntryDraft, PostingDraft, reversal_of
 from ledger.money import AmountError, parse_amount
 from ledger.posting import PostedEntry, post_entry
@@ -62,7 +68,7 @@ def manual_entry(session: Session, data: dict[str, Any], *, by: str) -> PostedEn
     for i, p in enumerate(data["postings"]):
         exp = exps.get(p["commodity"])
         if exp is None:
-            errors[f"postings.{i}.commodity"] = [f"no commodity {p['commodity']!r}"]
+            errors[f"postings.{i}.commodity"] = [no_such_commodity(p["commodity"])]
             continue
         try:
             amount = parse_amount(p["amount"], exp)

@@ -36,6 +36,7 @@ from ledger.errors import (
     InvalidRequest,
     UnknownAccount,
     UnknownCommodity,
+    no_such_commodity,
 )
 from ledger.model import EntryDraft, PostingDraft, stripe_for, validate_entry
 from ledger.money import format_amount
@@ -97,7 +98,7 @@ def _check_references(
             )
             unknown_account = True
         if com is None:
-            errors.setdefault(f"postings.{i}.commodity", []).append(f"no commodity {p.commodity!r}")
+            errors.setdefault(f"postings.{i}.commodity", []).append(no_such_commodity(p.commodity))
             unknown_commodity = True
         if acc is None or com is None or acc.is_header:
             continue

@@ -47,7 +47,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -61,6 +61,8 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
+    extract,
     func,
     insert,
     select,
@@ -83,7 +85,7 @@ from ledger.seal_chain import (
     period_root,
     verify_chain,
 )
-from ledger.tables import Entry, Lot, Period, Posting
+from ledger.tables import Balance, Entry, Lot, MonthTotal, Period, Posting
 
 log = logging.getLogger("rdf.sealing")
 
@@ -94,6 +96,13 @@ SEALER_LOCK_KEY = 0x7264667365616C
 BATCH_SIZE = 500
 
 SessionFactory = Callable[[], Session]
+
+#: A check of source documents against the journal that ``verify`` runs (wired by the app,
+#: e.g. dispensings against their entries): a sentence per document that no longer fits.
+VerifyCheck = Callable[[Session], list[str]]
+
+#: Problems a verify report names, at most (``problems``); the count is in ``reason``.
+PROBLEMS_SHOWN = 50
 
 
 class SealCheckpoint(Base):
@@ -681,6 +690,9 @@ class VerifyReport:
     checkpoint_count: int
     checkpoint_seal: str
     unsealed: int
+    #: every difference found, one sentence each (chain, closed months, kept balances and
+    #: month totals against the postings, source documents against their entries)
+    problems: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -692,12 +704,17 @@ class VerifyReport:
             "first_bad_seq": self.first_bad_seq,
             "checkpoint": {"count": self.checkpoint_count, "last_seal": self.checkpoint_seal},
             "unsealed": self.unsealed,
+            "problems": list(self.problems),
         }
 
 
-def verify(session_factory: SessionFactory) -> VerifyReport:
+def verify(session_factory: SessionFactory, checks: Sequence[VerifyCheck] = ()) -> VerifyReport:
     """Seal what is pending, then re-walk the whole chain against the checkpoint, and the
-    Merkle roots of closed months. Constant memory in the number of entries."""
+    Merkle roots of closed months (constant memory in the number of entries); then
+    recompute the kept balances and month totals from the postings
+    (:func:`kept_figure_problems`) and run ``checks`` (source documents against their
+    entries). Any difference makes the report not ok and is named in ``problems``; the
+    chain's own finding, when there is one, stays the ``reason``."""
     try:
         seal_pending(session_factory, blocking=True)
     except ChainBroken as exc:
@@ -705,12 +722,135 @@ def verify(session_factory: SessionFactory) -> VerifyReport:
     token = sqlite_read_only.set(True)
     try:
         with session_factory() as s:
-            return _verify_in(s)
+            return _verify_in(s, checks)
     finally:
         sqlite_read_only.reset(token)
 
 
-def _verify_in(s: Session) -> VerifyReport:
+def kept_figure_problems(session: Session) -> list[str]:
+    """The kept balances and month totals that differ from what their postings sum to,
+    one sentence each naming the account, commodity, lot (and month)."""
+    lot_key = func.coalesce(Posting.lot_id, 0)
+    from_postings: dict[tuple[str, str, int, int], int] = {}
+    for account, commodity, lot, stripe, amount in session.execute(
+        select(
+            Posting.account_code,
+            Posting.commodity,
+            lot_key,
+            Posting.stripe,
+            func.sum(Posting.amount),
+        ).group_by(Posting.account_code, Posting.commodity, lot_key, Posting.stripe)
+    ):
+        if int(amount):
+            from_postings[(account, commodity, int(lot), int(stripe))] = int(amount)
+    kept: dict[tuple[str, str, int, int], int] = {}
+    for account, commodity, lot, stripe, amount in session.execute(
+        select(
+            Balance.account_code,
+            Balance.commodity,
+            Balance.lot_key,
+            Balance.stripe,
+            func.sum(Balance.amount),
+        ).group_by(Balance.account_code, Balance.commodity, Balance.lot_key, Balance.stripe)
+    ):
+        if int(amount):
+            kept[(account, commodity, int(lot), int(stripe))] = int(amount)
+    differ = [
+        k
+        for k in sorted(set(kept) | set(from_postings))
+        if kept.get(k, 0) != from_postings.get(k, 0)
+    ]
+    lots = _lot_names(session, {k[2] for k in differ})
+    problems = [
+        f"the kept balance of {_key_name(k, lots)} is {kept.get(k, 0)} but its postings "
+        f"sum to {from_postings.get(k, 0)}"
+        for k in differ
+    ]
+
+    year = extract("year", Posting.accounting_date)
+    month = extract("month", Posting.accounting_date)
+    debit = func.sum(case((Posting.amount > 0, Posting.amount), else_=0))
+    credit = func.sum(case((Posting.amount < 0, -Posting.amount), else_=0))
+    month_sums: dict[tuple[str, str, int, int, date], tuple[int, int, int]] = {}
+    for account, commodity, lot, stripe, y, m, amount, dr, cr in session.execute(
+        select(
+            Posting.account_code,
+            Posting.commodity,
+            lot_key,
+            Posting.stripe,
+            year,
+            month,
+            func.sum(Posting.amount),
+            debit,
+            credit,
+        ).group_by(Posting.account_code, Posting.commodity, lot_key, Posting.stripe, year, month)
+    ):
+        key = (account, commodity, int(lot), int(stripe), date(int(y), int(m), 1))
+        month_sums[key] = (int(amount), int(dr), int(cr))
+    kept_months: dict[tuple[str, str, int, int, date], tuple[int, int, int]] = {}
+    for row in session.execute(
+        select(
+            MonthTotal.account_code,
+            MonthTotal.commodity,
+            MonthTotal.lot_key,
+            MonthTotal.stripe,
+            MonthTotal.month,
+            MonthTotal.amount,
+            MonthTotal.debit,
+            MonthTotal.credit,
+        )
+    ):
+        figures = (int(row[5]), int(row[6]), int(row[7]))
+        if figures != (0, 0, 0):
+            key = (row[0], row[1], int(row[2]), int(row[3]), _as_date(row[4]))
+            kept_months[key] = figures
+    months_differ = [
+        k
+        for k in sorted(set(kept_months) | set(month_sums))
+        if kept_months.get(k, (0, 0, 0)) != month_sums.get(k, (0, 0, 0))
+    ]
+    lots.update(_lot_names(session, {k[2] for k in months_differ} - set(lots)))
+    for k in months_differ:
+        have, want = kept_months.get(k, (0, 0, 0)), month_sums.get(k, (0, 0, 0))
+        problems.append(
+            f"the month total of {_key_name(k[:4], lots)} for {k[4]:%Y-%m} is "
+            f"{have[0]} (debit {have[1]}, credit {have[2]}) but its postings sum to "
+            f"{want[0]} (debit {want[1]}, credit {want[2]})"
+        )
+    return problems
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _lot_names(session: Session, lot_ids: set[int]) -> dict[int, str]:
+    wanted = sorted(i for i in lot_ids if i)
+    if not wanted:
+        return {}
+    return {
+        int(i): f"{c}:{code}"
+        for i, c, code in session.execute(
+            select(Lot.id, Lot.commodity, Lot.lot_code).where(Lot.id.in_(wanted))
+        )
+    }
+
+
+def _key_name(key: tuple[str, str, int, int], lots: dict[int, str]) -> str:
+    account, commodity, lot, stripe = key
+    name = f"account {account} in {commodity}"
+    if lot:
+        name += f", lot {lots.get(lot, lot)}"
+    if stripe:
+        name += f" (stripe {stripe})"
+    return name
+
+
+def _verify_in(s: Session, checks: Sequence[VerifyCheck] = ()) -> VerifyReport:
     count, cp_seal = read_checkpoint(s)
     head: list[str | None] = [None]
 
@@ -724,11 +864,23 @@ def _verify_in(s: Session) -> VerifyReport:
         result = verify_chain(walk, (count, cp_seal))
     unsealed = int(s.scalar(select(func.count()).where(Entry.seal_seq.is_(None))) or 0)
     ok, reason, first_bad = result.ok, result.reason, result.first_bad_entry
+    problems: list[str] = [] if ok or reason is None else [reason]
     if ok:
         bad_month = verify_period_roots(s)
         if bad_month is not None:
             ok = False
             reason = f"the Merkle root stored when {bad_month[0]} closed no longer matches"
+            problems.append(reason)
+    found = kept_figure_problems(s)
+    for check in checks:
+        found.extend(check(s))
+    if found:
+        problems.extend(found)
+        if ok:
+            ok = False
+            reason = found[0] + (
+                f" (and {len(found) - 1} more differences)" if len(found) > 1 else ""
+            )
     return VerifyReport(
         ok=ok,
         entries_checked=result.entries_checked,
@@ -739,4 +891,5 @@ def _verify_in(s: Session) -> VerifyReport:
         checkpoint_count=count,
         checkpoint_seal=cp_seal,
         unsealed=unsealed,
+        problems=tuple(problems[:PROBLEMS_SHOWN]),
     )

@@ -35,7 +35,7 @@ from ledger.queries import (
     range_totals,
     statement_lines,
 )
-from ledger.tables import Entry
+from ledger.tables import Balance, Entry
 from reports.pdf import Column, Document, KeyValueSection, TableSection, shown_amount
 from reports.tabular import Col, Report, Section
 
@@ -70,18 +70,18 @@ def account_statement(
     start: date | None = None,
     end: date | None = None,
 ) -> AccountStatement:
-    """The statement of ``code`` in ``commodity`` (the fund currency by default) from
-    ``start`` (2000-01-01 by default) to ``end`` (by default today or the last entry's date,
-    whichever is later). NotFound for an unknown account, InvalidRequest for an unknown
+    """The statement of ``code`` in ``commodity`` (by default :func:`default_commodity`)
+    from ``start`` (2000-01-01 by default) to ``end`` (by default today or the last entry's
+    date, whichever is later). NotFound for an unknown account, InvalidRequest for an unknown
     commodity or a wrong range."""
     acc = get_account(session, code)
     exps = exponents(session)
-    commodity = commodity or chart.FUND_CURRENCY
+    codes = account_codes(session, acc)
+    commodity = commodity or default_commodity(session, acc.code, acc.currency, codes)
     if commodity not in exps:
         raise InvalidRequest(
             f"no commodity {commodity!r}", errors={"commodity": ["unknown commodity"]}
         )
-    codes = account_codes(session, acc)
     start = start or EARLIEST
     if not end:  # the last entry's date is read only when no end is given
         last = session.scalar(select(func.max(Entry.accounting_date)))
@@ -108,6 +108,32 @@ def account_statement(
         closing=closing,
         total_debit=dr,
         total_credit=cr,
+    )
+
+
+def held_commodities(session: Session, codes: list[str]) -> list[str]:
+    """The commodities ``codes`` have ever held (a kept balance exists, even if zero now)."""
+    return sorted(
+        session.scalars(select(Balance.commodity).where(Balance.account_code.in_(codes)).distinct())
+    )
+
+
+def default_commodity(session: Session, code: str, currency: str | None, codes: list[str]) -> str:
+    """The commodity of a statement asked without one, never a silent zero in the wrong
+    currency: the account's own currency (a bank account: 1020 is USD); else the one
+    commodity it holds; else the fund currency when it holds it or holds nothing (the value
+    of an inventory, not its units); else the caller must choose (InvalidRequest naming the
+    commodities the account holds)."""
+    if currency:
+        return currency
+    held = held_commodities(session, codes)
+    if len(held) == 1:
+        return held[0]
+    if not held or chart.FUND_CURRENCY in held:
+        return chart.FUND_CURRENCY
+    raise InvalidRequest(
+        f"account {code} holds {', '.join(held)}: choose one with ?commodity=",
+        errors={"commodity": [f"required for this account: one of {', '.join(held)}"]},
     )
 
 

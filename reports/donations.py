@@ -51,6 +51,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import chart
+from ledger.fx import Rate, convert
 from ledger.money import format_amount, format_unit_price, round_half_up
 from ledger.queries import exponents
 from ledger.tables import Account, Entry, Lot, Posting
@@ -376,10 +377,31 @@ def purchase_unit_costs(session: Session, on: date) -> dict[str, tuple[int, int,
 
 
 def donated_health(
-    session: Session, start: date, end: date, revenue: int, total_cost: int
+    session: Session,
+    start: date,
+    end: date,
+    revenue: int,
+    total_cost: int,
+    *,
+    into: str | None = None,
+    rate: Rate | None = None,
 ) -> dict[str, Any]:
-    """The donated side of fund health (module doc), amounts formatted."""
-    exp = exponents(session)[chart.FUND_CURRENCY]
+    """The donated side of fund health (module doc), amounts formatted. A converted fund
+    health (``?in=``) passes ``into`` and the rate: the donated amounts (in the fund
+    currency) are converted at it, ``revenue`` and ``total_cost`` come converted."""
+    if into is None or rate is None:
+        exp = exponents(session)[chart.FUND_CURRENCY]
+
+        def conv(amount: int) -> int:
+            return amount
+
+    else:
+        exp = chart.exponent(into)
+        into_, rate_ = into, rate
+
+        def conv(amount: int) -> int:
+            return convert(amount, chart.FUND_CURRENCY, into_, rate_)
+
     lots, figures = donation_figures(session, None, start, end)
     medicine_of = {lot.id: lot.commodity for lot in lots}
     units_dispensed: dict[str, int] = defaultdict(int)
@@ -404,19 +426,20 @@ def donated_health(
             missing.append({"medicine": medicine, "units": units})
             continue
         q, v, when = costs[medicine]
-        line_gap = round_half_up(Fraction(units * v, q))
+        line_gap = conv(round_half_up(Fraction(units * v, q)))
         gap += line_gap
         gap_rows.append(
             {
                 "medicine": medicine,
                 "units": units,
                 "unit_cost": format_unit_price(
-                    Fraction(round_half_up(Fraction(v, q) * 10**6), 10**6), exp
+                    Fraction(round_half_up(Fraction(conv(v), q) * 10**6), 10**6), exp
                 ),
                 "purchase_on": when.isoformat(),
                 "gap": format_amount(line_gap, exp),
             }
         )
+    donated_cost = conv(donated_cost)
     paid_cost = total_cost - donated_cost
     from_ratio = None
     if paid_cost != 0:  # 4 decimals, half up, as the other ratios of fund health

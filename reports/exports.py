@@ -46,6 +46,7 @@ from ledger.beancount import (
 )
 from ledger.db import is_postgres, sqlite_read_only
 from ledger.errors import Conflict
+from ledger.fx_rates import all_rates
 from ledger.queries import trial_balance
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
 
@@ -200,6 +201,11 @@ def export_beancount(
         month_ends=month_ends,
         end=None if end is None else end + timedelta(days=1),
         title=title,
+        prices=[
+            (on, rate.base, rate.text, rate.quote)
+            for on, rate in all_rates(session)
+            if end is None or on <= end
+        ],
     )
 
 

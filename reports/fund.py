@@ -53,6 +53,10 @@ from reports.tabular import Col, Report, Section, rows_of
 
 # --------------------------------------------------------------------------- pure helpers
 
+#: the name the currency exchange (9100) goes by in a report (the balancing line of a
+#: converted report; the exchange differences of a per-currency balance sheet)
+EXCHANGE_DIFFERENCES = "Exchange differences"
+
 
 def ratio_text(numerator: int, denominator: int, places: int = 4) -> str | None:
     """``numerator / denominator`` as a decimal string, half up; None if dividing by 0."""
@@ -164,13 +168,15 @@ def balance_sheet_sections(
     """Per currency: asset, liability, equity lines (natural sign) and the current surplus."""
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
-        if r.commodity not in money or r.type == "memo":
+        if r.commodity not in money or (r.type == "memo" and r.account != chart.CURRENCY_EXCHANGE):
             continue
         cur = out.setdefault(
             r.commodity,
             {"asset": [], "liability": [], "equity": [], "income": 0, "expense": 0},
         )
-        if r.type == "asset":
+        if r.account == chart.CURRENCY_EXCHANGE:  # two currencies: the trading account
+            cur["exchange"] = cur.get("exchange", 0) - r.balance
+        elif r.type == "asset":
             cur["asset"].append((r.account, r.name, r.balance))
         elif r.type in ("liability", "equity"):
             cur[r.type].append((r.account, r.name, -r.balance))
@@ -264,9 +270,11 @@ def balance_sheet(session: Session, as_of: date | None) -> dict[str, Any]:
         liabilities = sum(v for *_x, v in sec["liability"])
         surplus = sec["income"] - sec["expense"]
         equity = sum(v for *_x, v in sec["equity"]) + surplus
-        assert assets == liabilities + equity, f"balance sheet of {cur} does not balance"
+        exchange = sec.get("exchange", 0)
+        assert assets == liabilities + equity + exchange, f"balance sheet of {cur} does not balance"
         out.append(
             {
+                **({"exchange_differences": fmt(exchange)} if "exchange" in sec else {}),
                 "currency": cur,
                 "assets": [{"account": a, "name": n, "amount": fmt(v)} for a, n, v in sec["asset"]],
                 "liabilities": [
@@ -545,6 +553,16 @@ def balance_sheet_rows(out: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "amount": c["current_surplus"],
             }
         )
+        if "exchange_differences" in c:
+            rows.append(
+                {
+                    "currency": cur,
+                    "section": "equity",
+                    "account": chart.CURRENCY_EXCHANGE,
+                    "name": EXCHANGE_DIFFERENCES,
+                    "amount": c["exchange_differences"],
+                }
+            )
         rows += [
             {"currency": cur, "section": total, "amount": c[total]}
             for total in ("total_assets", "total_liabilities", "total_equity")

@@ -12,6 +12,7 @@ account (``1400-P``).
 from __future__ import annotations
 
 from calendar import monthrange
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from invoices.settlement_tables import Settlement
 from ledger import chart
 from ledger.errors import NotFound
 from ledger.model import month_bounds
-from ledger.money import format_amount
+from ledger.money import format_amount, parse_amount
 from ledger.periods import parse_period
 from ledger.queries import account_balances, exponents
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
@@ -38,7 +39,7 @@ from reports.pdf import (
     shown_amount,
 )
 from reports.tabular import Col, Report, Section
-from stock.tables import Pharmacy
+from stock.tables import Medicine, Pharmacy
 
 
 def _kind(source: str | None) -> str:
@@ -241,6 +242,19 @@ def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str
         select(Settlement).where(Settlement.pharmacy == pharmacy, Settlement.period == period)
     ).first()
     name = session.scalar(select(Pharmacy.name).where(Pharmacy.code == pharmacy))
+    shown = (
+        {r["medicine"] for r in dispensing_rows}
+        | {m["medicine"] for m in movements}
+        | {u["medicine"] for u in units}
+    )
+    medicine_names = {
+        code: f"{mname} {strength}".strip()
+        for code, mname, strength in session.execute(
+            select(Medicine.code, Medicine.name, Medicine.strength)
+            .where(Medicine.code.in_(shown))
+            .order_by(Medicine.code)
+        )
+    }
     return {
         "pharmacy": pharmacy,
         "name": name,
@@ -275,6 +289,7 @@ def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str
             "due_to_pharmacy": fmt(-at.get((end, due_to, cur), 0)),
         },
         "units": units,
+        "medicine_names": medicine_names,
     }
 
 
@@ -427,19 +442,32 @@ def pharmacy_statement_document(
         )
         summary.append((f"Settlement {st['id']} ({st['status']})", s(st["net_due"]) + by))
     right = lambda title, w=1.2: Column(title, "right", w)  # noqa: E731
-    rows = (
-        [
-            r["service_date"],
-            r["member_code"] or "walk-in",
-            r["medicine"],
-            str(r["quantity"]),
-            s(r["price"]),
-            s(r["subsidy"]),
-            s(r["copayment"]),
-            s(r["fee"]),
-        ]
-        for r in out["dispensings"]
-    )
+    names: dict[str, str] = out.get("medicine_names") or {}
+    medicine = lambda code: f"{code} {names[code]}" if code in names else code  # noqa: E731
+
+    def rows() -> Iterator[list[str]]:
+        """A line per medicine; a dispensing's fee (for the whole dispensing, not a line)
+        on a row of its own under its lines, so the Fee column still adds up to the total."""
+        fee: tuple[str, str] | None = None  # (dispensing id, fee) still to be shown
+        for r in out["dispensings"]:
+            if fee is not None and fee[0] != r["dispensing_id"]:
+                yield _fee_row(fee, s)
+                fee = None
+            if fee is None and parse_amount(r["fee"], exp):
+                fee = (r["dispensing_id"], r["fee"])
+            yield [
+                r["service_date"],
+                r["member_code"] or "walk-in",
+                medicine(r["medicine"]),
+                str(r["quantity"]),
+                s(r["price"]),
+                s(r["subsidy"]),
+                s(r["copayment"]),
+                "",
+            ]
+        if fee is not None:
+            yield _fee_row(fee, s)
+
     sections: list[Any] = [
         KeyValueSection(f"Summary ({out['currency']})", summary),
         TableSection(
@@ -447,14 +475,14 @@ def pharmacy_statement_document(
             [
                 Column("Date", width=1.1),
                 Column("Member", width=1.2),
-                Column("Medicine", width=1.0),
+                Column("Medicine", width=2.4),
                 right("Qty", 0.7),
                 right("Price"),
                 right("Subsidy"),
                 right("Co-payment"),
                 right("Fee", 0.9),
             ],
-            rows,
+            rows(),
             totals=[
                 "Total",
                 "",
@@ -504,9 +532,15 @@ def pharmacy_statement_document(
     sections.append(
         TableSection(
             "Stock received and sent",
-            [Column("Date"), Column("Kind"), Column("Medicine"), Column("Lot"), right("Units")],
             [
-                [m["date"], m["kind"], m["medicine"], m["lot"] or "", str(m["quantity"])]
+                Column("Date"),
+                Column("Kind"),
+                Column("Medicine", width=2.4),
+                Column("Lot"),
+                right("Units"),
+            ],
+            [
+                [m["date"], m["kind"], medicine(m["medicine"]), m["lot"] or "", str(m["quantity"])]
                 for m in out["stock_movements"]
             ],
         )
@@ -521,7 +555,7 @@ def pharmacy_statement_document(
     sections.append(
         TableSection(
             "Units per medicine",
-            [Column("Medicine")]
+            [Column("Medicine", width=2.4)]
             + [
                 right(h, 1.0)
                 for h in (
@@ -536,7 +570,7 @@ def pharmacy_statement_document(
             ],
             [
                 [
-                    u["medicine"],
+                    medicine(u["medicine"]),
                     str(u["opening"]),
                     str(u["received"]),
                     str(u["dispensed"]),
@@ -558,6 +592,10 @@ def pharmacy_statement_document(
         subtitle=[f"Pharmacy {out['pharmacy']} — {out['name']}", f"Currency {out['currency']}"],
         sections=sections,
     )
+
+
+def _fee_row(fee: tuple[str, str], shown: Callable[[str], str]) -> list[str]:
+    return ["", "", f"Fee of dispensing {fee[0]}", "", "", "", "", shown(fee[1])]
 
 
 def settlement_document(

@@ -5,7 +5,13 @@ content negotiation and the HTTP answer live at the edge (``api/tabular.py``: ``
 
 Cell values by column kind (``None`` is an empty cell everywhere):
 
-* ``text``: anything, written with ``str``.
+* ``text``: anything, written with ``str``. A text that a spreadsheet would read as a
+  formula (it begins with ``= + - @``, a tab or a carriage return: OWASP's "CSV injection"
+  list) is neutralised (:func:`neutralised`): in CSV it gets a leading ``'``; in XLSX every
+  text cell is typed as a string (never a formula) and such a cell also carries Excel's
+  "quote prefix" style, so editing it does not turn it into a formula either. A plain
+  decimal number written as text (``-1500``, ``+12.50``, ``-1,234.50``) is a number to a
+  spreadsheet, not a formula: it is left as it is.
 * ``money``: a :class:`Money` (integer minor units + exponent), an ``int`` of minor units when
   the column has an ``exponent``, or a decimal ``str``/``Decimal`` as the JSON answers carry
   (``"12.50"``; its decimals give the exponent unless the column has one). Never a float.
@@ -54,6 +60,10 @@ JSON_MIME = "application/json"
 CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MIMES: dict[Format, str] = {"json": JSON_MIME, "csv": CSV_MIME, "xlsx": XLSX_MIME}
+
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 
 #: Rows read ahead to fit the XLSX column widths.
 WIDTH_SAMPLE_ROWS = 500
@@ -174,6 +184,16 @@ def _percent(value: Any) -> Decimal | None:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+def formula_risk(text: str) -> bool:
+    """``text`` would be read as a formula by a spreadsheet (and is not a plain number)."""
+    return text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text)
+
+
+def neutralised(text: str) -> str:
+    """``text`` as a CSV cell a spreadsheet shows as text: ``'`` before a formula start."""
+    return "'" + text if formula_risk(text) else text
+
+
 def money_format(exponent: int) -> str:
     """``#,##0`` for KHR (0 decimals), ``#,##0.00`` for USD (2)."""
     return "#,##0" + ("." + "0" * exponent if exponent else "")
@@ -195,7 +215,7 @@ def text_value(value: Any, col: Col) -> str:
     if col.kind == "percent":
         p = _percent(value)
         return "" if p is None else str(p)
-    return str(value)
+    return neutralised(str(value))
 
 
 def typed_value(value: Any, col: Col) -> tuple[Any, str | None]:
@@ -318,6 +338,7 @@ def _write_section(ws: WriteOnlyWorksheet, section: Section) -> None:
     header = []
     for c in cols:
         cell = WriteOnlyCell(ws, value=c.name)
+        cell.data_type = "s"
         cell.font = bold
         header.append(cell)
     ws.append(header)
@@ -327,6 +348,10 @@ def _write_section(ws: WriteOnlyWorksheet, section: Section) -> None:
         for v, c in zip(row, cols, strict=True):
             value, fmt = typed_value(v, c)
             cell = WriteOnlyCell(ws, value=value)
+            if c.kind == "text" and isinstance(value, str):
+                cell.data_type = "s"  # never a formula, whatever the text begins with
+                if formula_risk(value):
+                    cell.quotePrefix = True
             if fmt is not None:
                 cell.number_format = fmt
             cells.append(cell)

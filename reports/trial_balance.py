@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 from ledger.errors import InvalidRequest
 from ledger.money import parse_amount
 from ledger.queries import TrialBalanceRow, exponents, trial_balance
-from reports.pdf import Column, Document, KeyValueSection, TableSection, shown_amount
+from reports.pdf import (
+    Column,
+    Document,
+    KeyValueSection,
+    TableSection,
+    cell_width,
+    shown_amount,
+)
 from reports.tabular import Col, Report, Section
 
 
@@ -108,8 +115,11 @@ def trial_balance_document(
     for r in out["rows"]:
         by_commodity.setdefault(r["commodity"], []).append(r)
     totals = {t["commodity"]: t for t in out["totals"]}
+    # A sub-account's code (up to 40 characters: "2000-" and a supplier's code) is shown
+    # whole at the normal size: its column is as wide as the longest code, the name gives way.
+    longest = max((cell_width(r["account"]) for r in out["rows"]), default=0.0)
     columns = [
-        Column("Account", width=1.2),
+        Column("Account", width=1.2, min_points=longest),
         Column("Name", width=3.2),
         Column("Type", width=1.0),
         Column("Debit", "right", 1.6),

@@ -39,9 +39,10 @@ class ReceiptLineIn:
     lot: str
     expiry: date
     quantity: int
-    #: decimal text in major units of the fund currency, as the client wrote it (purchased)
+    #: decimal text in major units of the invoice's currency, as the client wrote it
+    #: (purchased)
     total_cost: str | None = None
-    #: a donated line's fair value instead (decimal text, may be 0)
+    #: a donated line's fair value instead (decimal text in the fund currency, may be 0)
     fair_value: str | None = None
 
 
@@ -54,6 +55,10 @@ class Receive:
     on: date
     lines: tuple[ReceiptLineIn, ...]
     memo: str | None = None
+    #: the invoice's currency (None: the functional currency) and, for the other currency,
+    #: the rate as the client wrote it (KHR per USD; None: the one in force on ``on``)
+    currency: str | None = None
+    rate: str | None = None
     #: "purchased" | "donated" (DESIGN.md "Funders"); a donation names its donor
     funding: str = "purchased"
     donor: str | None = None

@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session
 
 from ledger import chart, clock
 from ledger.errors import Conflict, InvalidRequest
+from ledger.fx import Conversion
+from ledger.fx import convert as fx_convert
+from ledger.fx_rates import RateInForce, kept_currency, rate_for, record_conversion
 from ledger.journal import check_event_date
 from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, format_amount, parse_amount, round_half_up
@@ -51,6 +54,9 @@ class ReceiptLine:
     expiry_on: date
     quantity: int
     cost: int
+    #: the lot's value in the functional currency when the receipt is invoiced in another
+    #: currency (``cost`` is then in the invoice's currency); None: the same as ``cost``
+    value: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,12 +70,21 @@ class ReceiptResult:
     currency: str
     exponent: int
     lines: list[ReceiptLine]
+    #: a receipt invoiced in another currency than the functional one: the rate it
+    #: converted at and the functional currency its lots are valued in
+    rate: RateInForce | None = None
+    value_currency: str | None = None
+    #: DESIGN.md "Funders": "purchased" | "donated" (a donation names its donor)
     funding: str = "purchased"
     donor: str | None = None
 
     @property
     def total_cost(self) -> int:
         return sum(line.cost for line in self.lines)
+
+    @property
+    def total_value(self) -> int:
+        return sum(line.cost if line.value is None else line.value for line in self.lines)
 
 
 @dataclass(frozen=True)
@@ -243,8 +258,25 @@ def receive(
         account = require_location(session, cmd.location)
     except UnknownLocation as exc:
         errors.update(exc.errors or {})
-    exp = fund_exponent_of(session, currency)
+    # Two currencies: a receipt invoiced in USD values its lots in the functional currency,
+    # converted per line at one rate (stated, or the one in force on the receipt's date).
+    invoice_currency = kept_currency(cmd.currency or currency)
+    fx_rate: RateInForce | None = None
+    if invoice_currency != currency and donations.is_donated(cmd):
+        errors.setdefault("currency", []).append(
+            f"a donated receipt is valued at its fair value in {currency}"
+        )
+    elif invoice_currency != currency:
+        fx_rate = rate_for(session, on, cmd.rate)
+    elif cmd.rate is not None:
+        raise InvalidRequest(
+            f"a rate is only for a receipt invoiced in another currency than {currency}",
+            errors={"rate": [f"only with a currency other than {currency}"]},
+        )
+    value_exp = fund_exponent_of(session, currency)
+    exp = fund_exponent_of(session, invoice_currency)
     parsed: list[tuple[str, str, date, int, int]] = []
+    values: list[int] = []
     for i, line in enumerate(cmd.lines):
         f = f"lines.{i}"
         med = line.medicine
@@ -272,13 +304,17 @@ def receive(
         except AmountError as exc:
             errors.setdefault(f"{f}.total_cost", []).append(str(exc))
             continue
-        if cost < q:
+        value = (
+            cost if fx_rate is None else fx_convert(cost, invoice_currency, currency, fx_rate.rate)
+        )
+        if value < q:
             errors.setdefault(f"{f}.total_cost", []).append(
-                f"must be at least {format_amount(q, exp)} {currency}: one "
-                f"{format_amount(1, exp)} per unit at least, so a lot's value is zero only "
-                f"when its units are"
+                f"must be worth at least {format_amount(q, value_exp)} {currency}: one "
+                f"{format_amount(1, value_exp)} per unit at least, so a lot's value is zero "
+                f"only when its units are"
             )
         parsed.append((med, line.lot, line.expiry, q, cost))
+        values.append(value)
     _raise_if(errors)
     mv = _new_movement(session, "receipt", cmd.location, on, by, supplier=cmd.supplier)
     postings: list[PostingDraft] = []
@@ -311,14 +347,39 @@ def receive(
             PostingDraft(account, med, q, lot.id),
             PostingDraft(chart.UNITS_RECEIVED, med, -q, lot.id),
         ]
-        if cost:  # a donation at a fair value of 0 moves units only
-            postings += [
-                PostingDraft(account, currency, cost, lot.id),
-                PostingDraft(donations.counter_account(cmd), currency, -cost),
-            ]
-        lines.append(ReceiptLine(med, lot_code, expiry, q, cost))
+        if fx_rate is None:
+            if cost:  # a donation at a fair value of 0 moves units only
+                postings += [
+                    PostingDraft(account, currency, cost, lot.id),
+                    PostingDraft(donations.counter_account(cmd), currency, -cost),
+                ]
+            lines.append(ReceiptLine(med, lot_code, expiry, q, cost))
+            continue
+        value = values[i]
+        postings += [
+            PostingDraft(account, currency, value, lot.id),
+            PostingDraft(chart.CURRENCY_EXCHANGE, currency, -value),
+            PostingDraft(chart.CURRENCY_EXCHANGE, invoice_currency, cost),
+            PostingDraft(donations.counter_account(cmd), invoice_currency, -cost),
+        ]
+        lines.append(ReceiptLine(med, lot_code, expiry, q, cost, value))
     memo = cmd.memo or f"Receipt from {cmd.supplier or cmd.donor} into {cmd.location}"
     posted = _post(session, mv, memo, postings, by, _partition(cmd.location))
+    if fx_rate is not None:
+        record_conversion(
+            session,
+            entry_id=posted.id,
+            source=f"stock-receipt:{mv.id}",
+            on=on,
+            rate=fx_rate,
+            conversion=Conversion(
+                invoice_currency,
+                sum(line.cost for line in lines),
+                currency,
+                sum(values),
+                fx_rate.rate,
+            ),
+        )
     return ReceiptResult(
         mv.id,
         posted.id,
@@ -326,9 +387,11 @@ def receive(
         cmd.location,
         on,
         posted.accounting_date,
-        currency,
+        invoice_currency,
         exp,
         lines,
+        fx_rate,
+        currency if fx_rate is not None else None,
         funding=cmd.funding,
         donor=cmd.donor,
     )

@@ -61,6 +61,15 @@ def require_location(
     return code
 
 
+#: How to find the right code when a medicine code names nothing.
+MEDICINE_CODES_HINT = "medicine codes are case-sensitive; GET /api/v1/medicines lists them"
+
+
+def unknown_medicine(code: object) -> str:
+    """The answer to a medicine code that names no medicine: ``no medicine 'met500': …``."""
+    return f"no medicine {code!r}: {MEDICINE_CODES_HINT}"
+
+
 def require_medicine(
     session: Session,
     medicine: str,
@@ -78,7 +87,7 @@ def require_medicine(
         )
     if com is None or com.kind != "medicine":
         raise UnknownReference(
-            f"no medicine {medicine!r}", errors={field: [f"no medicine {medicine!r}"]}
+            unknown_medicine(medicine), errors={field: [unknown_medicine(medicine)]}
         )
     return com
 

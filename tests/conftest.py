@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from commands import upgrade
+from tests.support import bearer, make_app
 
 PG_URL = os.environ.get("RDF_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("RDF_TEST_REQUIRE_POSTGRES") == "1"
@@ -209,12 +210,6 @@ def postgres_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-def make_app(url: str) -> Flask:
-    from app import create_app
-
-    return create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret"})
-
-
 #: One application per test process, pointed at each test's own database (building the
 #: app — OpenAPI spec, blueprints — costs far more than a test's own requests).
 _shared_app: dict[str, Flask] = {}
@@ -259,5 +254,25 @@ def tokens(app: Flask) -> dict[str, str]:
     return out
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+@pytest.fixture
+def finance(tokens: dict[str, str]) -> dict[str, str]:
+    """The finance officer's headers."""
+    return bearer(tokens["finance"])
+
+
+@pytest.fixture
+def auditor(tokens: dict[str, str]) -> dict[str, str]:
+    """The auditor's headers."""
+    return bearer(tokens["auditor"])
+
+
+@pytest.fixture
+def fin(finance: dict[str, str]) -> dict[str, str]:
+    """``finance`` under the short name of the fx and invoices tests."""
+    return finance
+
+
+@pytest.fixture
+def aud(auditor: dict[str, str]) -> dict[str, str]:
+    """``auditor`` under the short name of the fx and invoices tests."""
+    return auditor

@@ -125,6 +125,20 @@ def _nav() -> list[tuple[str, str]]:
         ("/app/stock", _("Stock")),
         ("/app/statements", _("Statements")),
     ]
+    if who.role in ("finance", "admin"):
+        links += [
+            ("/app/finance", _("Fund")),
+            ("/app/finance/stock", _("Stock movements")),
+            ("/app/finance/settlements", _("Settlements")),
+            ("/app/finance/bank", _("Bank")),
+            ("/app/finance/close", _("Close")),
+        ]
+    elif who.role == "auditor":
+        links.append(("/app/finance", _("Fund")))
+    if who.role in ("finance", "auditor", "admin"):
+        links += [("/app/audit", _("Audit")), ("/app/audit/downloads", _("Downloads"))]
+    if who.role == "admin":
+        links.append(("/app/admin/users", _("Users")))
     return links
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from ledger.money import MAX_AMOUNT_MINOR, MAX_QUANTITY_UNITS
 
@@ -29,9 +29,23 @@ def _unstorable(value: Any) -> bool:
     return False
 
 
+#: The answer to a field the request does not have (a misspelt ``clientRef`` must not be
+#: dropped silently: it would turn a retry into a second dispensing).
+UNKNOWN_FIELD = (
+    "unknown field: not part of this request (names are case-sensitive; see /api/v1/docs)"
+)
+
+
 class Strict(Schema):
+    """The base of every schema of the edge. A request body with a field the schema does
+    not have is refused (422 naming it), nested objects included: ``unknown = RAISE``.
+    Query strings stay lenient: webargs loads them with ``EXCLUDE`` whatever the schema
+    says (a cache-buster or ``format=`` on any page is harmless)."""
+
     class Meta:
-        unknown = EXCLUDE
+        unknown = RAISE
+
+    error_messages = {"unknown": UNKNOWN_FIELD}
 
     @pre_load
     def _refuse_unstorable_text(self, data: Any, **_kw: Any) -> Any:
@@ -74,6 +88,27 @@ class Quantity(fields.Integer):
         return out
 
 
+class Date(fields.Date):
+    """An ISO date, and an error that says how to write one."""
+
+    default_error_messages = {
+        "invalid": "Not a valid date: use YYYY-MM-DD",
+        "format": '"{input}" cannot be formatted as a date',
+    }
+
+
+#: The answer to a period written some other way than "2026-10".
+PERIOD_FORM = "Not a valid period: use YYYY-MM"
+
+
+class Period(fields.String):
+    """A month as ``YYYY-MM`` (its shape is checked where it is parsed: ``parse_period``)."""
+
+    def __init__(self, **kw: Any) -> None:
+        kw.setdefault("validate", validate.Length(min=7, max=7, error=PERIOD_FORM))
+        super().__init__(**kw)
+
+
 class PagingArgs(Strict):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     cursor = fields.String(load_default=None, validate=validate.Length(max=2000))
@@ -102,7 +137,7 @@ class AccountPage(Strict):
 
 
 class AsOfArgs(Strict):
-    as_of = fields.Date(load_default=None)
+    as_of = Date(load_default=None)
 
 
 class BalanceLineOut(Strict):
@@ -114,19 +149,30 @@ class BalanceLineOut(Strict):
 
 class BalanceOut(Strict):
     account = fields.String()
-    as_of = fields.Date(allow_none=True)
+    as_of = Date(allow_none=True)
     balances = fields.List(fields.Nested(BalanceLineOut))
 
 
+#: How a statement's commodity is chosen when none is asked for (OpenAPI description).
+STATEMENT_COMMODITY = (
+    "Default: the account's own currency (1020 is USD); else the one commodity it holds; "
+    "else the fund currency when it holds it or nothing; else 422 naming the commodities."
+)
+
+
 class StatementArgs(PagingArgs):
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
-    commodity = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
+    commodity = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=24),
+        metadata={"description": STATEMENT_COMMODITY},
+    )
 
 
 class StatementLineOut(Strict):
-    date = fields.Date()
-    service_date = fields.Date()
+    date = Date()
+    service_date = Date()
     entry_id = fields.String()
     memo = fields.String()
     source = fields.String(allow_none=True)
@@ -141,8 +187,8 @@ class StatementOut(Strict):
     account = fields.String()
     name = fields.String()
     commodity = fields.String()
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Date(data_key="from")
+    to = Date()
     opening = fields.String()
     closing = fields.String()
     total_debit = fields.String()
@@ -159,7 +205,7 @@ class PostingIn(Strict):
 
 
 class JournalEntryIn(Strict):
-    date = fields.Date(required=True)
+    date = Date(required=True)
     memo = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     postings = fields.List(
         fields.Nested(PostingIn), required=True, validate=validate.Length(min=2, max=500)
@@ -180,8 +226,8 @@ class SourceOut(Strict):
 
 class JournalEntryOut(Strict):
     id = fields.String()
-    service_date = fields.Date()
-    accounting_date = fields.Date()
+    service_date = Date()
+    accounting_date = Date()
     memo = fields.String()
     source = fields.String(allow_none=True)
     source_document = fields.Nested(SourceOut, allow_none=True)
@@ -194,13 +240,15 @@ class JournalEntryOut(Strict):
 
 
 class ReverseIn(Strict):
-    date = fields.Date(load_default=None)
+    date = Date(load_default=None)
     memo = fields.String(load_default=None, validate=validate.Length(min=1, max=2000))
 
 
 class TrialBalanceArgs(Strict):
-    as_of = fields.Date(load_default=None)
+    as_of = Date(load_default=None)
     commodity = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
+    #: convert every balance into this currency at the as-of rate (?in=KHR|USD)
+    in_ = fields.String(data_key="in", load_default=None, validate=validate.Length(min=1, max=24))
 
 
 class TrialBalanceRowOut(Strict):
@@ -219,13 +267,17 @@ class CommodityTotalOut(Strict):
 
 
 class TrialBalanceOut(Strict):
-    as_of = fields.Date(allow_none=True)
+    as_of = Date(allow_none=True)
     commodity = fields.String(allow_none=True)
     rows = fields.List(fields.Nested(TrialBalanceRowOut))
     totals = fields.List(fields.Nested(CommodityTotalOut))
     total_debit = fields.String(allow_none=True)
     total_credit = fields.String(allow_none=True)
     balanced = fields.Boolean()
+    in_ = fields.String(data_key="in", allow_none=True)
+    rate = fields.String(allow_none=True)
+    rate_date = Date(allow_none=True)
+    exchange_differences = fields.String(allow_none=True)
 
 
 class PeriodOut(Strict):

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-from api.schemas.common import CodeStr, DecimalText, PagingArgs, Strict
+from api.schemas.common import CodeStr, Date, DecimalText, PagingArgs, Strict
 
 CODE_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -52,7 +52,7 @@ class PriceItemIn(Strict):
 
 
 class PriceListVersionIn(Strict):
-    effective_from = fields.Date(required=True)
+    effective_from = Date(required=True)
     items = fields.List(
         fields.Nested(PriceItemIn), required=True, validate=validate.Length(min=1, max=5000)
     )
@@ -66,7 +66,7 @@ class PriceItemOut(Strict):
 class PriceListVersionOut(Strict):
     id = fields.String()
     price_list = fields.String()
-    effective_from = fields.Date()
+    effective_from = Date()
     created_at = fields.String()
     items = fields.List(fields.Nested(PriceItemOut))
 
@@ -123,8 +123,8 @@ class SchemePage(Strict):
 
 class EnrolmentIn(Strict):
     scheme = RefCode(required=True)
-    valid_from = fields.Date(required=True)
-    valid_to = fields.Date(load_default=None, allow_none=True)
+    valid_from = Date(required=True)
+    valid_to = Date(load_default=None, allow_none=True)
 
 
 class PatientIn(Strict):
@@ -137,8 +137,8 @@ class PatientIn(Strict):
 class EnrolmentOut(Strict):
     id = fields.String()
     scheme = fields.String()
-    valid_from = fields.Date()
-    valid_to = fields.Date(allow_none=True)
+    valid_from = Date()
+    valid_to = Date(allow_none=True)
 
 
 class PatientOut(Strict):
@@ -167,8 +167,8 @@ class FeeIn(Strict):
 
 
 class ContractIn(Strict):
-    valid_from = fields.Date(required=True)
-    valid_to = fields.Date(load_default=None, allow_none=True)
+    valid_from = Date(required=True)
+    valid_to = Date(load_default=None, allow_none=True)
     model = fields.String(required=True, validate=validate.OneOf(["consignment", "purchase"]))
     price_list = RefCode(required=True)
     fee = fields.Nested(FeeIn, required=True)
@@ -179,7 +179,7 @@ class ContractIn(Strict):
 
 
 class ContractEndIn(Strict):
-    on = fields.Date(load_default=None, allow_none=True)
+    on = Date(load_default=None, allow_none=True)
 
 
 class FeeOut(Strict):
@@ -190,8 +190,8 @@ class FeeOut(Strict):
 class ContractOut(Strict):
     id = fields.String()
     pharmacy = fields.String()
-    valid_from = fields.Date()
-    valid_to = fields.Date(allow_none=True)
+    valid_from = Date()
+    valid_to = Date(allow_none=True)
     model = fields.String()
     price_list = fields.String()
     wholesale_price_list = fields.String(allow_none=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from api.schemas.common import PagingArgs, Quantity, Strict
+from api.schemas.common import Date, PagingArgs, Quantity, Strict
 
 MAX_BATCH = 1000
 
@@ -21,7 +21,7 @@ class DispensingIn(Strict):
     patient = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=40)
     )
-    service_date = fields.Date(required=True)
+    service_date = Date(required=True)
     client_ref = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=120)
     )
@@ -135,14 +135,14 @@ class ReturnIn(Strict):
     items = fields.List(
         fields.Nested(ReturnItemIn), required=True, validate=validate.Length(min=1, max=100)
     )
-    date = fields.Date(load_default=None)
+    date = Date(load_default=None)
 
 
 class ListArgs(PagingArgs):
     pharmacy = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
     patient = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
 
 
 class DispensingPage(Strict):

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from api.schemas.common import DecimalText, Strict
+from api.schemas.common import Date, DecimalText, Strict
 from api.schemas.stock import Code, Name, UtcDateTime
 
 
@@ -47,8 +47,8 @@ class BudgetOut(Strict):
 
 class DonationArgs(Strict):
     donor = Code(load_default=None)
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
     format = fields.String(load_default=None)
 
 
@@ -80,7 +80,7 @@ TotalsOut = Strict.from_dict(_figures(), name="DonationTotalsOut")
 class DonationLotOut(Strict):
     medicine = fields.String()
     lot = fields.String()
-    expiry = fields.Date()
+    expiry = Date()
     donor = fields.String()
     places = fields.List(fields.Nested(PlaceOut))
     totals = fields.Nested(TotalsOut)
@@ -88,7 +88,7 @@ class DonationLotOut(Strict):
 
 class DonationReportOut(Strict):
     donor = fields.String(allow_none=True)
-    from_ = fields.Date(data_key="from", allow_none=True)
-    to = fields.Date(allow_none=True)
+    from_ = Date(data_key="from", allow_none=True)
+    to = Date(allow_none=True)
     currency = fields.String()
     lots = fields.List(fields.Nested(DonationLotOut))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from api.schemas.common import DecimalText, PagingArgs, Strict
+from api.schemas.common import Date, DecimalText, PagingArgs, Period, Strict
 from invoices.payments import APPLIES_TO_KINDS, DIRECTIONS, KINDS
 from reports.aging import BUCKETS
 
@@ -20,13 +20,17 @@ class AppliesToIn(Strict):
 
 
 class PaymentIn(Strict):
-    date = fields.Date(required=True)
+    date = Date(required=True)
     direction = fields.String(required=True, validate=validate.OneOf(DIRECTIONS))
     counterparty = fields.Nested(CounterpartyIn, required=True)
     amount = DecimalText(required=True)
     currency = fields.String(required=True, validate=validate.Length(min=1, max=24))
     reference = fields.String(required=True, validate=validate.Length(min=1, max=200))
     applies_to = fields.Nested(AppliesToIn, load_default=None, allow_none=True)
+    #: KHR per USD (<= 6 decimals) when the currency paid differs from the settled balance's
+    rate = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    #: the currency of the balance settled (default: see invoices.payments.settled_currency)
+    settles = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
 
 
 class CounterpartyOut(Strict):
@@ -52,6 +56,20 @@ class CounterpartyBalanceOut(Strict):
     position = fields.String()
 
 
+class SettledOut(Strict):
+    currency = fields.String()
+    amount = fields.String()
+    rate = fields.String()
+    rate_stated = fields.Boolean()
+    rate_date = Date(allow_none=True)
+
+
+class LegOut(Strict):
+    account = fields.String()
+    currency = fields.String()
+    amount = fields.String()
+
+
 class PaymentLineRefOut(Strict):
     id = fields.String()
     statement_id = fields.String()
@@ -60,8 +78,8 @@ class PaymentLineRefOut(Strict):
 
 class PaymentOut(Strict):
     id = fields.String()
-    date = fields.Date()
-    accounting_date = fields.Date(allow_none=True)
+    date = Date()
+    accounting_date = Date(allow_none=True)
     direction = fields.String()
     counterparty = fields.Nested(CounterpartyOut)
     amount = fields.String()
@@ -72,6 +90,8 @@ class PaymentOut(Strict):
     created_at = fields.String()
     created_by = fields.String()
     counterparty_balance = fields.Nested(CounterpartyBalanceOut)
+    settled = fields.Nested(SettledOut, allow_none=True)
+    legs = fields.List(fields.Nested(LegOut))
     bank_line = fields.Nested(PaymentLineRefOut, allow_none=True)
     status = fields.String()
 
@@ -86,8 +106,8 @@ class PaymentArgs(PagingArgs):
     counterparty_kind = fields.String(load_default=None, validate=validate.OneOf(KINDS))
     counterparty_code = fields.String(load_default=None, validate=validate.Length(max=200))
     currency = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
     applies_to_kind = fields.String(load_default=None, validate=validate.OneOf(APPLIES_TO_KINDS))
     applies_to_id = fields.String(load_default=None, validate=validate.Length(max=64))
     matched = fields.Boolean(load_default=None)
@@ -97,7 +117,7 @@ class BankLineOut(Strict):
     id = fields.String()
     statement_id = fields.String()
     line_number = fields.Integer()
-    date = fields.Date()
+    date = Date()
     amount = fields.String()
     currency = fields.String()
     reference = fields.String()
@@ -129,7 +149,7 @@ class UnmatchIn(Strict):
 
 class PaymentBriefOut(Strict):
     id = fields.String()
-    date = fields.Date()
+    date = Date()
     direction = fields.String()
     counterparty = fields.Nested(CounterpartyOut)
     amount = fields.String()
@@ -155,12 +175,12 @@ class ReconCurrencyOut(Strict):
 
 
 class ReconciliationArgs(Strict):
-    period = fields.String(required=True, validate=validate.Length(min=7, max=7))
+    period = Period(required=True)
 
 
 class ReconciliationOut(Strict):
     period = fields.String()
-    as_of = fields.Date()
+    as_of = Date()
     matched = fields.List(fields.Nested(MatchedPairOut))
     unmatched_bank_lines = fields.List(fields.Nested(BankLineOut))
     unmatched_payments = fields.List(fields.Nested(PaymentBriefOut))
@@ -168,12 +188,15 @@ class ReconciliationOut(Strict):
 
 
 class ReportAsOfArgs(Strict):
-    as_of = fields.Date(load_default=None)
+    as_of = Date(load_default=None)
+    #: convert every balance into this currency at the as-of rate (?in=KHR|USD)
+    in_ = fields.String(data_key="in", load_default=None, validate=validate.Length(min=1, max=24))
 
 
 class ReportRangeArgs(Strict):
-    from_ = fields.Date(data_key="from", required=True)
-    to = fields.Date(required=True)
+    from_ = Date(data_key="from", required=True)
+    to = Date(required=True)
+    in_ = fields.String(data_key="in", load_default=None, validate=validate.Length(min=1, max=24))
 
 
 class AgedRowOut(Strict):
@@ -190,7 +213,7 @@ class AgedRowOut(Strict):
 
 
 class AgedOut(Strict):
-    as_of = fields.Date()
+    as_of = Date()
     buckets = fields.List(fields.String())
     items = fields.List(fields.Nested(AgedRowOut))
 
@@ -210,11 +233,15 @@ class BalanceSheetCurrencyOut(Strict):
     total_assets = fields.String()
     total_liabilities = fields.String()
     total_equity = fields.String()
+    exchange_differences = fields.String()
     balanced = fields.Boolean()
 
 
 class BalanceSheetOut(Strict):
-    as_of = fields.Date(allow_none=True)
+    as_of = Date(allow_none=True)
+    in_ = fields.String(data_key="in", allow_none=True)
+    rate = fields.String(allow_none=True)
+    rate_date = Date(allow_none=True)
     currencies = fields.List(fields.Nested(BalanceSheetCurrencyOut))
 
 
@@ -228,8 +255,11 @@ class IncomeCurrencyOut(Strict):
 
 
 class IncomeStatementOut(Strict):
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Date(data_key="from")
+    to = Date()
+    in_ = fields.String(data_key="in", allow_none=True)
+    rate = fields.String(allow_none=True)
+    rate_date = Date(allow_none=True)
     currencies = fields.List(fields.Nested(IncomeCurrencyOut))
 
 
@@ -253,6 +283,7 @@ class FundFiguresOut(Strict):
     capital_contributed = fields.String()
     inventory_value = fields.String()
     average_monthly_cost_of_medicines = fields.String()
+    exchange_differences = fields.String()
 
 
 class PriceCostOut(Strict):
@@ -260,15 +291,18 @@ class PriceCostOut(Strict):
     medicine = fields.String()
     unit_price = fields.String()
     replacement_cost = fields.String(allow_none=True)
-    replacement_cost_on = fields.Date(allow_none=True)
+    replacement_cost_on = Date(allow_none=True)
     price_to_cost = fields.String(allow_none=True)
     below_cost = fields.Boolean(allow_none=True)
 
 
 class FundHealthOut(Strict):
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Date(data_key="from")
+    to = Date()
     currency = fields.String()
+    in_ = fields.String(data_key="in", allow_none=True)
+    rate = fields.String(allow_none=True)
+    rate_date = Date(allow_none=True)
     months = fields.Integer()
     ratios = fields.Nested(FundRatiosOut)
     figures = fields.Nested(FundFiguresOut)

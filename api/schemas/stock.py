@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from api.schemas.common import DecimalText, PagingArgs, Quantity, Strict
+from api.schemas.common import Date, DecimalText, PagingArgs, Quantity, Strict
 from ledger import chart
 from ledger.clock import iso_utc
 
@@ -108,7 +108,7 @@ class StockPharmacyPage(Strict):
 class StockReceiptLineIn(Strict):
     medicine = Code(required=True)
     lot = LotText(required=True)
-    expiry = fields.Date(required=True)
+    expiry = Date(required=True)
     quantity = Quantity(required=True)
     #: a purchased line's cost; a donated line carries ``fair_value`` instead (checked by
     #: ``stock.donations.check_funding``: the wrong one, or none, is a 422)
@@ -124,11 +124,15 @@ class StockFundingIn(Strict):
 class StockReceiptIn(Strict):
     supplier = Code(load_default=None)
     location = Code(required=True)
-    date = fields.Date(required=True)
+    date = Date(required=True)
     memo = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
     lines = fields.List(
         fields.Nested(StockReceiptLineIn), required=True, validate=validate.Length(min=1, max=200)
     )
+    #: the invoice's currency (default: the functional currency) and, for the other
+    #: currency, the rate (KHR per USD, <= 6 decimals; default: the one in force)
+    currency = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
+    rate = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
     #: DESIGN.md "Funders": absent = purchased
     funding = fields.Nested(StockFundingIn, load_default=None)
 
@@ -136,9 +140,11 @@ class StockReceiptIn(Strict):
 class StockReceiptLineOut(Strict):
     medicine = fields.String()
     lot = fields.String()
-    expiry = fields.Date()
+    expiry = Date()
     quantity = fields.Integer()
     total_cost = fields.String()
+    #: the lot's value in the functional currency (``value_currency``)
+    value = fields.String()
     fair_value = fields.String()
 
 
@@ -152,11 +158,15 @@ class StockReceiptOut(Strict):
     entry_id = fields.String()
     supplier = fields.String(allow_none=True)
     location = fields.String()
-    date = fields.Date()
-    accounting_date = fields.Date()
+    date = Date()
+    accounting_date = Date()
     currency = fields.String()
     total_cost = fields.String()
     lines = fields.List(fields.Nested(StockReceiptLineOut))
+    rate = fields.String(allow_none=True)
+    rate_date = Date(allow_none=True)
+    value_currency = fields.String()
+    total_value = fields.String()
     #: only on a donated receipt (then lines carry ``fair_value`` and ``total_fair_value``)
     funding = fields.Nested(StockFundingOut)
     total_fair_value = fields.String()
@@ -174,7 +184,7 @@ class StockTransferLineIn(Strict):
 class StockTransferIn(Strict):
     from_ = Code(required=True, data_key="from")
     to = Code(required=True)
-    date = fields.Date(required=True)
+    date = Date(required=True)
     memo = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
     lines = fields.List(
         fields.Nested(StockTransferLineIn), required=True, validate=validate.Length(min=1, max=200)
@@ -183,7 +193,7 @@ class StockTransferIn(Strict):
 
 class StockLotTakeOut(Strict):
     lot = fields.String()
-    expiry = fields.Date()
+    expiry = Date()
     quantity = fields.Integer()
     value = fields.String()
 
@@ -201,8 +211,8 @@ class StockTransferOut(Strict):
     entry_id = fields.String()
     from_ = fields.String(data_key="from")
     to = fields.String()
-    date = fields.Date()
-    accounting_date = fields.Date()
+    date = Date()
+    accounting_date = Date()
     currency = fields.String()
     lines = fields.List(fields.Nested(StockTakenLineOut))
 
@@ -215,7 +225,7 @@ class StockWriteOffLineIn(Strict):
 
 class StockWriteOffIn(Strict):
     location = Code(required=True)
-    date = fields.Date(required=True)
+    date = Date(required=True)
     reason = fields.String(required=True, validate=validate.OneOf(["expired", "damaged", "lost"]))
     memo = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
     lines = fields.List(
@@ -227,8 +237,8 @@ class StockWriteOffOut(Strict):
     id = fields.String()
     entry_id = fields.String()
     location = fields.String()
-    date = fields.Date()
-    accounting_date = fields.Date()
+    date = Date()
+    accounting_date = Date()
     reason = fields.String()
     currency = fields.String()
     lines = fields.List(fields.Nested(StockTakenLineOut))
@@ -245,7 +255,7 @@ class StockCountLineIn(Strict):
 
 class StockCountIn(Strict):
     location = Code(required=True)
-    date = fields.Date(required=True)
+    date = Date(required=True)
     memo = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
     lines = fields.List(
         fields.Nested(StockCountLineIn), required=True, validate=validate.Length(min=1, max=500)
@@ -255,7 +265,7 @@ class StockCountIn(Strict):
 class StockCountLineOut(Strict):
     medicine = fields.String()
     lot = fields.String()
-    expiry = fields.Date()
+    expiry = Date()
     book = fields.Integer()
     counted = fields.Integer()
     difference = fields.Integer()
@@ -266,8 +276,8 @@ class StockCountOut(Strict):
     id = fields.String()
     entry_id = fields.String(allow_none=True)
     location = fields.String()
-    date = fields.Date()
-    accounting_date = fields.Date(allow_none=True)
+    date = Date()
+    accounting_date = Date(allow_none=True)
     currency = fields.String()
     lines = fields.List(fields.Nested(StockCountLineOut))
     differences = fields.List(fields.Nested(StockCountLineOut))
@@ -279,14 +289,14 @@ class StockCountOut(Strict):
 class StockOnHandArgs(Strict):
     location = Code(load_default=None)
     medicine = Code(load_default=None)
-    as_of = fields.Date(load_default=None)
+    as_of = Date(load_default=None)
 
 
 class StockOnHandOut(Strict):
     location = fields.String()
     medicine = fields.String()
     lot = fields.String()
-    expiry = fields.Date()
+    expiry = Date()
     quantity = fields.Integer()
     value = fields.String()
     currency = fields.String()
@@ -306,13 +316,13 @@ class StockExpiringOut(StockOnHandOut):
 class StockMovementArgs(PagingArgs):
     location = Code(load_default=None)
     medicine = Code(required=True)
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
 
 
 class StockCardLineOut(Strict):
-    date = fields.Date()
-    service_date = fields.Date()
+    date = Date()
+    service_date = Date()
     entry_id = fields.String()
     source = fields.String(allow_none=True)
     memo = fields.String()
@@ -332,8 +342,8 @@ class StockCardOut(Strict):
     location = fields.String()
     medicine = fields.String()
     currency = fields.String()
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Date(data_key="from")
+    to = Date()
     opening = fields.Nested(StockQuantityValueOut)
     closing = fields.Nested(StockQuantityValueOut)
     items = fields.List(fields.Nested(StockCardLineOut))

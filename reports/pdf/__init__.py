@@ -32,7 +32,7 @@ Table row iterables are consumed once, lazily; at most about a page of rows is b
 from .amounts import display_amount, shown_amount
 from .fonts import khmer_font_available, khmer_shaping_available
 from .model import BarChartSection, Column, Document, KeyValueSection, Section, TableSection
-from .render import render_pdf
+from .render import cell_width, render_pdf
 
 __all__ = [
     "BarChartSection",
@@ -40,6 +40,7 @@ __all__ = [
     "Document",
     "KeyValueSection",
     "Section",
+    "cell_width",
     "TableSection",
     "display_amount",
     "khmer_font_available",

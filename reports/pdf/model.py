@@ -11,11 +11,15 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class Column:
-    """One table column. ``width`` is relative to the other columns of the same table."""
+    """One table column. ``width`` is relative to the other columns of the same table;
+    ``min_points``: the column is never narrower than this (points), the other columns
+    share what is left (a column of codes sized with :func:`reports.pdf.cell_width` to its
+    longest code is never shrunk or cut)."""
 
     title: str
     align: Literal["left", "right"] = "left"
     width: float = 1.0
+    min_points: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ def render_pdf(doc: Document) -> bytes:
         author=doc.fund_name,
         subject=doc.period,
         creator="RDF Ledger",
+        # Reproducible bytes (a fixed document id), and the metadata's CreationDate set to
+        # the time printed on the page (``made_at``) by the canvas, not reportlab's 2000-01-01.
         invariant=True,
     )
     frame = Frame(
@@ -91,7 +93,7 @@ def render_pdf(doc: Document) -> bytes:
         story.append(Spacer(1, 14))
 
     def canvasmaker(*args: Any, **kwargs: Any) -> Canvas:
-        return _NumberedCanvas(*args, decorate=furniture.draw, **kwargs)
+        return _NumberedCanvas(*args, decorate=furniture.draw, made_at=doc.made_at, **kwargs)
 
     template.build(story, canvasmaker=canvasmaker)
     return buffer.getvalue()
@@ -129,15 +131,37 @@ def utc_stamp(moment: datetime) -> str:
 # --------------------------------------------------------------------------- page furniture
 
 
+def _stamp(canvas: Canvas, made_at: datetime) -> None:
+    """The PDF's CreationDate and ModDate: ``made_at`` in UTC, as printed on every page.
+    (In invariant mode reportlab writes 2000-01-01; its time stamp object is what the
+    document's Info dictionary formats, so it is set here.)"""
+    moment = made_at.astimezone(UTC) if made_at.tzinfo is not None else made_at
+    ts = canvas._doc._timeStamp
+    ts.YMDhms = (
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+    )
+    ts.dhh = ts.dmm = 0
+
+
 class _NumberedCanvas(Canvas):
     """Holds every page until the end so each can say "Page N of M" (the two-pass pattern)."""
 
     def __init__(
-        self, *args: Any, decorate: Callable[[Canvas, int, int], None], **kwargs: Any
+        self,
+        *args: Any,
+        decorate: Callable[[Canvas, int, int], None],
+        made_at: datetime,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._decorate = decorate
         self._held_pages: list[dict[str, Any]] = []
+        _stamp(self, made_at)
 
     def showPage(self) -> None:  # noqa: N802 - reportlab's name
         self._held_pages.append(dict(self.__dict__))
@@ -236,12 +260,42 @@ class _Grid:
     max_width: float | None = None
 
     def x_positions(self, width: float) -> list[tuple[float, float]]:
-        scale = width / sum(c.width for c in self.columns)
+        widths = _column_widths(self.columns, width)
         out, x = [], 0.0
-        for column in self.columns:
-            out.append((x, column.width * scale))
-            x += column.width * scale
+        for w in widths:
+            out.append((x, w))
+            x += w
         return out
+
+
+#: A column given its ``min_points`` takes at most this share of the table's width.
+MAX_MIN_SHARE = 0.6
+
+
+def _column_widths(columns: Sequence[Column], width: float) -> list[float]:
+    """Widths in points: shares of ``width`` by relative width, except that a column with
+    ``min_points`` gets at least that much (up to :data:`MAX_MIN_SHARE` of the table), the
+    others sharing the rest in their proportions."""
+    total = sum(c.width for c in columns)
+    widths = [c.width * width / total for c in columns]
+    fixed = {
+        i: min(c.min_points, width * MAX_MIN_SHARE)
+        for i, c in enumerate(columns)
+        if c.min_points > widths[i]
+    }
+    if not fixed:
+        return widths
+    rest = width - sum(fixed.values())
+    free = sum(c.width for i, c in enumerate(columns) if i not in fixed)
+    return [
+        fixed[i] if i in fixed else (c.width * rest / free if free else 0.0)
+        for i, c in enumerate(columns)
+    ]
+
+
+def cell_width(text: str, bold: bool = False) -> float:
+    """The width in points a table cell needs to show ``text`` at the normal size, uncut."""
+    return fonts.text_width(text, CELL_SIZE, bold) + 2 * CELL_PAD + 0.5
 
 
 class _TableStream(Flowable):

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from ledger import clock
-from tests.conftest import bearer
+from tests.support import bearer, create_user_token
 
 #: SQLite triggers an attacker with the database file drops before rewriting history.
 SQLITE_GUARDS = (
@@ -73,57 +73,6 @@ def books(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> list[int]:
     ]
     app.extensions["rdf_after_commit"].flush()
     return ids
-
-
-def create_pharmacy(app: Flask, client: FlaskClient, finance: str, code: str) -> None:
-    """A pharmacy through ``POST /pharmacies`` when that route exists, else its
-    sub-accounts directly (all the ledger core needs to know a pharmacy)."""
-    r = client.post(
-        "/api/v1/pharmacies",
-        json={
-            "code": code,
-            "name": f"Pharmacy {code}",
-            "province": "Kandal",
-            "district": "Ta Khmau",
-        },
-        headers=bearer(finance),
-    )
-    if r.status_code in (200, 201):
-        return
-    from ledger.tables import Account
-
-    with app.extensions["rdf_db"].session() as s:
-        for parent, name, typ, carries, inv in (
-            ("1200", "Due from pharmacy", "asset", "money", False),
-            ("1400", "Medicine inventory", "asset", "money+units", True),
-            ("2100", "Due to pharmacy", "liability", "money", False),
-        ):
-            if s.get(Account, f"{parent}-{code}") is None:
-                s.add(
-                    Account(
-                        code=f"{parent}-{code}",
-                        parent=parent,
-                        name=f"{name} {code}",
-                        type=typ,
-                        carries=carries,
-                        is_header=False,
-                        is_inventory=inv,
-                        pharmacy=code,
-                        created_at=clock.now(),
-                    )
-                )
-        s.commit()
-
-
-def create_user_token(
-    app: Flask, name: str, role: str, pharmacy: str | None = None, **kw: Any
-) -> str:
-    from api.auth import create_user
-
-    with app.extensions["rdf_db"].session() as s:
-        _u, token = create_user(s, name, role, pharmacy, **kw)
-        s.commit()
-    return token
 
 
 @pytest.fixture

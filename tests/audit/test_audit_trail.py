@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api.auth import hash_token
 from tests.audit.conftest import post_capital
-from tests.conftest import bearer
+from tests.support import bearer
 
 
 def events(client: FlaskClient, token: str, query: str = "") -> list[dict[str, object]]:

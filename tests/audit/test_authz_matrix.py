@@ -30,8 +30,7 @@ from werkzeug.routing import Rule
 from api.access import PUBLIC_ENDPOINTS, Access, access_for
 from api.auth import revoke
 from api.ratelimit import BadTokenLimiter
-from tests.audit.conftest import create_pharmacy, create_user_token
-from tests.conftest import bearer
+from tests.support import bearer, create_pharmacy, create_user_token
 
 OWN, OTHER, MISSING = "P1", "P2", "PZZ9"
 ROLES_OF_STAFF = ("admin", "finance", "auditor")

@@ -29,7 +29,7 @@ import ledger.sealing
 from ledger.sealing import Sealer
 from ledger.tables import Entry
 from tests.audit.conftest import post_capital, tamper
-from tests.conftest import bearer
+from tests.support import bearer
 
 #: How long a test waits for the background thread before failing (a shared, noisy
 #: machine: far above the intervals used here).
@@ -174,7 +174,7 @@ def test_a_failing_sealer_never_fails_a_write_and_catches_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     real = ledger.sealing._seal_pending
-    failures = []
+    failures: list[int] = []
 
     def flaky(*a: Any, **k: Any) -> tuple[int, bool]:
         if not failures:

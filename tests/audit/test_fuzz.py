@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.audit.conftest import create_pharmacy, create_user_token
-from tests.audit.fuzzing import run_fuzz
-from tests.conftest import make_app
+from testkit.fuzzing import run_fuzz
+from tests.support import create_pharmacy, create_user_token, make_app
 
 #: Failures found in other packages' operations, as "<METHOD> <path> <5xx|schema>" (any
 #: caller), while their owners fix them. Empty: every operation is held to the rule.

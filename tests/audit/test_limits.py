@@ -10,8 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import MetaData, select
 
 from api.auth import hash_token
-from tests.audit.conftest import create_user_token
-from tests.conftest import bearer
+from tests.support import bearer, create_user_token
 
 
 def test_a_body_over_one_mebibyte_is_refused_with_413_problem(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import bearer
+from tests.support import bearer
 
 QUERIES = [
     "/api/v1/settlements?pharmacy=%00x",

@@ -17,7 +17,7 @@ from ledger.seal_chain import GENESIS, entry_seal
 from ledger.sealing import Sealer, _stream_entries, month_root, seal_pending
 from ledger.tables import Entry
 from tests.audit.conftest import post_capital, tamper
-from tests.conftest import bearer
+from tests.support import bearer
 
 
 def test_an_entry_is_sealed_as_soon_as_its_write_commits_when_sealing_inline(

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from tests.audit.conftest import post_capital, tamper
-from tests.conftest import bearer
+from tests.support import bearer
 
 
 def verify(client: FlaskClient, token: str) -> dict[str, object]:

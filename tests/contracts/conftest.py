@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from api.auth import create_user
-from tests.conftest import bearer
+from tests.support import bearer
 
 MEDICINES = ("MET500", "AML5", "ENA10", "GLI80")
 PHARMACIES = ("P1", "P2")

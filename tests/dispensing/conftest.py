@@ -19,15 +19,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from api.auth import create_user
-from tests.conftest import (
-    BACKENDS,
-    RUN_ID,
-    _admin_engine,
-    _pg_url,
-    bearer,
-    make_app,
-    require_postgres,
-)
+from tests.conftest import BACKENDS, RUN_ID, _admin_engine, _pg_url, require_postgres
+from tests.support import bearer, make_app
 
 
 @dataclass

@@ -24,7 +24,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from api.dispensing import _hash
-from tests.conftest import BACKENDS, make_app
+from tests.conftest import BACKENDS
 from tests.dispensing.conftest import (
     Fund,
     FundTemplate,
@@ -32,6 +32,7 @@ from tests.dispensing.conftest import (
     pg_fund_copy,
     sqlite_fund_copy,
 )
+from tests.support import make_app
 
 CHUNK = 7
 

@@ -2,10 +2,16 @@
 equal to a plain reference model, and every invariant of DESIGN.md holds after every step.
 
 Each example of the state machine gets a fresh copy of the worked example's fund: its
-``__init__`` copies the session's SQLite template over the database file. The app is made
+``__init__`` copies the session's SQLite template over the database file (on PostgreSQL:
+makes the database anew from the fund's template). The app is made
 once per test and reused by every example (making an app costs more than an example's
 steps; with SQLite's NullPool no connection outlives a request, so the app only ever sees
-the fresh file). The model starts from the books
+the fresh file). What does outlive the file is the process's reference snapshot
+(``ledger.refcache``), trusted while the database's ``ref_version`` equals the snapshot's:
+every copy restarts from the template's version, so a snapshot of an earlier example (its
+lots X3, X4 ... of other medicines and expiries) would pass for the new one's. A database
+never goes back to an earlier version, so each copy is moved on to a version this process
+has never seen before its first request. The model starts from the books
 as they are then (the trial balance and the lots at P1 and CENTRAL) and applies, in plain
 Python, the rules of DESIGN.md: prices of PL1 (MET500 50, AML5 120 KHR), the HEF subsidy
 (50 %, half up) for M-00042 only, the 10 % fee, FEFO with expired lots skipped, the lot
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
@@ -34,10 +41,11 @@ from hypothesis.stateful import (
     multiple,
     rule,
 )
-from sqlalchemy import event
+from sqlalchemy import event, text
 
-from tests.conftest import make_app
+from tests.conftest import RUN_ID, _admin_engine, _pg_url, require_postgres
 from tests.dispensing.conftest import Fund, FundTemplate, fund_on
+from tests.support import make_app
 
 PRICES = {"MET500": 50, "AML5": 120}
 SUBSIDISED = {"M-00042"}  # HEF, 50 %, from 2026-01-01, open-ended
@@ -120,14 +128,26 @@ def back_per_lot(lots: list[tuple[str, int, int]], units: int) -> list[int]:
 class DispensingMachine(RuleBasedStateMachine):
     template: FundTemplate
     app: Flask
-    database: Path
+    #: puts a fresh copy of ``template`` where ``app``'s database is (its engine disposed)
+    copy_template: Callable[[], None]
 
     dispensed = Bundle("dispensed")
 
+    #: examples begun so far: each copy's ``ref_version`` is moved on by this many millions
+    examples = 0
+
     def __init__(self) -> None:
         super().__init__()
-        self.app.extensions["rdf_db"].dispose()
-        shutil.copyfile(self.template.where, self.database)
+        db = self.app.extensions["rdf_db"]
+        db.dispose()
+        DispensingMachine.copy_template()
+        DispensingMachine.examples += 1
+        with db.session() as s:  # an example makes far fewer than a million changes
+            s.execute(
+                text("UPDATE ref_version SET version = version + :k WHERE id = 1"),
+                {"k": 1_000_000 * DispensingMachine.examples},
+            )
+            s.commit()
         self.f: Fund = fund_on(self.app, self.template)
         tb = self.f.get("/reports/trial-balance")
         self.books: Counter[tuple[str, str]] = Counter(
@@ -493,28 +513,66 @@ class DispensingMachine(RuleBasedStateMachine):
                 assert (u == 0) == (v == 0), (place, code, u, v)
 
 
+def _run_machine(
+    application: Flask, template: FundTemplate, copy: Callable[[], None], examples: int = 15
+) -> None:
+    DispensingMachine.template = template
+    DispensingMachine.app = application
+    DispensingMachine.copy_template = copy
+    DispensingMachine.examples = 0
+    run = DispensingMachine.TestCase
+    run.settings = settings(
+        max_examples=examples,
+        stateful_step_count=15,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    run().runTest()
+
+
 def test_random_dispensings_retries_returns_and_receipts_keep_the_books_equal_to_the_model(
     sqlite_fund_template: FundTemplate, tmp_path: Path
 ) -> None:
-    DispensingMachine.template = sqlite_fund_template
-    DispensingMachine.database = tmp_path / "fund.sqlite3"
-    shutil.copyfile(sqlite_fund_template.where, DispensingMachine.database)
-    application = make_app(f"sqlite:///{DispensingMachine.database}")
+    database = tmp_path / "fund.sqlite3"
+    shutil.copyfile(sqlite_fund_template.where, database)
+    application = make_app(f"sqlite:///{database}")
     # a throwaway file: do not wait for the disk on every commit
     event.listen(
         application.extensions["rdf_db"].engine,
         "connect",
         lambda conn, _rec: conn.execute("PRAGMA synchronous=OFF"),
     )
-    DispensingMachine.app = application
+
+    def copy() -> None:
+        shutil.copyfile(sqlite_fund_template.where, database)
+
     try:
-        run = DispensingMachine.TestCase
-        run.settings = settings(
-            max_examples=15,
-            stateful_step_count=15,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        )
-        run().runTest()
+        _run_machine(application, sqlite_fund_template, copy)
     finally:
         application.extensions["rdf_db"].dispose()
+
+
+def test_random_dispensings_on_postgresql_keep_the_books_equal_to_the_model(
+    pg_fund_template: FundTemplate,
+) -> None:
+    """The same machine on PostgreSQL: each example on a database made anew from the fund's
+    template under one name (the app's)."""
+    require_postgres()
+    name = f"rdf_t_{RUN_ID}_machine"
+    admin = _admin_engine()
+
+    def copy() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_fund_template.where}"'))
+
+    copy()
+    application = make_app(_pg_url(name, fast=True))
+    try:
+        # fewer examples: a database made anew costs more than a file copied
+        _run_machine(application, pg_fund_template, copy, examples=5)
+    finally:
+        application.extensions["rdf_db"].dispose()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

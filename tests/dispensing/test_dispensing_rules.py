@@ -210,7 +210,7 @@ def test_cash_rounding_rounds_the_copayment_half_up_and_moves_the_difference_on_
     patient(f, "R-1", "CR")
 
     def one(items: list[tuple[str, int]]) -> dict[str, Any]:
-        d = f.dispense(items, patient="R-1")
+        d: dict[str, Any] = f.dispense(items, patient="R-1")
         assert_copayment_is_price_less_subsidy(d)
         return d
 
@@ -304,7 +304,8 @@ def test_fractional_unit_prices_are_exact_and_each_line_is_rounded_half_up(
     open_pharmacy(f, "P6", {"kind": "percent", "value": "10"}, price_list="PLF")
 
     def priced(items: list[tuple[str, int]]) -> dict[str, Any]:
-        return f.dispense(items, pharmacy="P6", headers=f.finance)
+        d: dict[str, Any] = f.dispense(items, pharmacy="P6", headers=f.finance)
+        return d
 
     d = priced([("MET500", 3)])  # 0.375 -> 0: a line can cost nothing
     assert [ln["unit_price"] for ln in d["lines"]] == ["0.125"]

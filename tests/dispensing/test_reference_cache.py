@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from contracts.quote import quote_dispensing
-from ledger.refcache import RefCache, reference
+from ledger.refcache import RefCache, Snapshot, reference
 from ledger.refdata import ledger_ref
 from ledger.tables import Period
 from tests.dispensing.conftest import Fund
@@ -144,7 +144,7 @@ def test_a_month_closed_behind_the_cache_moves_the_next_entry_forward(
     assert late["accounting_date"] == "2026-11-01"
 
 
-def reference_of(app: Flask) -> object:
+def reference_of(app: Flask) -> Snapshot:
     with app.extensions["rdf_db"].session() as s:
         return reference(s)
 

@@ -18,14 +18,16 @@ from werkzeug.serving import make_server
 
 from api.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, json_too_deep
 from invoices.tables import BankStatement
-from tests.conftest import bearer
+from tests.support import bearer
 
 OVER = MAX_BODY_BYTES + 64 * 1024
 
 
-def csv_body(lines: int) -> bytes:
+def csv_body(lines: int, start: int = 0) -> bytes:
     head = "date,amount,currency,reference,description\r\n"
-    rows = "".join(f"2026-10-16,1000000,KHR,REF-{i:06d},line {i}\r\n" for i in range(lines))
+    rows = "".join(
+        f"2026-10-16,1000000,KHR,REF-{i:06d},line {i}\r\n" for i in range(start, start + lines)
+    )
     return (head + rows).encode()
 
 
@@ -212,7 +214,8 @@ def test_the_bank_statement_upload_still_takes_csv_and_multipart(
     assert r.status_code == 201, r.get_json()
     r = client.post(
         "/api/v1/bank-statements",
-        data={"file": (io.BytesIO(csv_body(4)), "october.csv")},
+        # other lines than the first file's: a line imported twice is refused (issue 22.5)
+        data={"file": (io.BytesIO(csv_body(4, start=3)), "october.csv")},
         headers=bearer(tokens["finance"]),
         content_type="multipart/form-data",
     )

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from ledger.tables import User
-from tests.conftest import bearer, make_app
+from tests.support import bearer, make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = Path(sys.executable).parent / "flask"
@@ -23,7 +23,7 @@ FLASK = Path(sys.executable).parent / "flask"
 
 def expires_at(app: Flask, name: str) -> datetime | None:
     with app.extensions["rdf_db"].session() as s:
-        when = s.scalar(select(User.expires_at).where(User.name == name))
+        when: datetime | None = s.scalar(select(User.expires_at).where(User.name == name))
     if when is not None and when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from api.headers import API_CSP
 from app import create_app
-from tests.conftest import bearer
+from tests.support import bearer
 
 COMMON = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from api.ratelimit import BadTokenLimiter, auth_failures
-from tests.conftest import bearer, make_app
+from tests.support import bearer, make_app
 
 PROXY = {"REMOTE_ADDR": "10.0.0.2"}  # the reverse proxy: every client seems to come from it
 

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ledger.tables import Account, Commodity, Lot
-from tests.conftest import bearer
+from tests.support import bearer
 
 SUB_ACCOUNTS = [
     ("1200-P1", "1200", "Due from pharmacy P1", "asset", "money", False, "P1"),
@@ -63,16 +63,6 @@ def books(app: Flask) -> Flask:
         )
         s.commit()
     return app
-
-
-@pytest.fixture
-def fin(tokens: dict[str, str]) -> dict[str, str]:
-    return bearer(tokens["finance"])
-
-
-@pytest.fixture
-def aud(tokens: dict[str, str]) -> dict[str, str]:
-    return bearer(tokens["auditor"])
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import bearer
+from tests.support import bearer
 
 
 @pytest.mark.parametrize(

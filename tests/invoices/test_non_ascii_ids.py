@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import bearer
+from tests.support import bearer
 
 PATHS = [
     ("GET", "/api/v1/bank-statements/{}", None),

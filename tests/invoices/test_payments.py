@@ -3,6 +3,8 @@ over-payment visible, nonsensical combinations refused, idempotency, roles."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -151,7 +153,7 @@ def test_a_donor_may_capitalise_the_fund_in_usd_cents(
 def test_nonsensical_payments_are_refused_and_nothing_is_recorded(
     books: Flask, client: FlaskClient, fin: dict[str, str]
 ) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str | None]] = [
         ({"direction": "out", "kind": "scheme", "code": "HEF", "amount": "10"}, "direction"),
         ({"direction": "in", "kind": "supplier", "code": "S1", "amount": "10"}, "direction"),
         ({"direction": "out", "kind": "donor", "code": "X", "amount": "10"}, "direction"),

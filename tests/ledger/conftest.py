@@ -3,8 +3,7 @@ entries and take snapshots of the books (to prove that a refused request changed
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
@@ -15,30 +14,8 @@ from sqlalchemy import func, select
 from api.auth import create_user
 from ledger import clock
 from ledger.tables import Account, Entry, IdempotencyKey, Posting
-from tests.conftest import bearer
-
-#: The tests' "now": late November 2026, so October 2026 has ended and November has not.
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-TODAY = NOW.date()
-
-PROBLEM = "application/problem+json"
-
-
-@pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[datetime]:
-    clock.pin(NOW)
-    yield NOW
-    clock.pin(None)
-
-
-@pytest.fixture
-def finance(tokens: dict[str, str]) -> dict[str, str]:
-    return bearer(tokens["finance"])
-
-
-@pytest.fixture
-def auditor(tokens: dict[str, str]) -> dict[str, str]:
-    return bearer(tokens["auditor"])
+from tests.support import PROBLEM
+from tests.support import pinned_clock as pinned_clock
 
 
 def add_accounts(app: Flask, *rows: tuple[str, str, str]) -> None:

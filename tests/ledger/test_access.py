@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api.access import PUBLIC_ENDPOINTS, access_for
-from tests.conftest import bearer, make_app
 from tests.ledger.conftest import assert_problem, body, pharmacist_token, snapshot
+from tests.support import bearer, make_app
 
 LEDGER_READS = [
     "/api/v1/accounts",

@@ -9,16 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.ledger.conftest import (
-    PROBLEM,
-    assert_problem,
-    body,
-    pair,
-    post,
-    posted,
-    snapshot,
-    trial_balance,
-)
+from tests.ledger.conftest import assert_problem, body, pair, post, posted, snapshot, trial_balance
+from tests.support import PROBLEM
 
 GOOD_POSTINGS = pair("1010", "3000", "KHR", "1000")
 

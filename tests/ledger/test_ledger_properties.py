@@ -60,7 +60,7 @@ def entries(draw: st.DrawFn) -> EntryDraft:
         # surrogates; see test_model).
         memo=draw(
             st.text(
-                st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
+                st.characters(exclude_characters="\x00", exclude_categories=["Cs"]),
                 min_size=1,
                 max_size=20,
             )

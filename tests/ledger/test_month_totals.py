@@ -100,8 +100,8 @@ def drafts(draw: st.DrawFn, lot_ids: list[int]) -> EntryDraft:
     if not postings or draw(st.booleans()):
         q = draw(st.integers(1, 500))
         lot = draw(st.sampled_from(lot_ids))
-        a, b = draw(st.permutations(UNITS))
-        postings += [PostingDraft(a, "MEDX", q, lot), PostingDraft(b, "MEDX", -q, lot)]
+        into, out_of = draw(st.permutations(UNITS))
+        postings += [PostingDraft(into, "MEDX", q, lot), PostingDraft(out_of, "MEDX", -q, lot)]
     return EntryDraft(
         service_date=FIRST + timedelta(days=draw(st.integers(0, DAYS))),
         memo="month totals",

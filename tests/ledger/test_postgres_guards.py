@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 
 from api.auth import create_user
 from ledger.tables import Balance, Entry, Posting
-from tests.conftest import bearer
 from tests.ledger.conftest import body, pair
+from tests.support import bearer
 
 THREADS = 20
 ENTRIES_PER_THREAD = 5
@@ -75,7 +75,7 @@ def test_twenty_threads_with_each_key_sent_twice_at_once_post_each_entry_exactly
     assert len(results) == THREADS
 
     by_key: dict[str, set[bytes]] = {}
-    statuses = Counter()
+    statuses: Counter[int] = Counter()
     for out in results.values():
         for key, status, data in out:
             statuses[status] += 1

@@ -286,7 +286,9 @@ def test_two_inserts_of_one_statement_a_merge_and_a_copy_fold_too(eng: Engine) -
             " created_by) VALUES (%s, %s, 'copy', now(), 'test') RETURNING id",
             (NOV, NOV),
         )
-        eid = cur.fetchone()[0]
+        row = cur.fetchone()
+        assert row is not None
+        eid = row[0]
         with cur.copy(
             "COPY postings (entry_id, account_code, commodity, amount, accounting_date) FROM STDIN"
         ) as cp:
@@ -369,7 +371,7 @@ def test_an_unbalanced_entry_in_raw_sql_is_refused_at_commit(eng: Engine) -> Non
     # one bad entry among good ones in the same statement: the whole transaction goes
     def among_good(c: Connection) -> None:
         ids = [new_entry(c) for _ in range(5)]
-        rows = [
+        rows: list[tuple[int, date, Posting]] = [
             (e, OCT, p)
             for e in ids
             for p in (("1010", "KHR", None, 7, 0), ("3000", "KHR", None, -7, 0))

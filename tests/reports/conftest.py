@@ -4,36 +4,13 @@ at the central store, a transfer to a pharmacy, a write-off), plus one November 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ledger import clock
-from tests.conftest import bearer
-
-#: "Now" for these tests: late November 2026.
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[datetime]:
-    clock.pin(NOW)
-    yield NOW
-    clock.pin(None)
-
-
-@pytest.fixture
-def finance(tokens: dict[str, str]) -> dict[str, str]:
-    return bearer(tokens["finance"])
-
-
-@pytest.fixture
-def auditor(tokens: dict[str, str]) -> dict[str, str]:
-    return bearer(tokens["auditor"])
+from tests.support import pinned_clock as pinned_clock
 
 
 def ok(r: Any, status: int = 201) -> Any:

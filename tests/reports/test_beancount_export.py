@@ -17,8 +17,8 @@ from beancount.core import data
 from flask.testing import FlaskClient
 
 from ledger.beancount import account_name
-from tests.conftest import bearer
 from tests.reports.conftest import ok
+from tests.support import bearer
 
 BEAN_CHECK = Path(sys.executable).parent / "bean-check"
 
@@ -48,7 +48,9 @@ def beancount_balances(path: Path) -> dict[tuple[str, str], Decimal]:
     for e in entries:
         if isinstance(e, data.Transaction):
             for p in e.postings:
-                out[(p.account, p.units.currency)] += p.units.number
+                units = p.units
+                assert units is not None and units.number is not None
+                out[(p.account, units.currency)] += units.number
     return {k: v for k, v in out.items() if v}
 
 

@@ -34,12 +34,13 @@ def shown(amount: str, commodity: str) -> str:
 
 def expected_seal(app: Flask, end: date) -> str | None:
     with app.extensions["rdf_db"].session() as s:
-        return s.scalar(
+        seal: str | None = s.scalar(
             select(Entry.seal)
             .where(Entry.seal.is_not(None), Entry.accounting_date <= end)
             .order_by(Entry.seal_seq.desc())
             .limit(1)
         )
+    return seal
 
 
 def test_trial_balance_pdf_shows_every_total_of_the_json_the_fund_the_date_and_the_seal(
@@ -64,7 +65,9 @@ def test_trial_balance_pdf_shows_every_total_of_the_json_the_fund_the_date_and_t
     else:
         assert seal in text
         late = expected_seal(app, date(2026, 11, 30))
-        assert late != seal and late not in text  # the November entry is not covered
+        assert (
+            late is not None and late != seal and late not in text
+        )  # the November entry is not covered
 
 
 def test_account_statement_pdf_shows_opening_totals_closing_and_every_balance(

@@ -17,7 +17,7 @@ from sqlalchemy import insert
 import reports.exports
 from ledger.tables import Entry, Posting
 from reports.exports import export_beancount
-from tests.conftest import make_app
+from tests.support import make_app
 
 START = date(2024, 1, 1)
 

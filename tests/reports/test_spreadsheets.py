@@ -94,7 +94,7 @@ def test_trial_balance_xlsx_has_typed_cells_and_totals_equal_to_the_api(
     assert header == ["account", "name", "type", "commodity", "debit", "credit"]
     assert all(c.font.b for c in ws[1])
     sums: dict[str, list[Decimal]] = {}
-    formats = {}
+    formats: dict[Any, set[Any]] = {}
     for row in ws.iter_rows(min_row=2):
         commodity = row[3].value
         for cell in row[4:6]:

@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -32,7 +33,7 @@ COLS = [
     Col("units", "quantity"),
     Col("recovery", "percent"),
 ]
-ROWS = [
+ROWS: list[list[Any]] = [
     [date(2026, 10, 1), 'a "quoted", comma', 1_500_000, "12.50", 60, "85.5"],
     ["2026-10-02", "ការបង់ប្រាក់", Money(-3000, 0), Money(-1999, 2, "USD"), 0, Decimal("100")],
     [None, None, None, None, None, None],
@@ -142,7 +143,7 @@ def test_respond_gives_back_the_json_payload_untouched_and_builds_the_report_onl
     None
 ):
     app = Flask(__name__)
-    payload = {"rows": []}
+    payload: dict[str, list[Any]] = {"rows": []}
     built: list[int] = []
 
     def build() -> Report:

@@ -3,8 +3,7 @@ API, and helpers that read the books and take snapshots (to prove a refusal chan
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,33 +12,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from api.auth import create_user
-from ledger import clock
 from ledger.tables import Account, Balance, Commodity, Entry, Lot, Posting
 from stock.tables import Medicine, Pharmacy, StockMovement, Supplier
-from tests.conftest import bearer
-
-#: The tests' "now": late November 2026.
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-TODAY = NOW.date()
-PROBLEM = "application/problem+json"
-API = "/api/v1"
-
-
-@pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[datetime]:
-    clock.pin(NOW)
-    yield NOW
-    clock.pin(None)
-
-
-@pytest.fixture
-def finance(tokens: dict[str, str]) -> dict[str, str]:
-    return bearer(tokens["finance"])
-
-
-@pytest.fixture
-def auditor(tokens: dict[str, str]) -> dict[str, str]:
-    return bearer(tokens["auditor"])
+from tests.support import bearer, ok, post
+from tests.support import pinned_clock as pinned_clock
 
 
 def pharmacist_of(app: Flask, pharmacy: str, name: str | None = None) -> dict[str, str]:
@@ -47,15 +23,6 @@ def pharmacist_of(app: Flask, pharmacy: str, name: str | None = None) -> dict[st
         _u, token = create_user(s, name or f"pharmacist-{pharmacy}", "pharmacist", pharmacy)
         s.commit()
     return bearer(token)
-
-
-def post(client: FlaskClient, path: str, headers: dict[str, str], body: Any) -> Any:
-    return client.post(API + path, json=body, headers=headers)
-
-
-def ok(resp: Any, status: int = 201) -> Any:
-    assert resp.status_code == status, resp.get_json()
-    return resp.get_json()
 
 
 MEDICINES = [

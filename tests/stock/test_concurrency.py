@@ -25,8 +25,8 @@ from stock.commands import (
     Transfer,
 )
 from stock.refdata import create_medicine, create_pharmacy, create_supplier
-from tests.conftest import bearer
-from tests.stock.conftest import API, lot_position
+from tests.stock.conftest import lot_position
+from tests.support import API, bearer
 
 THREADS = 16
 

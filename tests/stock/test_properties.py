@@ -110,8 +110,12 @@ def test_random_stock_movements_keep_units_and_value_exact(
     with db.session() as s:
         create_medicine(s, NewMedicine(med, "x", "1 mg", "tablet", "tablet"))
         s.commit()
-    received = defaultdict(lambda: [0, 0])  # lot code -> [units, value]
-    gone = defaultdict(lambda: [0, 0])  # lot code -> [units, value] written off or counted away
+    received: defaultdict[str, list[int]] = defaultdict(
+        lambda: [0, 0]
+    )  # lot code -> [units, value]
+    gone: defaultdict[str, list[int]] = defaultdict(
+        lambda: [0, 0]
+    )  # lot code -> [units, value] written off or counted away
     for step in plan:
         with db.session() as s:
             try:
@@ -141,7 +145,7 @@ def check_books(
 ) -> None:
     with app.extensions["rdf_db"].session() as s:
         lots = dict(s.execute(select(Lot.id, Lot.lot_code).where(Lot.commodity == med)).all())
-        on_hand = defaultdict(lambda: [0, 0])
+        on_hand: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
         value_at: dict[str, int] = defaultdict(int)  # every medicine's lots, per place
         for r in queries.on_hand(s):
             value_at[r.location] += r.value

@@ -11,16 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from ledger.tables import Account, Commodity
-from tests.stock.conftest import (
-    API,
-    PROBLEM,
-    ok,
-    pharmacist_of,
-    post,
-    receipt_line,
-    receive,
-    transfer,
-)
+from tests.stock.conftest import pharmacist_of, receipt_line, receive, transfer
+from tests.support import API, PROBLEM, ok, post
 
 # --------------------------------------------------------------------------- reference data
 

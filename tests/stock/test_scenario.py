@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.stock.conftest import API, ok, post, receipt_line, receive, transfer
+from tests.stock.conftest import receipt_line, receive, transfer
+from tests.support import API, ok, post
 
 
 def test_a_month_of_stock_movements_ends_on_a_balanced_trial_balance(

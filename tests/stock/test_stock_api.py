@@ -8,16 +8,8 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.stock.conftest import (
-    API,
-    PROBLEM,
-    lot_position,
-    ok,
-    post,
-    receipt_line,
-    receive,
-    transfer,
-)
+from tests.stock.conftest import lot_position, receipt_line, receive, transfer
+from tests.support import API, PROBLEM, ok, post
 
 
 def entry_postings(client: FlaskClient, headers: dict[str, str], entry_id: str) -> list[Any]:

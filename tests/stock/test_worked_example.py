@@ -7,7 +7,8 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.stock.conftest import API, lot_position, ok, receipt_line, receive, transfer
+from tests.stock.conftest import lot_position, receipt_line, receive, transfer
+from tests.support import API, ok
 
 
 def postings_of(client: FlaskClient, headers: dict[str, str], entry_id: str) -> list[Any]:

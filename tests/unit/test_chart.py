@@ -35,3 +35,17 @@ def test_sub_accounts_are_named_by_header_and_party() -> None:
     assert chart.party_of(chart.FUND_CAPITAL) is None
     assert chart.bank("USD") == chart.BANK_USD
     assert chart.exponent("USD") == 2 and chart.exponent("KHR") == 0
+
+
+def test_the_accounts_added_later_are_the_ones_their_migration_seeds() -> None:
+    path = ROOT / "migrations" / "versions" / "0014_fx.py"
+    spec = importlib.util.spec_from_file_location("rdf_migration_0014", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    in_code = [
+        (a.code, a.name, a.type, a.carries, a.is_header, a.is_inventory, a.currency)
+        for a in chart.ADDED_BY_0014
+    ]
+    assert in_code == list(module.ACCOUNTS)
+    assert chart.CURRENCY_EXCHANGE in {a.code for a in chart.ADDED_BY_0014}

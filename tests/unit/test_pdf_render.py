@@ -280,7 +280,7 @@ def test_a_row_with_the_wrong_number_of_cells_is_refused() -> None:
 
 
 def test_a_cell_that_is_not_a_string_is_refused() -> None:
-    table = TableSection("Dispensings", COLUMNS, [("2026-10-01", "D-1", "x", 1500, "0")])
+    table = TableSection("Dispensings", COLUMNS, [("2026-10-01", "D-1", "x", 1500, "0")])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="formatted strings"):
         render_pdf(_document(0, sections=(table,)))
 

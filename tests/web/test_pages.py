@@ -33,7 +33,7 @@ def _dispensing_of(app: Flask, pharmacy: str) -> int:
 
 @pytest.mark.parametrize("user", sorted(USERS))
 def test_every_page_answers_every_role_as_the_policy_says(
-    app: Flask, client: FlaskClient, fund: dict, user: str
+    app: Flask, client: FlaskClient, fund: dict[str, tuple[str, str]], user: str
 ) -> None:
     sign_in(client, user)
     for path in PAGES:
@@ -53,7 +53,9 @@ def test_every_page_answers_every_role_as_the_policy_says(
         assert client.get(f"/api/v1/dispensings/{other}").status_code == 404
 
 
-def test_khmer_is_chosen_with_lang_and_remembered(client: FlaskClient, fund: dict) -> None:
+def test_khmer_is_chosen_with_lang_and_remembered(
+    client: FlaskClient, fund: dict[str, tuple[str, str]]
+) -> None:
     sign_in(client, "pharmacist-p-takeo")
     html = client.get("/app/dispense?lang=km").get_data(as_text=True)
     assert 'lang="km"' in html
@@ -83,7 +85,9 @@ def test_amounts_are_grouped() -> None:
     assert money("-3000", "KHR") == "-3,000 ៛"
 
 
-def test_the_patient_lookup_shows_the_scheme(client: FlaskClient, fund: dict) -> None:
+def test_the_patient_lookup_shows_the_scheme(
+    client: FlaskClient, fund: dict[str, tuple[str, str]]
+) -> None:
     sign_in(client, "pharmacist-p-takeo")
     assert client.get("/app/dispense/patient?code=NOBODY").get_json() == {"found": False}
 

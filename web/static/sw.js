@@ -1,8 +1,9 @@
 "use strict";
 // The service worker of /app/: keeps the app shell (the dispense page, its scripts, styles
 // and font) so that /app/dispense opens without a connection. Pages: network first, the
-// kept copy when offline. Static files: the kept copy, refreshed in the background. The
-// API is never cached (the outbox decides what happens without a connection).
+// kept copy when offline. Static files: the kept copy, refreshed in the background (not the
+// vendor/ files: their paths are versioned). The API is never cached (the outbox decides
+// what happens without a connection).
 const CACHE = "rdf-shell-v1";
 const SHELL = [
   "/app/dispense",
@@ -12,6 +13,8 @@ const SHELL = [
   "/app/static/vendor/noto-sans-khmer-5.3.0/font.css",
   "/app/static/vendor/noto-sans-khmer-5.3.0/files/noto-sans-khmer-khmer-400-normal.woff2",
   "/app/static/vendor/noto-sans-khmer-5.3.0/files/noto-sans-khmer-latin-400-normal.woff2",
+  "/app/static/vendor/noto-sans-khmer-5.3.0/files/noto-sans-khmer-khmer-700-normal.woff2",
+  "/app/static/vendor/noto-sans-khmer-5.3.0/files/noto-sans-khmer-latin-700-normal.woff2",
 ];
 
 self.addEventListener("install", (event) => {
@@ -37,6 +40,9 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(
       caches.open(CACHE).then(async (cache) => {
         const kept = await cache.match(request);
+        // vendor/ paths carry their version (noto-sans-khmer-5.3.0): a kept copy is final,
+        // so a repeat visit asks nothing for them; the app's own files are refreshed behind.
+        if (kept && url.pathname.startsWith("/app/static/vendor/")) return kept;
         const fresh = fetch(request).then((r) => { if (r.ok) cache.put(request, r.clone()); return r; }).catch(() => kept);
         return kept || fresh;
       })

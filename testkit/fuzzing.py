@@ -1,6 +1,6 @@
 """A bounded schemathesis run against the app's own OpenAPI document, in process (WSGI).
 
-Shared by ``test_fuzz.py`` (a few examples per operation, in the test suite) and
+Shared by ``tests/audit/test_fuzz.py`` (a few examples per operation, in the test suite) and
 ``bench/fuzz_deep.py`` (many). Each operation is driven with each given token, with data
 that fits the schema (positive) and data that does not (negative); every answer must not be
 a 5xx and, when its status is documented, must match the documented schema.
@@ -12,12 +12,14 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import APIOperation
 from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.core.result import Err
 from schemathesis.generation import GenerationMode
 
 
@@ -56,6 +58,8 @@ def run_fuzz(
     started = time.monotonic()
     seen: set[str] = set()
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         op = result.ok()
         report.operations += 1
         label = f"{op.method.upper()} {op.path}"
@@ -91,7 +95,7 @@ def admitted(app: Flask, token: str, method: str, path: str) -> bool:
 
 
 def _fuzz_operation(
-    op: APIOperation,
+    op: APIOperation[Any, Any, Any, Any],
     label: str,
     who: str,
     token: str,
@@ -113,7 +117,7 @@ def _fuzz_operation(
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    def one(case: schemathesis.Case) -> None:
+    def one(case: schemathesis.Case[APIOperation[Any, Any, Any, Any]]) -> None:
         response = case.call(headers=headers)
         report.requests += 1
         report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
