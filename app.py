@@ -26,10 +26,12 @@ import commands
 from api.access import authorise_request
 from api.audit import blp as audit_blp
 from api.audit_trail import record_response
+from api.care import blp as care_blp
 from api.contracts import blp as contracts_blp
 from api.dispensing import blp as dispensing_blp
 from api.docs import RdfApi, document_formats
 from api.docs import docs as docs_blueprint
+from api.fhir import blp as fhir_blp
 from api.financial_reports import blp as financial_reports_blp
 from api.funders import blp as funders_blp
 from api.fx import blp as fx_blp
@@ -230,6 +232,8 @@ def register_blueprints(app: Flask, api: Api) -> None:
         reports_blp,
         audit_blp,
         funders_blp,
+        care_blp,
+        fhir_blp,
         fx_blp,
     ):
         api.register_blueprint(blp)

@@ -103,18 +103,28 @@ def register(app: Flask) -> None:
     @app.cli.command("create-user")
     @click.argument("name")
     @click.option(
-        "--role", required=True, type=click.Choice(["admin", "finance", "auditor", "pharmacist"])
+        "--role",
+        required=True,
+        type=click.Choice(["admin", "finance", "auditor", "pharmacist", "educator"]),
     )
     @click.option("--pharmacy", default=None, help="pharmacy code (pharmacists only)")
+    @click.option("--educator", default=None, help="peer educator code (educators only)")
     @EXPIRES_IN
-    def create_user_cmd(name: str, role: str, pharmacy: str | None, days: int | None) -> None:
+    def create_user_cmd(
+        name: str, role: str, pharmacy: str | None, educator: str | None, days: int | None
+    ) -> None:
         """Create a user; prints its token as the last line (shown only once)."""
 
         with _db().session() as s:
             if pharmacy is not None:
                 if s.get(Account, chart.due_from_pharmacy(pharmacy)) is None:
                     raise click.ClickException(f"no pharmacy {pharmacy!r}")
-            _user, token = create_user(s, name, role, pharmacy, expires_at=expiry(days))
+            try:
+                _user, token = create_user(
+                    s, name, role, pharmacy, expires_at=expiry(days), educator=educator
+                )
+            except RdfError as exc:
+                raise click.ClickException(exc.detail) from exc
             s.commit()
         until = f" (expires in {days} days)" if days else ""
         click.echo(f"created {role} {name}{until}; token:")

@@ -143,6 +143,12 @@ def visible_pharmacy() -> str | None:
     return p.pharmacy if p.is_pharmacist else None
 
 
+def visible_educator() -> str | None:
+    """The peer educator a caller is confined to (educators: their own patients), or None."""
+    p = principal()
+    return p.educator if p.is_educator else None
+
+
 def authorise_request() -> BaseResponse | None:
     """``before_request``: authenticate the bearer token and apply the view's ``@access``."""
     if request.method in ("GET", "HEAD", "OPTIONS"):

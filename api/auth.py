@@ -21,12 +21,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import DateTime, ForeignKey, String, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from care.tables import PeerEducator
 from ledger import clock
 from ledger.db import Base
 from ledger.errors import Conflict, InvalidRequest
 from ledger.tables import BigId, User
 
-ROLES = ("admin", "finance", "auditor", "pharmacist")
+ROLES = ("admin", "finance", "auditor", "pharmacist", "educator")
 TOKEN_PREFIX = "rdf_"
 
 
@@ -38,10 +39,16 @@ class Principal:
     name: str
     role: str
     pharmacy: str | None
+    #: for an ``educator``: the peer educator it is (care: its own patients only)
+    educator: str | None = None
 
     @property
     def is_pharmacist(self) -> bool:
         return self.role == "pharmacist"
+
+    @property
+    def is_educator(self) -> bool:
+        return self.role == "educator"
 
 
 def hash_token(token: str) -> str:
@@ -58,6 +65,7 @@ def create_user(
     role: str,
     pharmacy: str | None = None,
     expires_at: datetime | None = None,
+    educator: str | None = None,
 ) -> tuple[User, str]:
     """Create a user and return it with its token (the only time the token is seen)."""
     if role not in ROLES:
@@ -69,6 +77,15 @@ def create_user(
             "a pharmacist is bound to exactly one pharmacy; other roles to none",
             errors={"pharmacy": ["required for pharmacists only"]},
         )
+    if (role == "educator") != (educator is not None):
+        raise InvalidRequest(
+            "an educator user is bound to exactly one peer educator; other roles to none",
+            errors={"educator": ["required for educators only"]},
+        )
+    if educator is not None and session.get(PeerEducator, educator) is None:
+        raise InvalidRequest(
+            f"no peer educator {educator!r}", errors={"educator": ["unknown educator"]}
+        )
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Conflict(f"a user named {name!r} exists already")
     token = new_token()
@@ -76,6 +93,7 @@ def create_user(
         name=name,
         role=role,
         pharmacy=pharmacy,
+        educator=educator,
         token_hash=hash_token(token),
         created_at=clock.now(),
         expires_at=expires_at,
@@ -116,7 +134,7 @@ def authenticate(session: Session, token: str) -> Principal | None:
             expires = expires.replace(tzinfo=clock.now().tzinfo)
         if expires <= clock.now():
             return None
-    return Principal(user.id, user.name, user.role, user.pharmacy)
+    return Principal(user.id, user.name, user.role, user.pharmacy, user.educator)
 
 
 # --------------------------------------------------------------------------- passwords
@@ -179,7 +197,7 @@ def _principal(user: User) -> Principal | None:
             expires = expires.replace(tzinfo=clock.now().tzinfo)
         if expires <= clock.now():
             return None
-    return Principal(user.id, user.name, user.role, user.pharmacy)
+    return Principal(user.id, user.name, user.role, user.pharmacy, user.educator)
 
 
 def check_password(session: Session, name: str, password: str) -> Principal | None:

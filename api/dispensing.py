@@ -113,6 +113,8 @@ def dispensing_body(d: Dispensed) -> dict[str, Any]:
                 "subsidy": fmt(ln.subsidy),
                 "copayment": fmt(ln.copayment),
                 "cost": fmt(ln.cost),
+                # echoed only when the line carries it (care/): answers without it unchanged
+                **({} if ln.days_supply is None else {"days_supply": ln.days_supply}),
                 "lots": _lots(ln.lots, exp),
             }
             for ln in d.lines
@@ -172,6 +174,7 @@ def _request(data: dict[str, Any]) -> DispenseRequest:
         service_date=data["service_date"],
         client_ref=data["client_ref"],
         items=tuple((i["medicine"], i["quantity"]) for i in data["items"]),
+        days_supply=tuple(i.get("days_supply") for i in data["items"]),
     )
 
 

@@ -32,7 +32,7 @@ PERIOD_RULE = 'a period is a month "YYYY-MM" or a year "YYYY" (2000 to 2099)'
 
 
 class SubsidyBudget(Base):
-    """One version of a scheme's budget for a period (migration 0015)."""
+    """One version of a scheme's budget for a period (migration 0016)."""
 
     __tablename__ = "subsidy_budgets"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

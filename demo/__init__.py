@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import create_user, set_password
+from demo.care import seed_care
 from demo.contracts import seed_contracts
 from demo.dispensing import seed_dispensings
 from demo.fx import seed_fx
@@ -55,6 +56,7 @@ def seed(session: Session) -> dict[str, tuple[str, str]]:
         session, last_month + timedelta(days=4), this_month - timedelta(days=1), per_day=2
     )
     seed_fx(session, last_month, MEDICINES[0][0])  # two currencies: rates, USD, exchange…
+    educators = seed_care(session, last_month)  # educators, their patients, a few who stopped
     tokens: dict[str, tuple[str, str]] = {}
     for role, name in [("admin", "admin"), ("finance", "finance"), ("auditor", "auditor")]:
         _u, token = create_user(session, name, role)
@@ -63,6 +65,10 @@ def seed(session: Session) -> dict[str, tuple[str, str]]:
         name = f"pharmacist-{code.lower()}"
         _u, token = create_user(session, name, "pharmacist", code)
         tokens[f"pharmacist {code}"] = (name, token)
+    for code in educators:
+        name = f"educator-{code.lower()}"
+        _u, token = create_user(session, name, "educator", educator=code)
+        tokens[f"educator {code}"] = (name, token)
     return tokens
 
 

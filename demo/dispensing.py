@@ -51,7 +51,11 @@ def seed_dispensings(
                     (m, rng.choice(USUAL_QUANTITIES.get(m, DEFAULT_QUANTITIES))) for m in meds
                 )
                 patient = rng.choice(patients) if patients and rng.random() < 0.85 else None
-                req = DispenseRequest(ph, patient, day, f"demo-{ph}-{day.isoformat()}-{n}", items)
+                # Days of treatment: a month's box (28 or 56 tablets: four weeks).
+                days = tuple(28 if q % 28 == 0 else 30 for _m, q in items)
+                req = DispenseRequest(
+                    ph, patient, day, f"demo-{ph}-{day.isoformat()}-{n}", items, days_supply=days
+                )
                 try:
                     with session.begin_nested():
                         dispense(session, req, by="seed-demo")

@@ -50,6 +50,18 @@ MEDICINES = [
     ("INSNPH", "Insulin isophane (NPH), 10 ml vial", "100 IU/ml", "injection", "ml"),
 ]
 
+#: code -> therapeutic class and default days of treatment (care/)
+CARE = {
+    "MET500": ("diabetes", 30),
+    "GLI80": ("diabetes", 30),
+    "GLB5": ("diabetes", 30),
+    "INSNPH": ("diabetes", 30),
+    "AML5": ("hypertension", 30),
+    "ENA10": ("hypertension", 30),
+    "ATO20": ("lipids", 30),
+    "ASP100": ("cardiovascular prevention", 30),
+}
+
 #: supplier, medicine, lot, months to expiry (days for a short-dated lot), units, cost KHR
 LOTS: list[tuple[str, str, str, int, int, int]] = [
     ("S-CMS", "MET500", "MT24-0917", 30, 30_000, 1_200_000),  # 40 riel a tablet
@@ -121,7 +133,8 @@ def seed_stock(session: Session) -> dict[str, Any]:
     transferred_on = first_of_last_month + timedelta(days=9)
 
     for code, name, strength, form, unit in MEDICINES:
-        create_medicine(session, NewMedicine(code, name, strength, form, unit))
+        klass, days = CARE.get(code, (None, None))
+        create_medicine(session, NewMedicine(code, name, strength, form, unit, klass, days))
     for code, name in SUPPLIERS:
         create_supplier(session, NewSupplier(code, name))
     for code, name, province, district in PHARMACIES:

@@ -22,6 +22,13 @@ class DispenseRequest:
     service_date: date
     client_ref: str | None
     items: Items
+    #: per item, in the same order, the days of treatment it carries (care/); None or a
+    #: shorter tuple: the medicine's default
+    days_supply: tuple[int | None, ...] = ()
+
+    def days_of(self, i: int) -> int | None:
+        """The days of treatment item ``i`` carries, or None."""
+        return self.days_supply[i] if i < len(self.days_supply) else None
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class DispensedLine:
     copayment: int
     cost: int
     lots: tuple[LotShare, ...]
+    #: days of treatment taken home, or None: the medicine's default (care/)
+    days_supply: int | None = None
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ def dispensed(d: Any, lines: Sequence[tuple[Any, Sequence[Any]]]) -> Dispensed:
                 copayment=ln.copayment,
                 cost=ln.cost,
                 lots=tuple(LotShare(lot.lot_code, lot.quantity, lot.value) for lot in lots),
+                days_supply=ln.days_supply,
             )
             for ln, lots in lines
         ),

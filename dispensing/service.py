@@ -368,6 +368,7 @@ def _line_rows(p: Planned, d_id: int, exp: int) -> list[dict[str, Any]]:
             subsidy=pl.subsidy,
             copayment=pl.copayment,
             cost=sum(t.value for t in takes),
+            days_supply=p.req.days_of(i),
         )
         for i, (pl, takes) in enumerate(zip(p.priced.lines, p.takes, strict=True))
     ]

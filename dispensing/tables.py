@@ -46,6 +46,8 @@ class Dispensing(Base):
         UniqueConstraint("pharmacy", "client_ref", name="uq_dispensing_client_ref"),
         Index("ix_dispensings_pharmacy_date", "pharmacy", "service_date"),
         Index("ix_dispensings_patient_date", "patient", "service_date"),
+        #: what a scheme's budget has used in a period (migration 0016)
+        Index("ix_dispensings_scheme_date", "scheme", "service_date"),
     )
 
 
@@ -61,6 +63,8 @@ class DispensingLine(Base):
     subsidy: Mapped[int] = mapped_column(BigInteger)
     copayment: Mapped[int] = mapped_column(BigInteger)
     cost: Mapped[int] = mapped_column(BigInteger)
+    #: days of treatment taken home (1-365), or None: the medicine's default (care/)
+    days_supply: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
 
 
 class DispensingLot(Base):

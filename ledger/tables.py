@@ -86,7 +86,7 @@ class Lot(Base):
     expiry_on: Mapped[date] = mapped_column(Date)
     received_on: Mapped[date] = mapped_column(Date)
     supplier: Mapped[str | None] = mapped_column(String(24), nullable=True)
-    #: the funding source, for life (migration 0015): "purchased" | "donated", and the donor
+    #: the funding source, for life (migration 0016): "purchased" | "donated", and the donor
     funding: Mapped[str] = mapped_column(String(12), default="purchased")
     donor: Mapped[str | None] = mapped_column(String(24), nullable=True)
     __table_args__ = (UniqueConstraint("commodity", "lot_code", name="uq_lot_code"),)
@@ -220,6 +220,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[str] = mapped_column(String(12))
     pharmacy: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    #: the peer educator an ``educator`` user is (migration 0015)
+    educator: Mapped[str | None] = mapped_column(String(24), nullable=True)
     #: sha256 of the token; the token itself is shown once and never stored
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -227,8 +229,10 @@ class User(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     __table_args__ = (
         CheckConstraint(
-            "role IN ('admin', 'finance', 'auditor', 'pharmacist')", name="ck_user_role"
+            "role IN ('admin', 'finance', 'auditor', 'pharmacist', 'educator')",
+            name="ck_user_role",
         ),
+        CheckConstraint("(role = 'educator') = (educator IS NOT NULL)", name="ck_user_educator"),
         CheckConstraint(
             "(role = 'pharmacist') = (pharmacy IS NOT NULL)", name="ck_user_pharmacist_pharmacy"
         ),

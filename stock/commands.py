@@ -17,6 +17,10 @@ class NewMedicine:
     form: str
     #: the base unit quantities are counted in (tablet, ml…)
     unit: str
+    #: care: the class adherence is measured in, and the days of treatment a line carries
+    #: when it names none
+    therapeutic_class: str | None = None
+    default_days_supply: int | None = None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ FUNDING_KINDS = (PURCHASED, DONATED)
 
 
 class Donor(Base):
-    """A donor of medicines in kind (migration 0015)."""
+    """A donor of medicines in kind (migration 0016)."""
 
     __tablename__ = "donors"
     code: Mapped[str] = mapped_column(String(24), primary_key=True)

@@ -157,6 +157,8 @@ def create_medicine(session: Session, cmd: NewMedicine) -> Medicine:
         strength=cmd.strength,
         form=cmd.form,
         unit=cmd.unit,
+        therapeutic_class=cmd.therapeutic_class,
+        default_days_supply=cmd.default_days_supply,
         created_at=clock.now(),
     )
     session.add(med)

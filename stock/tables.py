@@ -26,6 +26,10 @@ class Medicine(Base):
     form: Mapped[str] = mapped_column(String(60))
     #: the base unit quantities are counted in (tablet, ml…)
     unit: Mapped[str] = mapped_column(String(20))
+    #: care (migration 0015): the class adherence is measured in, and the days of treatment
+    #: a line carries when it names none
+    therapeutic_class: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    default_days_supply: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

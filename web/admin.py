@@ -13,6 +13,7 @@ from api.access import access
 from api.audit_trail import event_committed, stage_event
 from api.auth import ROLES, create_user, revoke, set_password
 from api.session import db_session
+from care.tables import PeerEducator
 from ledger.errors import Conflict, InvalidRequest, RdfError
 from ledger.tables import User
 from stock.tables import Pharmacy
@@ -48,6 +49,7 @@ def _users_page(
             users=paginate(users),
             roles=ROLES,
             pharmacies=list(s.scalars(select(Pharmacy.code).order_by(Pharmacy.code))),
+            educators=list(s.scalars(select(PeerEducator.code).order_by(PeerEducator.code))),
             done=done,
             problem=problem,
             form=request.form,
@@ -79,7 +81,14 @@ def change_user() -> BaseResponse | tuple[str, int]:
                 raise InvalidRequest(_("Give the user a name."))
             pharmacy = request.form.get("pharmacy") or None
             role = request.form.get("role", "")
-            create_user(s, name, role, pharmacy if role == "pharmacist" else None)
+            educator = request.form.get("educator") or None
+            create_user(
+                s,
+                name,
+                role,
+                pharmacy if role == "pharmacist" else None,
+                educator=educator if role == "educator" else None,
+            )
             password = request.form.get("password", "")
             if password:
                 set_password(s, name, password)

@@ -1,5 +1,5 @@
-"""The pages: sign-in, home, and the pharmacist's day (dispense, today, one dispensing,
-stock, statements, receipt). Each view declares who may see it with ``api.access`` (the
+"""The pages: sign-in, home, the pharmacist's day (dispense, today, one dispensing,
+stock, statements, receipt) and the peer educator's visit list (care). Each view declares who may see it with ``api.access`` (the
 API's policy); pages read through the domain packages' functions, and write only through
 the JSON API (the page scripts call it with the session and the CSRF header)."""
 
@@ -34,6 +34,7 @@ from api.access import (
     session_principal,
     sign_in,
     sign_out,
+    visible_educator,
     visible_pharmacy,
 )
 from api.auth import (
@@ -44,6 +45,7 @@ from api.auth import (
 )
 from api.dispensing import dispensing_body, return_body
 from api.session import db_session
+from care.service import DEFAULT_GRACE_DAYS, Scope, overdue_refills
 from contracts.patients import get_patient, scheme_on
 from dispensing.reads import dispensings, get_dispensing, returns_of
 from dispensing.subsidy import subsidy_used
@@ -61,6 +63,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 READERS = ("finance", "auditor")
 #: Who may record dispensings (the API's rule for ``POST /dispensings``).
 DISPENSERS = ("finance",)
+#: Who sees the visit list (the API's rule for ``GET /care/overdue-refills``): an educator
+#: its own patients, a pharmacist its pharmacy's, finance and auditors everybody's.
+CARE_READERS = ("finance", "auditor", "educator")
+#: Everybody who may sign in to the pages.
+SIGNED_IN = (*READERS, "educator")
 EXPIRY_WARNING_DAYS = 90
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -118,12 +125,15 @@ def _nav() -> list[tuple[str, str]]:
     """The signed-in user's pages: (path, label)."""
     who = principal()
     links = [("/app", _("Home"))]
+    if who.is_educator:
+        return [*links, ("/app/care", _("Visit list"))]
     if who.role in ("pharmacist", "finance", "admin"):
         links.append(("/app/dispense", _("Dispense")))
     links += [
         ("/app/today", _("Today")),
         ("/app/stock", _("Stock")),
         ("/app/statements", _("Statements")),
+        ("/app/care", _("Visit list")),
     ]
     if who.role in ("finance", "admin"):
         links += [
@@ -211,7 +221,7 @@ def login() -> BaseResponse | tuple[str, int]:
 
 
 @bp.route("/logout", methods=["POST"])
-@access(*READERS, pharmacist="own", page=True)
+@access(*SIGNED_IN, pharmacist="own", page=True)
 def logout() -> BaseResponse:
     sign_out()
     return redirect(SIGN_IN_PATH)
@@ -221,8 +231,10 @@ def logout() -> BaseResponse:
 
 
 @bp.route("")
-@access(*READERS, pharmacist="own", page=True)
+@access(*SIGNED_IN, pharmacist="own", page=True)
 def home() -> str:
+    if principal().is_educator:
+        return _page("home.html", pharmacy=None, educator=visible_educator())
     return _page("home.html", pharmacy=_page_pharmacy())
 
 
@@ -436,6 +448,19 @@ def statements() -> str:
     )
     months = list(reversed(_months(first or day, day))) if pharmacy else []
     return _page("statements.html", pharmacy=pharmacy, months=months)
+
+
+@bp.route("/care")
+@access(*CARE_READERS, pharmacist="own", page=True)
+def care() -> str:
+    """The visit list as of today: the patients whose supply ran out more than the grace
+    days ago, most overdue first (an educator's own, a pharmacist's pharmacy's)."""
+    day = clock.today()
+    scope = Scope(educator=visible_educator(), pharmacy=visible_pharmacy())
+    rows = overdue_refills(db_session(), day, DEFAULT_GRACE_DAYS, scope)
+    return _page(
+        "care.html", day=day, grace_days=DEFAULT_GRACE_DAYS, rows=rows, educator=scope.educator
+    )
 
 
 @bp.route("/sw.js")

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from api.schemas.care import DaysSupply
 from api.schemas.common import Date, PagingArgs, Quantity, Strict
 
 MAX_BATCH = 1000
@@ -14,6 +15,7 @@ MAX_BATCH = 1000
 class ItemIn(Strict):
     medicine = fields.String(required=True, validate=validate.Length(min=1, max=24))
     quantity = Quantity(required=True)
+    days_supply = DaysSupply(load_default=None, allow_none=True)
 
 
 class DispensingIn(Strict):
@@ -58,6 +60,7 @@ class LineOut(Strict):
     subsidy = fields.String()
     copayment = fields.String()
     cost = fields.String()
+    days_supply = fields.Integer(allow_none=True)
     lots = fields.List(fields.Nested(LotOut))
     #: only when a scheme's budget cut the subsidy: the cut of this line
     budget_cut = fields.String()

@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
+from api.schemas.care import DaysSupply
 from api.schemas.common import Date, DecimalText, PagingArgs, Quantity, Strict
 from ledger import chart
 from ledger.clock import iso_utc
@@ -42,6 +43,10 @@ class StockMedicineIn(Strict):
     strength = Name(60)
     form = Name(60)
     unit = Name(20)
+    therapeutic_class = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=40)
+    )
+    default_days_supply = DaysSupply(load_default=None, allow_none=True)
 
 
 class StockMedicineOut(Strict):
@@ -50,6 +55,8 @@ class StockMedicineOut(Strict):
     strength = fields.String()
     form = fields.String()
     unit = fields.String()
+    therapeutic_class = fields.String(allow_none=True)
+    default_days_supply = fields.Integer(allow_none=True)
     created_at = UtcDateTime()
 
 

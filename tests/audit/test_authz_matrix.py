@@ -7,7 +7,8 @@ so routes added by any package are covered the day they land. For each route and
 * anonymous, revoked, expired and malformed tokens get 401;
 * a role the policy does not admit gets 403;
 * an admitted role never gets 401, 403 or 500;
-* a pharmacist asking about another pharmacy's object (or a missing one) gets 404.
+* a pharmacist asking about another pharmacy's object (or a missing one) gets 404;
+* an educator is admitted only where the route names the ``educator`` role (care).
 
 Path parameters are filled from :data:`PARAM_VALUES`; a parameter that names a pharmacy
 (``<pharmacy>``, or ``<code>`` right after ``/pharmacies/``) is tried with the owning
@@ -122,6 +123,12 @@ def call(client: FlaskClient, method: str, path: str, header: dict[str, str]) ->
 def callers(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> list[Caller]:
     for code in (OWN, OTHER):
         create_pharmacy(app, client, tokens["finance"], code)
+    client.post(
+        "/api/v1/peer-educators",
+        json={"code": "E1", "network": "MoPoTsyo", "district": "Ta Khmau"},
+        headers=bearer(tokens["finance"]),
+    )
+    educator = create_user_token(app, "ed-own", "educator", educator="E1")
     own = create_user_token(app, "ph-own", "pharmacist", OWN)
     other = create_user_token(app, "ph-other", "pharmacist", OTHER)
     revoked = create_user_token(app, "ph-revoked", "pharmacist", OWN)
@@ -141,6 +148,7 @@ def callers(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> list[Cal
         Caller("auditor", "auditor", None, bearer(tokens["auditor"])),
         Caller("pharmacist-own", "pharmacist", OWN, bearer(own)),
         Caller("pharmacist-other", "pharmacist", OTHER, bearer(other)),
+        Caller("educator", "educator", None, bearer(educator)),
         Caller("anonymous", None, None, {}),
         Caller("revoked", None, None, bearer(revoked)),
         Caller("expired", None, None, bearer(expired)),

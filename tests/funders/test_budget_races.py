@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.dispensing.conftest import Fund
 from tests.dispensing.test_dispensing_races import race
-from tests.funders.conftest import Fund
 
 pytestmark = pytest.mark.postgres_only
 

@@ -5,12 +5,13 @@ The fund: MET500 at 50 KHR, HEF at 50 %: 10 tablets cost 500, subsidy 250."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import pytest
 
 from contracts.pricing import FeeRule, LineRequest, SchemeTerms, price_dispensing
-from tests.funders.conftest import Fund
+from tests.dispensing.conftest import Fund
 
 
 def budget(f: Fund, period: str, amount: str, scheme: str = "HEF", expect: int = 201) -> Any:
@@ -68,6 +69,8 @@ def test_a_month_budget_cuts_the_dispensing_that_would_pass_it_and_says_so(
     # the recorded dispensing reads back with the amounts it was recorded with
     got = f.get(f"/dispensings/{c['id']}")
     assert got["total_subsidy"] == "100" and got["total_copayment"] == "400"
+    # a cut dispensing's entry is what its document gives (dispensing.verify)
+    assert f.get("/audit/verify")["ok"] is True
     # a quote says so before anything is recorded
     q = f.post(
         "/dispensings/quote",
@@ -261,20 +264,22 @@ def test_a_budget_of_an_unknown_scheme_is_a_404(fresh_fund: Fund) -> None:
 # --------------------------------------------------------------------------- pure pricing
 
 
-HALF = SchemeTerms("S", "external", 50, None, None, None, None)
-FEE = FeeRule("per_dispensing", 0)
+HALF = SchemeTerms("S", "external", Fraction(50), None, None, None, None)
+FEE = FeeRule("per_dispensing", Fraction(0))
 
 
 def test_pricing_without_a_budget_is_unchanged() -> None:
-    lines = [LineRequest("A", 10, 50)]
+    lines = [LineRequest("A", 10, Fraction(50))]
     assert price_dispensing(lines, HALF, FEE) == price_dispensing(lines, HALF, FEE, 0, None)
     assert price_dispensing(lines, HALF, FEE, budget_left=250).budget_cuts is None
 
 
 @pytest.mark.parametrize("left", [0, 1, 99, 100, 101, 149, 150, 151, 175, 1000])
 def test_pricing_never_passes_the_budget_and_sums_back(left: int) -> None:
-    scheme = SchemeTerms("S", "external", 50, None, None, None, 100)
-    p = price_dispensing([LineRequest("A", 3, 50), LineRequest("B", 4, 50)], scheme, FEE, 0, left)
+    scheme = SchemeTerms("S", "external", Fraction(50), None, None, None, 100)
+    p = price_dispensing(
+        [LineRequest("A", 3, Fraction(50)), LineRequest("B", 4, Fraction(50))], scheme, FEE, 0, left
+    )
     assert p.total_subsidy <= left or p.budget_cuts is None
     assert all(ln.price == ln.subsidy + ln.copayment and ln.copayment <= ln.price for ln in p.lines)
     if p.budget_cuts is not None:

@@ -20,7 +20,7 @@ def strings_of(html: str) -> dict[str, str]:
 
 def test_the_dispense_page_has_the_budget_note_in_english_and_khmer(
     client: FlaskClient,
-    fund: dict,  # noqa: F811
+    fund: dict[str, tuple[str, str]],  # noqa: F811
 ) -> None:
     sign_in(client, "pharmacist-p-takeo")
     en = strings_of(client.get("/app/dispense?lang=en").get_data(as_text=True))

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import pytest
 
-from tests.funders.conftest import Fund
+from tests.dispensing.conftest import Fund
 
 
 def donor(f: Fund, code: str = "GA", name: str = "Global Aid", expect: int = 201) -> Any:
@@ -246,6 +247,19 @@ def test_fund_health_shows_cost_recovery_without_donated_stock_and_the_replaceme
         "/api/v1/reports/fund-health?from=2026-10-01&to=2026-10-31&format=csv", headers=f.finance
     ).data.decode("utf-8")
     assert "# Replacement gap" in csv_text and "2625" in csv_text
+    # converted (?in=, DESIGN.md "Two currencies"): the donated block is converted too, at
+    # the rate of the range's last day; in the fund currency it is the same block
+    f.post("/fx-rates", {"date": "2026-10-31", "base": "USD", "quote": "KHR", "rate": "4000"})
+    q = "/reports/fund-health?from=2026-10-01&to=2026-10-31&in="
+    assert f.get(q + "KHR")["donated"] == d
+    usd = f.get(q + "USD")
+    du = usd["donated"]
+    assert (du["donated_cost"], du["replacement_gap"]) == ("1.00", "0.66")  # 4,000 and 2,625
+    assert du["replacement_gap_lines"][0]["gap"] == "0.66"
+    paid = Decimal(usd["figures"]["total_cost"]) - Decimal("1.00")
+    assert du["cost_excluding_donated"] == f"{paid:.2f}"
+    expected_usd = Fraction(Decimal(usd["figures"]["revenue"])) / Fraction(paid)
+    assert abs(Fraction(du["cost_recovery_excluding_donated"]) - expected_usd) < Fraction(1, 10**4)
 
 
 def test_a_donated_medicine_never_bought_has_no_purchase_price_and_stays_out_of_the_gap(
@@ -388,6 +402,24 @@ def test_a_line_with_the_wrong_amount_for_its_funding_is_a_422(
     assert f.get("/reports/trial-balance") == before
 
 
+def test_a_donated_receipt_is_valued_in_the_fund_currency(fresh_fund: Fund) -> None:
+    f = fresh_fund
+    donor(f)
+    f.post("/fx-rates", {"date": "2026-10-01", "base": "USD", "quote": "KHR", "rate": "4000"})
+    before = f.get("/reports/trial-balance")
+    body: dict[str, Any] = {
+        "location": "CENTRAL",
+        "date": "2026-10-05",
+        "funding": {"kind": "donated", "donor": "GA"},
+        "currency": "USD",
+        "lines": [line(fair_value="10")],
+    }
+    p = f.post("/stock/receipts", body, expect=422)
+    assert "currency" in p["errors"], p
+    assert f.get("/reports/trial-balance") == before
+    assert donated(f, [line(fair_value="10")])["currency"] == "KHR"
+
+
 def test_a_lot_keeps_its_funding_source_for_life(fresh_fund: Fund) -> None:
     f = fresh_fund
     donor(f)
@@ -423,3 +455,5 @@ def test_a_lot_keeps_its_funding_source_for_life(fresh_fund: Fund) -> None:
     donated(f, [line(quantity=5, fair_value="5")], supplier="S1")
     assert f.balance("1400-CENTRAL", "MET500", lot="DL1") == 505
     assert f.balance("2000-S1") == -44000
+    # the donated receipt naming S1 owes S1 nothing, and verifies so
+    assert f.get("/audit/verify")["ok"] is True

@@ -141,3 +141,49 @@ def test_a_revoked_token_is_401(app: Flask, client: FlaskClient, tokens: dict[st
         revoke(s, "test-auditor")
         s.commit()
     assert_problem(client.get("/api/v1/accounts", headers=bearer(tokens["auditor"])), 401)
+
+
+def educator_token(app: Flask) -> str:
+    from api.auth import create_user
+    from care.service import create_educator
+
+    with app.extensions["rdf_db"].session() as s:
+        create_educator(s, {"code": "E1", "network": "N", "district": "D"})
+        _u, token = create_user(s, "educator-e1", "educator", educator="E1")
+        s.commit()
+    return token
+
+
+@pytest.mark.parametrize("path", LEDGER_READS)
+def test_an_educator_cannot_read_the_ledger(app: Flask, client: FlaskClient, path: str) -> None:
+    assert_problem(client.get(path, headers=bearer(educator_token(app))), 403)
+
+
+@pytest.mark.parametrize(("path", "payload"), LEDGER_WRITES)
+def test_an_educator_cannot_write_the_ledger(
+    app: Flask, client: FlaskClient, path: str, payload: object
+) -> None:
+    token = educator_token(app)
+    before = snapshot(app)
+    assert_problem(client.post(path, json=payload, headers=bearer(token)), 403)
+    assert snapshot(app) == before
+
+
+def test_an_educator_is_admitted_only_where_a_route_names_the_role(sqlite_app: Flask) -> None:
+    admitted = sorted(
+        f"{method} {rule.rule}"
+        for rule in sqlite_app.url_map.iter_rules()
+        if rule.endpoint not in PUBLIC_ENDPOINTS
+        for method in sorted((rule.methods or set()) - {"OPTIONS", "HEAD"})
+        if (a := access_for(sqlite_app, rule.endpoint, method)) is not None
+        and "educator" in a.roles
+    )
+    assert admitted == [
+        "GET /api/v1/care/adherence",
+        "GET /api/v1/care/overdue-refills",
+        "GET /api/v1/peer-educators",
+        # the pages: home (a link to the visit list), the visit list, sign-out
+        "GET /app",
+        "GET /app/care",
+        "POST /app/logout",
+    ]

@@ -14,13 +14,14 @@ from tests.web.conftest import sign_in
 from web.catalogue import MO, compiled, read_catalogue
 from web.i18n import money
 
-PAGES = ["/app", "/app/dispense", "/app/today", "/app/stock", "/app/statements"]
+PAGES = ["/app", "/app/dispense", "/app/today", "/app/stock", "/app/statements", "/app/care"]
 OWN, OTHER = "P-TAKEO", "P-KAMPOT"
 USERS = {
     "admin": set(PAGES),
     "finance": set(PAGES),
     "auditor": set(PAGES) - {"/app/dispense"},
     "pharmacist-p-takeo": set(PAGES),
+    "educator-e-tk01": {"/app", "/app/care"},
 }
 
 
@@ -45,12 +46,36 @@ def test_every_page_answers_every_role_as_the_policy_says(
         for path in (f"/app/dispensings/{d}", f"/app/dispensings/{d}/receipt"):
             r = client.get(path)
             want = 404 if foreign and user.startswith("pharmacist") else 200
+            if user.startswith("educator"):
+                want = 403  # an educator sees its patients' refills, not the counter's records
             assert r.status_code == want, (user, path, r.status_code)
     if user.startswith("pharmacist"):
         # the pharmacy of a page is the pharmacist's own, whatever the query says
         html = client.get(f"/app/stock?pharmacy={OTHER}").get_data(as_text=True)
         assert OWN in html and OTHER not in html
         assert client.get(f"/api/v1/dispensings/{other}").status_code == 404
+
+
+def test_the_educator_gets_a_home_with_the_visit_list_and_sees_what_the_api_says(
+    client: FlaskClient, fund: dict[str, tuple[str, str]]
+) -> None:
+    sign_in(client, "educator-e-tk01")
+    home = client.get("/app").get_data(as_text=True)
+    assert 'href="/app/care"' in home and "E-TK01" in home
+    for other in ("/app/dispense", "/app/today", "/app/stock", "/app/statements"):
+        assert f'href="{other}"' not in home
+    html = client.get("/app/care").get_data(as_text=True)
+    _name, token = fund["educator E-TK01"]
+    api = client.get(
+        "/api/v1/care/overdue-refills", headers={"Authorization": f"Bearer {token}"}
+    ).get_json()
+    assert api, "the demo has patients of E-TK01 overdue for a refill"
+    for row in api:
+        assert row["educator"] == "E-TK01"
+        assert f'<strong class="patient">{row["patient"]}</strong>' in html
+    assert html.count('class="patient"') == len(api)
+    km = client.get("/app/care?lang=km").get_data(as_text=True)
+    assert "បញ្ជីចុះសួរសុខទុក្ខ" in km
 
 
 def test_khmer_is_chosen_with_lang_and_remembered(

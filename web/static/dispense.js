@@ -79,7 +79,11 @@
       const m = medicineCode(row.querySelector(".medicine").value);
       const q = parseInt(row.querySelector(".quantity").value, 10);
       const d = parseInt(row.querySelector(".days").value, 10);
-      if (m && q > 0) { out.push({ medicine: m, quantity: q }); days.push(d > 0 ? d : null); }
+      if (m && q > 0) {
+        const known = d >= 1 && d <= 365;
+        out.push(known ? { medicine: m, quantity: q, days_supply: d } : { medicine: m, quantity: q });
+        days.push(known ? d : null);
+      }
     }
     return { items: out, days };
   }

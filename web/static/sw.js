@@ -4,7 +4,7 @@
 // kept copy when offline. Static files: the kept copy, refreshed in the background (not the
 // vendor/ files: their paths are versioned). The API is never cached (the outbox decides
 // what happens without a connection).
-const CACHE = "rdf-shell-v1";
+const CACHE = "rdf-shell-v2";
 const SHELL = [
   "/app/dispense",
   "/app/static/app.css",

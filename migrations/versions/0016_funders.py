@@ -8,11 +8,13 @@ budgets.
 * ``subsidy_budgets``: a scheme's budget for a month (``YYYY-MM``) or a year (``YYYY``), in
   minor units of the fund currency; versions only (the latest row of a scheme and period is
   the budget in force), never updated.
+* ``ix_dispensings_scheme_date``: what a scheme's budget has used in a period is summed
+  over its dispensings of the period (``dispensing.budget``).
 
 Self-contained: no foreign key to a table of another branch of the migrations.
 
-Revision ID: 0015
-Revises: 0012
+Revision ID: 0016
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0012"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
@@ -50,9 +52,11 @@ def upgrade() -> None:
         sa.CheckConstraint("amount > 0", name="ck_budget_amount"),
     )
     op.create_index("ix_subsidy_budgets_scheme_period", "subsidy_budgets", ["scheme", "period"])
+    op.create_index("ix_dispensings_scheme_date", "dispensings", ["scheme", "service_date"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_dispensings_scheme_date", table_name="dispensings")
     op.drop_index("ix_subsidy_budgets_scheme_period", table_name="subsidy_budgets")
     op.drop_table("subsidy_budgets")
     with op.batch_alter_table("lots") as batch:
