@@ -33,6 +33,7 @@ from api.docs import RdfApi, document_formats
 from api.docs import docs as docs_blueprint
 from api.fhir import blp as fhir_blp
 from api.financial_reports import blp as financial_reports_blp
+from api.funders import blp as funders_blp
 from api.fx import blp as fx_blp
 from api.headers import hsts_wanted, security_headers
 from api.invoices import blp as invoices_blp
@@ -230,6 +231,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         settlements_blp,
         reports_blp,
         audit_blp,
+        funders_blp,
         care_blp,
         fhir_blp,
         fx_blp,

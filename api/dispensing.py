@@ -94,7 +94,7 @@ def dispensing_body(d: Dispensed) -> dict[str, Any]:
     def fmt(v: int) -> str:
         return format_amount(v, exp)
 
-    return {
+    body: dict[str, Any] = {
         "id": str(d.id),
         "pharmacy": d.pharmacy,
         "patient": d.patient,
@@ -125,6 +125,11 @@ def dispensing_body(d: Dispensed) -> dict[str, Any]:
         "fee": fmt(d.fee),
         "entry_id": str(d.entry_id),
     }
+    if d.budget_cuts is not None:  # a scheme's budget cut the subsidy (DESIGN.md "Funders")
+        body["budget_exhausted"] = True
+        for line, cut in zip(body["lines"], d.budget_cuts, strict=True):
+            line["budget_cut"] = fmt(cut)
+    return body
 
 
 def return_body(r: Returned) -> dict[str, Any]:

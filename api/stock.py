@@ -18,6 +18,7 @@ from flask_smorest import Blueprint
 
 from api.access import access, principal, visible_pharmacy
 from api.cursors import decode_cursor, encode_cursor
+from api.funders import donated_receipt_body
 from api.schemas.common import PagingArgs
 from api.schemas.stock import (
     StockCardOut,
@@ -209,8 +210,9 @@ class Receipts(MethodView):
     @blp.response(201, StockReceiptOut)
     @write_view(StockReceiptOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Receive lots from a supplier into a place (units and cost, per lot); a receipt
-        invoiced in the other currency values its lots in the functional currency."""
+        """Receive lots from a supplier (or a donor) into a place (units and cost, per lot);
+        a receipt invoiced in the other currency values its lots in the functional currency."""
+        funding = data.get("funding") or {"kind": "purchased", "donor": None}
         cmd = Receive(
             supplier=data["supplier"],
             location=data["location"],
@@ -219,8 +221,12 @@ class Receipts(MethodView):
             memo=data["memo"],
             currency=data["currency"],
             rate=data["rate"],
+            funding=funding["kind"],
+            donor=funding["donor"],
         )
         r = movements.receive(db_session(), cmd, by=principal().name)
+        if r.funding == "donated":
+            return donated_receipt_body(r)
         out: dict[str, Any] = {
             "id": str(r.id),
             "entry_id": str(r.entry_id),

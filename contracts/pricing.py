@@ -26,6 +26,15 @@ Dispensing (DESIGN.md, "Rules of arithmetic"):
    is eligible; a walk-in (``scheme=None``) is never rounded;
 5. fee: ``percent`` -> ``round(total_price * value / 100)``; ``per_line`` -> ``value * lines``;
    ``per_dispensing`` -> ``value``.
+6. budget (DESIGN.md "Funders"): when the scheme has a budget for the service date (the
+   caller hands in ``budget_left``, the smaller of what is left of the month's and the year's
+   budget), the subsidy after caps and cash rounding ``S`` is cut to at most ``budget_left``.
+   The cut ``S - budget_left`` is rounded UP to a multiple of the cash rounding ``R`` (so the
+   co-payment stays a multiple of ``R``) but never past ``S`` (the co-payment never exceeds
+   the price), then taken line by line in request order: each line keeps
+   ``min(subsidy, allowance left)`` of an allowance ``S - cut``, the rest of its subsidy
+   moves to its co-payment. The budget is never passed: ``total_subsidy <= budget_left``.
+   ``PricedDispensing.budget_cuts`` says the cut per line, or None when nothing was cut.
 
 Returns: units go back into the lots they came from, the latest picked lot first, at the
 value they left with. Every amount ``X`` of a line (price, subsidy) spread over its ``Q``
@@ -233,6 +242,8 @@ class PricedDispensing:
     total_subsidy: int
     total_copayment: int
     fee: int
+    #: per line, the subsidy a budget cut (moved to the co-payment); None: no budget cut
+    budget_cuts: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if (
@@ -340,11 +351,33 @@ def _apply_cash_rounding(prices: Sequence[int], subsidies: Sequence[int], r: int
     return adjusted
 
 
+def _apply_budget(subsidies: Sequence[int], budget_left: int, r: int | None) -> list[int]:
+    """Subsidies cut to ``budget_left`` in all (rule 6): the cut rounded up to a multiple of
+    ``r`` but never past the subsidy, taken line by line in request order."""
+    total = sum(subsidies)
+    cut = total - max(budget_left, 0)
+    if cut <= 0:
+        return list(subsidies)
+    if r is not None:
+        cut = -(-cut // r) * r
+    cut = min(cut, total)
+    allowance = total - cut
+    kept: list[int] = []
+    for subsidy in subsidies:
+        keep = min(subsidy, allowance)
+        allowance -= keep
+        kept.append(keep)
+    _ensure(sum(kept) == total - cut, "budget cut missed its target")
+    _ensure(sum(kept) <= max(budget_left, 0), "budget passed")
+    return kept
+
+
 def price_dispensing(
     lines: Sequence[LineRequest],
     scheme: SchemeTerms | None,
     fee: FeeRule,
     subsidy_used_in_month: int = 0,
+    budget_left: int | None = None,
 ) -> PricedDispensing:
     """Price a dispensing: line prices, subsidies (capped, cash-rounded), co-payments, fee.
 
@@ -352,6 +385,8 @@ def price_dispensing(
     subsidy is 0, the co-payment is the price, and there is no cash rounding.
     ``subsidy_used_in_month`` is the subsidy the patient already consumed in the calendar month
     of the service date, net of returns (the caller computes it).
+    ``budget_left`` is what is left of the scheme's budget for the service date (the smaller
+    of the month's and the year's; None: the scheme has no budget then): rule 6.
     """
     if not lines:
         raise InvalidLine("a dispensing needs at least one line")
@@ -361,6 +396,10 @@ def price_dispensing(
         or subsidy_used_in_month < 0
     ):
         raise PricingError("subsidy_used_in_month must be a non-negative integer")
+    if budget_left is not None and (
+        not isinstance(budget_left, int) or isinstance(budget_left, bool)
+    ):
+        raise PricingError("budget_left must be an integer or None")
 
     prices = [round_half_up(line.unit_price * line.quantity) for line in lines]
     if scheme is None:
@@ -369,6 +408,12 @@ def price_dispensing(
         subsidies = _subsidies_within_caps(prices, lines, scheme, subsidy_used_in_month)
         if scheme.cash_rounding is not None:
             subsidies = _apply_cash_rounding(prices, subsidies, scheme.cash_rounding)
+    cuts: tuple[int, ...] | None = None
+    if scheme is not None and budget_left is not None:
+        kept = _apply_budget(subsidies, budget_left, scheme.cash_rounding)
+        if kept != subsidies:
+            cuts = tuple(s - k for s, k in zip(subsidies, kept, strict=True))
+            subsidies = kept
 
     priced = tuple(
         PricedLine(
@@ -394,6 +439,7 @@ def price_dispensing(
         total_subsidy=total_subsidy,
         total_copayment=total_copayment,
         fee=fee.amount(total_price, len(priced)),
+        budget_cuts=cuts,
     )
 
 

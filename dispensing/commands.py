@@ -84,6 +84,8 @@ class Dispensed:
     total_copayment: int
     fee: int
     entry_id: int | None  # the journal entry (set once posted)
+    #: per line, the subsidy a scheme's budget cut (moved to the co-payment); None: no cut
+    budget_cuts: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from contracts.patients import enrolments_of
 from contracts.pricing import PricedDispensing, price_dispensing
 from contracts.quote import QuoteTerms, quote_terms
+from dispensing.budget import NO_BUDGETS, BudgetKey, Budgets, locked_budgets
 from dispensing.commands import Dispensed, DispenseRequest
 from dispensing.errors import ClientRefReused, UnknownPharmacy
 from dispensing.model import LineAmounts, LotMove, Parties, dispensing_postings
@@ -93,7 +94,8 @@ def quote(session: Session, req: DispenseRequest, *, by: str) -> Dispensed:
     lines = _line_rows(p, 0, facts.ref.exponents[p.terms.currency])
     for n, line in enumerate(lines):
         line["id"] = n
-    return _written(dict(p.values, id=0), lines, _lot_rows(p, [ln["id"] for ln in lines]))
+    answer = _written(dict(p.values, id=0), lines, _lot_rows(p, [ln["id"] for ln in lines]))
+    return replace(answer, budget_cuts=p.priced.budget_cuts)
 
 
 def dispense_many(
@@ -131,6 +133,7 @@ class Facts:
     terms: dict[int, QuoteTerms]  # request index -> contract, prices, scheme, fee in force
     used: dict[Capped, int]  # subsidy used so far this month, capped patients only
     positions: Positions  # lots at each (place, medicine), locked
+    budgets: Budgets = NO_BUDGETS  # the schemes' budgets in force and what they used, locked
 
 
 def _check_request(ref: LedgerRef, req: DispenseRequest) -> None:
@@ -153,6 +156,13 @@ def _cap(t: QuoteTerms) -> Capped | None:
     if t.capped and t.patient is not None and t.scheme is not None:
         return (t.patient, t.scheme.code, t.month)
     return None
+
+
+def _budget_keys(facts: Facts, t: QuoteTerms) -> list[BudgetKey]:
+    """The (scheme, period) budgets that bound the subsidy of ``t`` (fund currency only)."""
+    if t.scheme is None or t.currency != chart.FUND_CURRENCY:
+        return []
+    return facts.budgets.keys_for(t.scheme.code, t.service_date)
 
 
 def _gather(session: Session, reqs: Sequence[DispenseRequest], out: Answers) -> Facts:
@@ -202,6 +212,14 @@ def _gather(session: Session, reqs: Sequence[DispenseRequest], out: Answers) -> 
     used = locked_subsidy_used(
         session, sorted({cap for t in terms.values() if (cap := _cap(t)) is not None})
     )
+    budgets = locked_budgets(
+        session,
+        [
+            (t.scheme.code, t.service_date)
+            for t in terms.values()
+            if t.scheme is not None and t.currency == chart.FUND_CURRENCY
+        ],
+    )
     positions: Positions = {}
     for currency in sorted({t.currency for t in terms.values()}):
         wanted = {
@@ -211,7 +229,7 @@ def _gather(session: Session, reqs: Sequence[DispenseRequest], out: Answers) -> 
             for ln in t.lines
         }
         positions.update(lock_lot_positions(session, ref, sorted(wanted), currency))
-    return Facts(ref, terms, used, positions)
+    return Facts(ref, terms, used, positions, budgets)
 
 
 # --------------------------------------------------------------------------- 2. plan
@@ -236,14 +254,23 @@ def _plan(
     """Price, pick and build the postings of each request in turn (each sees the stock
     and the subsidy the ones before it took); a refusal goes to ``out``."""
     used = dict(facts.used)
+    budget_used = dict(facts.budgets.used)
     pending: Pending = {}
     planned: dict[int, Planned] = {}
     for i, t in facts.terms.items():
         req = reqs[i]
         cap = _cap(t)
+        keys = _budget_keys(facts, t)
+        left = (
+            max(min(facts.budgets.amounts[k] - budget_used[k] for k in keys), 0) if keys else None
+        )
         try:
             priced = price_dispensing(
-                list(t.lines), t.scheme, t.fee_rule, max(used.get(cap, 0), 0) if cap else 0
+                list(t.lines),
+                t.scheme,
+                t.fee_rule,
+                max(used.get(cap, 0), 0) if cap else 0,
+                budget_left=left,
             )
             takes = pick_lines(
                 facts.positions,
@@ -258,6 +285,8 @@ def _plan(
         p = planned[i] = _planned(req, t, priced, takes, by)
         if cap is not None and p.values["scheme"] == cap[1]:
             used[cap] = used.get(cap, 0) + priced.total_subsidy
+        for k in keys:
+            budget_used[k] += priced.total_subsidy
     return planned
 
 
@@ -401,5 +430,5 @@ def _write(
         per.append((lines, _lot_rows(p, [line["id"] for line in lines])))
     insert_rows(session, _LINES, [line for lines, _lots in per for line in lines])
     insert_rows(session, _LOTS, [lot for _lines, lots in per for lot in lots])
-    for values, (lines, lots), i in zip(rows, per, planned, strict=True):
-        out[i] = _written(values, lines, lots)
+    for values, (lines, lots), i, p in zip(rows, per, planned, plans, strict=True):
+        out[i] = replace(_written(values, lines, lots), budget_cuts=p.priced.budget_cuts)

@@ -46,6 +46,8 @@ class Dispensing(Base):
         UniqueConstraint("pharmacy", "client_ref", name="uq_dispensing_client_ref"),
         Index("ix_dispensings_pharmacy_date", "pharmacy", "service_date"),
         Index("ix_dispensings_patient_date", "patient", "service_date"),
+        #: what a scheme's budget has used in a period (migration 0016)
+        Index("ix_dispensings_scheme_date", "scheme", "service_date"),
     )
 
 

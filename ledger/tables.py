@@ -86,6 +86,9 @@ class Lot(Base):
     expiry_on: Mapped[date] = mapped_column(Date)
     received_on: Mapped[date] = mapped_column(Date)
     supplier: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    #: the funding source, for life (migration 0016): "purchased" | "donated", and the donor
+    funding: Mapped[str] = mapped_column(String(12), default="purchased")
+    donor: Mapped[str | None] = mapped_column(String(24), nullable=True)
     __table_args__ = (UniqueConstraint("commodity", "lot_code", name="uq_lot_code"),)
 
 

@@ -31,6 +31,7 @@ from ledger.fx_rates import RateInForce, kept_currency, rate_for
 from ledger.money import format_amount, round_half_up
 from ledger.queries import trial_balance
 from ledger.tables import Account, Posting
+from reports.donations import donated_health
 from reports.fund import (
     EXCHANGE_DIFFERENCES,
     FundFigures,
@@ -307,6 +308,10 @@ def fund_health_in(session: Session, start: date, end: date, into_text: str) -> 
             "exchange_differences": fmt(exchange),
         },
     )
+    if "donated" in out:  # DESIGN.md "Funders", converted as the rest
+        out["donated"] = donated_health(
+            session, start, end, f.revenue, f.total_cost, into=into, rate=rate.rate
+        )
     return out
 
 

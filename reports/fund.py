@@ -48,6 +48,7 @@ from ledger.money import (
 from ledger.queries import TrialBalanceRow, balance_of, exponents, trial_balance
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
 from reports.aging import BUCKETS, TOTAL, age_account
+from reports.donations import donated_health
 from reports.tabular import Col, Report, Section, rows_of
 
 # --------------------------------------------------------------------------- pure helpers
@@ -495,6 +496,8 @@ def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
             for pc in prices
         ],
         "sold_below_cost": sorted({pc.medicine for pc in prices if pc.below_cost}),
+        # DESIGN.md "Funders": cost recovery without donated stock, the replacement gap
+        "donated": donated_health(session, start, end, f.revenue, f.total_cost),
     }
 
 
@@ -623,5 +626,36 @@ def fund_health_report(out: Mapping[str, Any]) -> Report:
                 PRICE_COLS,
                 rows_of(PRICE_COLS, out["price_vs_replacement_cost"]),
             ),
+            *donated_sections(out),
         ],
     )
+
+
+DONATED_FIGURES = ("donated_cost", "cost_excluding_donated", "replacement_gap")
+GAP_COLS = [
+    Col("medicine"),
+    Col("units", "quantity"),
+    Col("unit_cost"),
+    Col("purchase_on", "date"),
+    Col("gap", "money"),
+]
+
+
+def donated_sections(out: Mapping[str, Any]) -> list[Section]:
+    """Sections Donated stock, Replacement gap and No purchase price (DESIGN.md
+    "Funders"), when the answer has them."""
+    d = out.get("donated")
+    if d is None:
+        return []
+    figure_cols = [Col("name"), Col("value")]
+    figures = [[k, d[k]] for k in DONATED_FIGURES]
+    figures.append(["cost_recovery_excluding_donated", d["cost_recovery_excluding_donated"]])
+    return [
+        Section("Donated stock", figure_cols, figures),
+        Section("Replacement gap", GAP_COLS, rows_of(GAP_COLS, d["replacement_gap_lines"])),
+        Section(
+            "No purchase price",
+            [Col("medicine"), Col("units", "quantity")],
+            [[m["medicine"], m["units"]] for m in d["no_purchase_price"]],
+        ),
+    ]

@@ -44,14 +44,17 @@ class ReceiptLineIn:
     expiry: date
     quantity: int
     #: decimal text in major units of the invoice's currency, as the client wrote it
-    total_cost: str
+    #: (purchased)
+    total_cost: str | None = None
+    #: a donated line's fair value instead (decimal text in the fund currency, may be 0)
+    fair_value: str | None = None
 
 
 @dataclass(frozen=True)
 class Receive:
-    """Receive lots from a supplier into a place."""
+    """Receive lots from a supplier (or a donor's gift) into a place."""
 
-    supplier: str
+    supplier: str | None
     location: str
     on: date
     lines: tuple[ReceiptLineIn, ...]
@@ -60,6 +63,15 @@ class Receive:
     #: the rate as the client wrote it (KHR per USD; None: the one in force on ``on``)
     currency: str | None = None
     rate: str | None = None
+    #: "purchased" | "donated" (DESIGN.md "Funders"); a donation names its donor
+    funding: str = "purchased"
+    donor: str | None = None
+
+
+@dataclass(frozen=True)
+class NewDonor:
+    code: str
+    name: str
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, format_amount, parse_amount, round_half_up
 from ledger.posting import PostedEntry, post_entry
 from ledger.tables import Entry, Lot, Posting
+from stock import donations
 from stock.commands import Count, MoveLineIn, Receive, SaleTerms, Transfer, WriteOff
 from stock.errors import LotExpiryMismatch, UnknownLocation, UnknownReference
 from stock.lots import LotTake, lot_positions, take_postings, take_stock
@@ -62,7 +63,7 @@ class ReceiptLine:
 class ReceiptResult:
     id: int
     entry_id: int
-    supplier: str
+    supplier: str | None
     location: str
     on: date
     accounting_date: date
@@ -73,6 +74,9 @@ class ReceiptResult:
     #: converted at and the functional currency its lots are valued in
     rate: RateInForce | None = None
     value_currency: str | None = None
+    #: DESIGN.md "Funders": "purchased" | "donated" (a donation names its donor)
+    funding: str = "purchased"
+    donor: str | None = None
 
     @property
     def total_cost(self) -> int:
@@ -244,8 +248,10 @@ def receive(
     on = cmd.on
     check_event_date(on)
     errors: dict[str, list[str]] = {}
+    donations.check_funding(session, cmd, errors)
     try:
-        require_supplier(session, cmd.supplier)
+        if cmd.supplier is not None or not donations.is_donated(cmd):
+            require_supplier(session, cmd.supplier)
     except UnknownReference as exc:
         errors.update(exc.errors or {})
     try:
@@ -256,7 +262,11 @@ def receive(
     # converted per line at one rate (stated, or the one in force on the receipt's date).
     invoice_currency = kept_currency(cmd.currency or currency)
     fx_rate: RateInForce | None = None
-    if invoice_currency != currency:
+    if invoice_currency != currency and donations.is_donated(cmd):
+        errors.setdefault("currency", []).append(
+            f"a donated receipt is valued at its fair value in {currency}"
+        )
+    elif invoice_currency != currency:
         fx_rate = rate_for(session, on, cmd.rate)
     elif cmd.rate is not None:
         raise InvalidRequest(
@@ -282,6 +292,13 @@ def receive(
                 f"{on.isoformat()}"
             )
         q = line.quantity
+        if donations.is_donated(cmd):
+            value = donations.line_value(cmd, line, exp, f, errors)
+            if value is not None:
+                parsed.append((med, line.lot, line.expiry, q, value))
+            continue
+        if line.total_cost is None:
+            continue
         try:
             cost = parse_amount(line.total_cost, exp, allow_negative=False)
         except AmountError as exc:
@@ -313,6 +330,7 @@ def receive(
                 expiry_on=expiry,
                 received_on=on,
                 supplier=cmd.supplier,
+                **donations.new_lot_funding(cmd),
             )
             session.add(lot)
             session.flush()
@@ -323,26 +341,29 @@ def receive(
                 f"receive it under another lot number",
                 errors={f"lines.{i}.expiry": [f"lot {lot_code} expires {lot.expiry_on}"]},
             )
+        else:
+            donations.check_lot_funding(lot, cmd, f"lines.{i}.lot")
+        postings += [
+            PostingDraft(account, med, q, lot.id),
+            PostingDraft(chart.UNITS_RECEIVED, med, -q, lot.id),
+        ]
         if fx_rate is None:
-            postings += [
-                PostingDraft(account, med, q, lot.id),
-                PostingDraft(chart.UNITS_RECEIVED, med, -q, lot.id),
-                PostingDraft(account, currency, cost, lot.id),
-                PostingDraft(chart.due_to_supplier(cmd.supplier), currency, -cost),
-            ]
+            if cost:  # a donation at a fair value of 0 moves units only
+                postings += [
+                    PostingDraft(account, currency, cost, lot.id),
+                    PostingDraft(donations.counter_account(cmd), currency, -cost),
+                ]
             lines.append(ReceiptLine(med, lot_code, expiry, q, cost))
             continue
         value = values[i]
         postings += [
-            PostingDraft(account, med, q, lot.id),
-            PostingDraft(chart.UNITS_RECEIVED, med, -q, lot.id),
             PostingDraft(account, currency, value, lot.id),
             PostingDraft(chart.CURRENCY_EXCHANGE, currency, -value),
             PostingDraft(chart.CURRENCY_EXCHANGE, invoice_currency, cost),
-            PostingDraft(chart.due_to_supplier(cmd.supplier), invoice_currency, -cost),
+            PostingDraft(donations.counter_account(cmd), invoice_currency, -cost),
         ]
         lines.append(ReceiptLine(med, lot_code, expiry, q, cost, value))
-    memo = cmd.memo or f"Receipt from {cmd.supplier} into {cmd.location}"
+    memo = cmd.memo or f"Receipt from {cmd.supplier or cmd.donor} into {cmd.location}"
     posted = _post(session, mv, memo, postings, by, _partition(cmd.location))
     if fx_rate is not None:
         record_conversion(
@@ -371,6 +392,8 @@ def receive(
         lines,
         fx_rate,
         currency if fx_rate is not None else None,
+        funding=cmd.funding,
+        donor=cmd.donor,
     )
 
 

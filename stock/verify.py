@@ -4,8 +4,10 @@
 A movement's row is the document; its lines are the entry's postings themselves. What the
 row says must fit its sealed entry: the entry exists and names the row as its source
 (``stock-<kind>:<id>``), is dated on the movement's day, moves the inventory of the
-movement's place (and of the place a transfer goes to), and a receipt owes its supplier. A
-row changed behind the guards (another place, supplier or day) is named.
+movement's place (and of the place a transfer goes to), and a purchased receipt owes its
+supplier (a donated one, whose lots are donated, may name a supplier that is owed nothing:
+DESIGN.md "Funders"). A row changed behind the guards (another place, supplier or day) is
+named.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import chart
-from ledger.tables import Entry, Posting
+from ledger.tables import Entry, Lot, Posting
+from stock.donations import DONATED
 from stock.tables import StockMovement
 
 #: Movements read per round.
@@ -51,8 +54,21 @@ def movement_problems(session: Session) -> list[str]:
             .distinct()
         ):
             accounts[entry_id].add(account)
+        donated = set(
+            session.scalars(
+                select(Posting.entry_id)
+                .join(Lot, Lot.id == Posting.lot_id)
+                .where(
+                    Posting.entry_id.in_(
+                        [m.entry_id for m in chunk if m.kind == "receipt" and m.supplier]
+                    ),
+                    Lot.funding == DONATED,
+                )
+                .distinct()
+            )
+        )
         for mv in chunk:
-            why = _differences(mv, entries.get(mv.entry_id or 0), accounts)
+            why = _differences(mv, entries.get(mv.entry_id or 0), accounts, donated)
             if why:
                 kind = mv.kind.replace("_", "-")
                 problems.append(
@@ -65,7 +81,7 @@ def movement_problems(session: Session) -> list[str]:
 
 
 def _differences(
-    mv: StockMovement, entry: Entry | None, accounts: dict[int, set[str]]
+    mv: StockMovement, entry: Entry | None, accounts: dict[int, set[str]], donated: set[int]
 ) -> list[str]:
     if entry is None:
         return ["the entry is missing"]
@@ -79,7 +95,7 @@ def _differences(
     wanted = [chart.inventory(mv.location)]
     if mv.to_location is not None:
         wanted.append(chart.inventory(mv.to_location))
-    if mv.kind == "receipt" and mv.supplier is not None:
+    if mv.kind == "receipt" and mv.supplier is not None and entry.id not in donated:
         wanted.append(chart.due_to_supplier(mv.supplier))
     for account in wanted:
         if account not in held:

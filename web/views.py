@@ -253,6 +253,9 @@ def dispense() -> str:
         "saved_offline": _("Saved on this phone. It will be sent when the connection returns."),
         "recorded": _("Recorded."),
         "quote_offline": _("The quote needs a connection; the record can still be saved."),
+        "budget_exhausted": _(
+            "The scheme's budget is spent: the subsidy is cut and the patient pays the rest."
+        ),
         "unknown_patient": _("Unknown member code."),
         "no_scheme": _("Not enrolled in a scheme today: pays the full price."),
         "enrolled": _(

@@ -62,6 +62,8 @@ class LineOut(Strict):
     cost = fields.String()
     days_supply = fields.Integer(allow_none=True)
     lots = fields.List(fields.Nested(LotOut))
+    #: only when a scheme's budget cut the subsidy: the cut of this line
+    budget_cut = fields.String()
 
 
 class ReturnLineOut(Strict):
@@ -107,6 +109,8 @@ class DispensingOut(Strict):
     fee = fields.String()
     entry_id = fields.String()
     returns = fields.List(fields.Nested(ReturnOut))
+    #: only when a scheme's budget cut the subsidy (then each line has its ``budget_cut``)
+    budget_exhausted = fields.Boolean()
 
 
 class BatchResultOut(Strict):

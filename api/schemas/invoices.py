@@ -308,3 +308,5 @@ class FundHealthOut(Strict):
     figures = fields.Nested(FundFiguresOut)
     price_vs_replacement_cost = fields.List(fields.Nested(PriceCostOut))
     sold_below_cost = fields.List(fields.String())
+    #: DESIGN.md "Funders": donated cost, cost recovery without it, the replacement gap
+    donated = fields.Dict()

@@ -117,11 +117,19 @@ class StockReceiptLineIn(Strict):
     lot = LotText(required=True)
     expiry = Date(required=True)
     quantity = Quantity(required=True)
-    total_cost = DecimalText(required=True)
+    #: a purchased line's cost; a donated line carries ``fair_value`` instead (checked by
+    #: ``stock.donations.check_funding``: the wrong one, or none, is a 422)
+    total_cost = DecimalText(load_default=None)
+    fair_value = DecimalText(load_default=None)
+
+
+class StockFundingIn(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(["purchased", "donated"]))
+    donor = Code(load_default=None)
 
 
 class StockReceiptIn(Strict):
-    supplier = Code(required=True)
+    supplier = Code(load_default=None)
     location = Code(required=True)
     date = Date(required=True)
     memo = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
@@ -132,6 +140,8 @@ class StockReceiptIn(Strict):
     #: currency, the rate (KHR per USD, <= 6 decimals; default: the one in force)
     currency = fields.String(load_default=None, validate=validate.Length(min=1, max=24))
     rate = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    #: DESIGN.md "Funders": absent = purchased
+    funding = fields.Nested(StockFundingIn, load_default=None)
 
 
 class StockReceiptLineOut(Strict):
@@ -142,12 +152,18 @@ class StockReceiptLineOut(Strict):
     total_cost = fields.String()
     #: the lot's value in the functional currency (``value_currency``)
     value = fields.String()
+    fair_value = fields.String()
+
+
+class StockFundingOut(Strict):
+    kind = fields.String()
+    donor = fields.String()
 
 
 class StockReceiptOut(Strict):
     id = fields.String()
     entry_id = fields.String()
-    supplier = fields.String()
+    supplier = fields.String(allow_none=True)
     location = fields.String()
     date = Date()
     accounting_date = Date()
@@ -158,6 +174,9 @@ class StockReceiptOut(Strict):
     rate_date = Date(allow_none=True)
     value_currency = fields.String()
     total_value = fields.String()
+    #: only on a donated receipt (then lines carry ``fair_value`` and ``total_fair_value``)
+    funding = fields.Nested(StockFundingOut)
+    total_fair_value = fields.String()
 
 
 # ----------------------------------------------------------------- transfers, write-offs

@@ -1,6 +1,3 @@
-# FHIR models type every element Optional; these tests read elements the validated resources
-# must have (a None fails the test with an AttributeError just the same).
-# mypy: disable-error-code="union-attr,index"
 """FHIR R4 views: the Bundle of MedicationDispense and the Claim of a subsidy claim are
 validated here by the R4B models of ``fhir.resources`` (not only by the code that made
 them); member codes are the patients' identifiers and no name of a person appears."""
@@ -41,20 +38,35 @@ def test_medication_dispense_bundle_validates(care: CareFund) -> None:
     by_id = {r.id: r for r in resources}
     returned = by_id[f"{care.returned_dispensing}-0"]
     # 30 tablets for 30 days, 10 returned: 20 tablets, 20 days.
+    assert returned.quantity is not None and returned.daysSupply is not None
     assert returned.quantity.value == 20
     assert returned.daysSupply.value == 20
     assert returned.status == "completed"
+    assert returned.subject is not None and returned.subject.identifier is not None
     assert returned.subject.identifier.system == MEMBER_SYSTEM
     assert returned.subject.identifier.value == "M-00042"
     assert str(returned.whenHandedOver) == "2026-10-25"
-    aml = [r for r in resources if r.medicationCodeableConcept.coding[0].code == "AML5"]
+    aml = [r for r in resources if _code(r) == "AML5"]
     assert len(aml) == 1 and aml[0].daysSupply is None  # no days known
-    gli = [r for r in resources if r.medicationCodeableConcept.coding[0].code == "GLI80"]
+    gli = [r for r in resources if _code(r) == "GLI80"]
+    assert gli[0].daysSupply is not None
     assert gli[0].daysSupply.value == 30  # the medicine's default
     for e in doc["entry"]:
         assert e["search"]["mode"] == "match"
         assert e["fullUrl"].endswith(f"/MedicationDispense/{e['resource']['id']}")
     no_person_names(doc)
+
+
+def _code(r: MedicationDispense) -> str | None:
+    concept = r.medicationCodeableConcept
+    assert concept is not None and concept.coding
+    code = concept.coding[0].code
+    return None if code is None else str(code)
+
+
+def _net(item: Any) -> int:
+    assert item.net is not None and item.net.value is not None
+    return int(item.net.value)
 
 
 def test_a_pharmacist_gets_its_own_dispenses_only(care: CareFund) -> None:
@@ -76,17 +88,17 @@ def test_the_claim_of_a_subsidy_claim_validates(care: CareFund) -> None:
     resource = Claim.model_validate(doc)
     assert resource.id == str(claim["id"])
     assert resource.use == "claim" and resource.status == "active"
+    assert resource.total is not None
     assert str(resource.total.value) == claim["total"]
     assert resource.total.currency == "KHR"
     members = {
-        ext.valueIdentifier.value
+        ext.valueIdentifier.value if ext.valueIdentifier is not None else None
         for item in resource.item or []
         for ext in item.extension or []
         if ext.url == ITEM_MEMBER_URL
     }
     assert members == {"M-00042"}  # the only HEF member
-    nets = [int(str(i.net.value)) for i in resource.item or []]
-    assert sum(nets) == int(claim["total"])
+    assert sum(_net(i) for i in resource.item or []) == int(claim["total"])
     no_person_names(doc)
 
 

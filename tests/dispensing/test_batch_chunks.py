@@ -339,6 +339,7 @@ def test_a_chunk_whose_claim_is_taken_meanwhile_is_redone_one_record_at_a_time(
                     )
                 ).scalar()
             )
+            c.rollback()  # pg_stat_activity is a snapshot per transaction: take a new one
             time.sleep(0.05)
     holder.commit()
     holder.close()

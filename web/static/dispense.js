@@ -115,7 +115,7 @@
       });
       const answer = await r.json().catch(() => ({}));
       if (seq !== quoteSeq) return;
-      if (r.ok) { showQuote(answer); msg.textContent = ""; }
+      if (r.ok) { showQuote(answer); msg.textContent = answer.budget_exhausted ? T.budget_exhausted : ""; }
       else { showQuote(null); msg.textContent = answer.detail || r.statusText; }
     } catch (e) {
       if (seq !== quoteSeq) return;
