@@ -28,7 +28,7 @@ import contextvars
 import itertools
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -138,7 +138,7 @@ def export_beancount(
         }
         running.update(opening)
 
-    def entries() -> Iterator[BcEntry]:
+    def entries() -> Generator[BcEntry]:
         q = (
             select(
                 Entry.id,
@@ -162,51 +162,60 @@ def export_beancount(
         if end is not None:
             q = q.where(Posting.accounting_date <= end)
         rows = session.execute(q.execution_options(yield_per=CHUNK_ROWS))
-        pending: BcEntry | None = None
-        for _eid, group in itertools.groupby(rows, key=lambda r: r[0]):
-            lines = list(group)
-            eid, ad, sd, memo, source, seal = lines[0][:6]
-            postings = tuple(
-                BcPosting(
-                    account,
-                    commodity,
-                    int(amount),
-                    None
-                    if lot_code is None
-                    else (lot_code if lot_med == commodity else f"{lot_med}:{lot_code}"),
+        # A consumer that stops early (a client gone mid-download) abandons this generator:
+        # close the server-side cursor then, not when the garbage collector finds it.
+        try:
+            pending: BcEntry | None = None
+            for _eid, group in itertools.groupby(rows, key=lambda r: r[0]):
+                lines = list(group)
+                eid, ad, sd, memo, source, seal = lines[0][:6]
+                postings = tuple(
+                    BcPosting(
+                        account,
+                        commodity,
+                        int(amount),
+                        None
+                        if lot_code is None
+                        else (lot_code if lot_med == commodity else f"{lot_med}:{lot_code}"),
+                    )
+                    for *_e, account, commodity, amount, lot_code, lot_med in lines
                 )
-                for *_e, account, commodity, amount, lot_code, lot_med in lines
-            )
-            # Fold the previous entry only now: the renderer asks for month-end balances
-            # after pulling the next entry and before writing it, and those balances must
-            # include everything written so far and nothing more.
+                # Fold the previous entry only now: the renderer asks for month-end balances
+                # after pulling the next entry and before writing it, and those balances must
+                # include everything written so far and nothing more.
+                if pending is not None:
+                    _fold(running, pending)
+                pending = BcEntry(int(eid), ad, sd, memo, source, seal, postings)
+                yield pending
             if pending is not None:
                 _fold(running, pending)
-            pending = BcEntry(int(eid), ad, sd, memo, source, seal, postings)
-            yield pending
-        if pending is not None:
-            _fold(running, pending)
+        finally:
+            rows.close()
 
     def month_ends(_boundary: date) -> Iterator[tuple[str, str, int]]:
         for (code, commodity), amount in sorted(running.items()):
             yield code, commodity, amount
 
-    render_beancount(
-        accounts,
-        commodities,
-        entries(),
-        write=write,
-        opening=opening,
-        opening_date=start,
-        month_ends=month_ends,
-        end=None if end is None else end + timedelta(days=1),
-        title=title,
-        prices=[
-            (on, rate.base, rate.text, rate.quote)
-            for on, rate in all_rates(session)
-            if end is None or on <= end
-        ],
-    )
+    stream = entries()
+    try:
+        render_beancount(
+            accounts,
+            commodities,
+            stream,
+            write=write,
+            opening=opening,
+            opening_date=start,
+            month_ends=month_ends,
+            end=None if end is None else end + timedelta(days=1),
+            title=title,
+            prices=[
+                (on, rate.base, rate.text, rate.quote)
+                for on, rate in all_rates(session)
+                if end is None or on <= end
+            ],
+        )
+    finally:
+        stream.close()  # its cursor closed while the session is still open
 
 
 def _fold(running: dict[tuple[str, str], int], entry: BcEntry) -> None:
