@@ -165,6 +165,20 @@ def _storable(event: dict[str, Any]) -> bool:
 _RECORDED = "rdf_audit_recorded"
 
 
+def event_row(request: Request, response: Response) -> dict[str, Any] | None:
+    """The audit event of a write answered by ``response``, as a row to insert with the
+    write itself (``dispensing.service.write_one_trip``); None when it is to be written
+    apart after the request, as for :func:`stage_event`. Never raises."""
+    try:
+        if not _audited(request, response):
+            return None
+        event = event_of(request, response)
+        return event if _storable(event) else None
+    except Exception:  # noqa: BLE001 - written apart by record_response instead
+        log.exception("could not build the audit event of %s %s", request.method, request.path)
+        return None
+
+
 def stage_event(session: Session, request: Request, response: Response) -> bool:
     """Add the audit event of a write answered by ``response`` to ``session``, to commit
     with the write. True if added (then call :func:`event_committed` once the commit

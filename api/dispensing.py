@@ -35,15 +35,15 @@ from api.schemas.dispensing import (
     ReturnOut,
 )
 from api.session import db_session
-from api.writes import owner_scope, replay_or_conflict, run_write
+from api.writes import OneTripWrite, owner_scope, replay_or_conflict, run_write
 from dispensing.commands import Dispensed, DispenseRequest, LotShare, Returned, ReturnRequest
 from dispensing.reads import dispensings, get_dispensing, returns_of
 from dispensing.returns import return_items
-from dispensing.service import dispense, dispense_many, quote
+from dispensing.service import dispense, dispense_many, plan_one_trip, quote, write_one_trip
 from dispensing.tables import Dispensing
 from ledger import chart, clock
 from ledger.db import is_retryable
-from ledger.errors import Forbidden, IdempotencyConflict, NotFound, RdfError
+from ledger.errors import Forbidden, IdempotencyConflict, NotFound, RdfError, StaleWrite
 from ledger.idempotency import (
     answer_claims,
     claim_key,
@@ -192,6 +192,16 @@ class Dispensings(MethodView):
         def work() -> Dispensed:
             return dispense(db_session(), _request(data), by=by)
 
+        def one_trip() -> tuple[Dispensed, OneTripWrite] | None:
+            s = db_session()
+            trip = plan_one_trip(s, [_request(data)], by=by)
+            if trip is None:
+                return None
+            (answer,) = trip.answers
+            if isinstance(answer, RdfError):
+                raise answer
+            return answer, lambda claims, audit: write_one_trip(s, trip, claims=claims, audit=audit)
+
         try:
             return run_write(
                 work,
@@ -200,6 +210,7 @@ class Dispensings(MethodView):
                 key=key,
                 scope=_scope(data["pharmacy"]),
                 body_hash=_hash(request.get_json(silent=True)),
+                one_trip=one_trip,
             )
         except IdempotencyConflict:
             if data["client_ref"] is None:  # the key came from the Idempotency-Key header
@@ -455,6 +466,32 @@ def _chunk(recs: list[_Record], by: str) -> None:
                     replayed=True,
                     dispensing=json.loads(row.response_body),
                 )
+        reqs = [r.request for r in work if r.request is not None]
+        trip = plan_one_trip(s, reqs, by=by)
+        if trip is not None:
+            done = [
+                (r, a if isinstance(a, RdfError) else dispensing_body(a))
+                for r, a in zip(work, trip.answers, strict=True)
+            ]
+            now = clock.now()
+            rows = [
+                dict(
+                    scope=r.scope,
+                    key=r.key,
+                    request_hash=r.body_hash,
+                    status_code=201,
+                    response_body=json.dumps(answer, default=str),
+                    created_at=now,
+                )
+                for r, answer in done
+                if r.key is not None and not isinstance(answer, RdfError)
+            ]
+            try:
+                write_one_trip(s, trip, claims=rows)
+            except StaleWrite:
+                s.rollback()
+            else:
+                return done
         keyed = [r for r in work if r.key is not None]
         claims = dict(
             zip(
@@ -463,7 +500,7 @@ def _chunk(recs: list[_Record], by: str) -> None:
                 strict=True,
             )
         )
-        answers = dispense_many(s, [r.request for r in work if r.request is not None], by=by)
+        answers = dispense_many(s, reqs, by=by)
         done = [
             (r, a if isinstance(a, RdfError) else dispensing_body(a))
             for r, a in zip(work, answers, strict=True)

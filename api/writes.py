@@ -13,15 +13,18 @@ from marshmallow import Schema
 from sqlalchemy.orm import Session
 
 from api.access import principal
-from api.audit_trail import event_committed, stage_event
+from api.audit_trail import event_committed, event_row, stage_event
 from api.session import db_session
-from ledger.errors import InvalidRequest
+from ledger import clock
+from ledger.errors import InvalidRequest, StaleWrite
 from ledger.idempotency import claim_key, stored_answer
 from ledger.posting import request_hash
 from ledger.uow import UnitOfWork
 from ledger.uow import run as uow_run
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: Writes a planned one-trip write with its idempotency rows and audit events.
+OneTripWrite = Callable[[list[dict[str, Any]], list[dict[str, Any]]], None]
 
 
 def owner_scope() -> str:
@@ -52,6 +55,7 @@ def run_write(
     scope: str | None = None,
     body_hash: str | None = None,
     attempts: int = 8,
+    one_trip: Callable[[], tuple[Any, OneTripWrite] | None] | None = None,
 ) -> Response:
     """Run a write in one unit of work (``ledger.uow.run``: one transaction, retried on
     deadlock), idempotently under ``key``.
@@ -59,6 +63,13 @@ def run_write(
     The key is claimed first (a row with a unique index), so two requests with one key
     queue on it: the second gets the first's stored answer, byte for byte. The request's
     audit event is inserted just before the commit (``ledger.audit.stage_event``).
+
+    ``one_trip`` (the dispensing on PostgreSQL): plans the work from unlocked reads and
+    returns its result with the function that writes it, or None when the work is not for
+    that path. Then the answer, its idempotency row and the audit event go with the write
+    in one statement (the key is not claimed first: a concurrent duplicate fails on the
+    key's unique index and is answered, on retry, with the stored answer). A write whose
+    plan went stale (``StaleWrite``) is rolled back and ``work`` runs the usual way.
     """
     session = db_session()
     if body_hash is None:
@@ -76,6 +87,13 @@ def run_write(
             if replay is not None:
                 uow.discard()
                 return replay
+        if one_trip is not None:
+            planned = one_trip()
+            if planned is not None:
+                fast = _write_one_trip(session, uow, planned, dump, status, key, scope, body_hash)
+                if fast is not None:
+                    return fast
+        if key is not None:
             claim = claim_key(session, scope, key, body_hash)
         result = work()
         text = json.dumps(dump(result), default=str)
@@ -95,6 +113,44 @@ def run_write(
         retry_integrity=key is not None,
         after_commit=() if after is None else (after,),
     )
+
+
+def _write_one_trip(
+    session: Session,
+    uow: UnitOfWork,
+    planned: tuple[Any, OneTripWrite],
+    dump: Callable[[Any], Any],
+    status: int,
+    key: str | None,
+    scope: str,
+    body_hash: str,
+) -> Response | None:
+    """Answer a planned one-trip write and write it with its idempotency row and audit
+    event; None (and the transaction rolled back) when its plan went stale."""
+    result, write = planned
+    text = json.dumps(dump(result), default=str)
+    response = Response(text, status=status, mimetype="application/json")
+    claims = []
+    if key is not None:
+        claims.append(
+            dict(
+                scope=scope,
+                key=key,
+                request_hash=body_hash,
+                status_code=status,
+                response_body=text,
+                created_at=clock.now(),
+            )
+        )
+    event = event_row(request, response)
+    try:
+        write(claims, [] if event is None else [event])
+    except StaleWrite:
+        session.rollback()
+        return None
+    if event is not None:
+        uow.after_commit(event_committed)
+    return response
 
 
 def write_view(

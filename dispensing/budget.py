@@ -89,6 +89,18 @@ def budget_used(session: Session, keys: Sequence[BudgetKey]) -> dict[BudgetKey, 
     return used
 
 
+def any_budget(session: Session, wanted: Iterable[tuple[str, date]]) -> bool:
+    """True if a budget is in force for one of the (scheme, service date)s (read without
+    a lock: a write that finds none takes no budget lock)."""
+    pairs = sorted(set(wanted))
+    if not pairs:
+        return False
+    periods = sorted({p for _s, on in pairs for p in periods_of(on)})
+    keys = {(s, p) for s, on in pairs for p in periods_of(on)}
+    found = budgets_in_force(session, sorted({s for s, _on in pairs}), periods)
+    return any(k in found for k in keys)
+
+
 def locked_budgets(session: Session, wanted: Iterable[tuple[str, date]]) -> Budgets:
     """The budgets in force for the (scheme, service date)s of a chunk, each locked (sorted
     order) before what it used is read. Schemes without a budget: nothing locked."""

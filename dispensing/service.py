@@ -18,18 +18,21 @@ Transactions are the caller's (``ledger.uow``): this module only flushes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from contracts.patients import enrolments_of
 from contracts.pricing import PricedDispensing, price_dispensing
 from contracts.quote import QuoteTerms, quote_terms
-from dispensing.budget import NO_BUDGETS, BudgetKey, Budgets, locked_budgets
+from dispensing.budget import NO_BUDGETS, BudgetKey, Budgets, any_budget, locked_budgets
 from dispensing.commands import Dispensed, DispenseRequest
 from dispensing.errors import ClientRefReused, UnknownPharmacy
 from dispensing.model import LineAmounts, LotMove, Parties, dispensing_postings
@@ -37,15 +40,16 @@ from dispensing.reads import dispensed
 from dispensing.subsidy import Capped, locked_subsidy_used
 from dispensing.tables import Dispensing, DispensingLine, DispensingLot
 from ledger import chart, clock
-from ledger.bulk import allocate_ids, insert_rows
-from ledger.db import Base
-from ledger.errors import RdfError
+from ledger.bulk import insert_rows, take_ids
+from ledger.db import Base, is_postgres
+from ledger.errors import RdfError, StaleWrite
 from ledger.journal import check_event_date
 from ledger.model import EntryDraft, PostingDraft
 from ledger.money import format_unit_price
-from ledger.posting import post_entries
+from ledger.posting import entry_rows, forget_known_balances, open_booking, post_entries
 from ledger.refcache import reference
 from ledger.refdata import LedgerRef, ledger_ref
+from ledger.tables import Entry
 from stock.lots import (
     LotTake,
     Pending,
@@ -58,6 +62,7 @@ from stock.lots import (
 _DISPENSINGS = Base.metadata.tables[Dispensing.__tablename__]
 _LINES = Base.metadata.tables[DispensingLine.__tablename__]
 _LOTS = Base.metadata.tables[DispensingLot.__tablename__]
+_ENTRIES = Base.metadata.tables[Entry.__tablename__]
 _CLIENT_REFS_USED = select(_DISPENSINGS.c.client_ref).where(
     _DISPENSINGS.c.pharmacy == bindparam("pharmacy"),
     _DISPENSINGS.c.client_ref.in_(bindparam("refs", expanding=True)),
@@ -85,6 +90,7 @@ def quote(session: Session, req: DispenseRequest, *, by: str) -> Dispensed:
     req = replace(req, client_ref=None)
     out: Answers = [None]
     facts = _gather(session, [req], out)
+    assert facts is not None
     planned = _plan(facts, [req], out, by)
     if not planned:
         answer = out[0]
@@ -115,6 +121,7 @@ def dispense_many(
     """
     out: Answers = [None] * len(reqs)
     facts = _gather(session, reqs, out)
+    assert facts is not None
     planned = _plan(facts, reqs, out, by)
     if planned:
         _write(session, facts.ref, planned, by, out)
@@ -165,8 +172,14 @@ def _budget_keys(facts: Facts, t: QuoteTerms) -> list[BudgetKey]:
     return facts.budgets.keys_for(t.scheme.code, t.service_date)
 
 
-def _gather(session: Session, reqs: Sequence[DispenseRequest], out: Answers) -> Facts:
-    """The facts of every request not refused yet; a refusal goes to ``out``."""
+def _gather(
+    session: Session, reqs: Sequence[DispenseRequest], out: Answers, *, lock: bool = True
+) -> Facts | None:
+    """The facts of every request not refused yet; a refusal goes to ``out``.
+
+    ``lock=False`` (the one round trip, PostgreSQL): the lots are read without locks, and
+    None is returned when a request has a monthly cap or a budget in force (their used
+    subsidy is read under a lock: such requests go the locking way)."""
     snapshot = reference(session)
     ref = ledger_ref(snapshot)
     for i, req in enumerate(reqs):
@@ -209,17 +222,16 @@ def _gather(session: Session, reqs: Sequence[DispenseRequest], out: Answers) -> 
             terms[i] = t
         except RdfError as exc:
             out[i] = exc
-    used = locked_subsidy_used(
-        session, sorted({cap for t in terms.values() if (cap := _cap(t)) is not None})
-    )
-    budgets = locked_budgets(
-        session,
-        [
-            (t.scheme.code, t.service_date)
-            for t in terms.values()
-            if t.scheme is not None and t.currency == chart.FUND_CURRENCY
-        ],
-    )
+    caps = sorted({cap for t in terms.values() if (cap := _cap(t)) is not None})
+    schemes = [
+        (t.scheme.code, t.service_date)
+        for t in terms.values()
+        if t.scheme is not None and t.currency == chart.FUND_CURRENCY
+    ]
+    if not lock and (caps or any_budget(session, schemes)):
+        return None
+    used = locked_subsidy_used(session, caps) if lock else {}
+    budgets = locked_budgets(session, schemes) if lock else NO_BUDGETS
     positions: Positions = {}
     for currency in sorted({t.currency for t in terms.values()}):
         wanted = {
@@ -228,7 +240,7 @@ def _gather(session: Session, reqs: Sequence[DispenseRequest], out: Answers) -> 
             if t.currency == currency
             for ln in t.lines
         }
-        positions.update(lock_lot_positions(session, ref, sorted(wanted), currency))
+        positions.update(lock_lot_positions(session, ref, sorted(wanted), currency, lock=lock))
     return Facts(ref, terms, used, positions, budgets)
 
 
@@ -409,7 +421,7 @@ def _write(
     ``post_entries``, then one INSERT each for dispensings, lines and lots; their results
     go to ``out`` at their requests' positions."""
     plans = list(planned.values())
-    d_ids = allocate_ids(session, _DISPENSINGS, len(plans))
+    d_ids = take_ids(session, _DISPENSINGS, len(plans))
     posted = post_entries(
         session,
         [_entry_draft(p, d) for p, d in zip(plans, d_ids, strict=True)],
@@ -421,7 +433,7 @@ def _write(
         for p, d, e in zip(plans, d_ids, posted, strict=True)
     ]
     insert_rows(session, _DISPENSINGS, rows)
-    line_ids = iter(allocate_ids(session, _LINES, sum(len(p.takes) for p in plans)))
+    line_ids = iter(take_ids(session, _LINES, sum(len(p.takes) for p in plans)))
     per = []
     for p, d in zip(plans, d_ids, strict=True):
         lines = _line_rows(p, d, ref.exponents[p.terms.currency])
@@ -432,3 +444,119 @@ def _write(
     insert_rows(session, _LOTS, [lot for _lines, lots in per for lot in lots])
     for values, (lines, lots), i, p in zip(rows, per, planned, plans, strict=True):
         out[i] = replace(_written(values, lines, lots), budget_cuts=p.priced.budget_cuts)
+
+
+# --------------------------------------------------------------------------- one round trip
+
+
+@dataclass(frozen=True)
+class OneTrip:
+    """Dispensings planned from unlocked reads (PostgreSQL): each request's answer, in
+    order (its result, or the refusal of the books), and the rows to write in one call of
+    ``rdf_write_dispensings`` (revision 0019) with :func:`write_one_trip`."""
+
+    answers: list[Dispensed | RdfError]
+    payload: dict[str, Any]
+
+
+def plan_one_trip(session: Session, reqs: Sequence[DispenseRequest], *, by: str) -> OneTrip | None:
+    """``dispense_many`` without its locks and writes: the same facts (read, not locked),
+    the same pricing and FEFO picking, the same rows, and the lot balances each take was
+    priced on, for the write to compare under its locks. None when the requests are not for
+    this path (SQLite; a monthly cap or a budget; a month the snapshot does not know
+    open): the caller uses ``dispense_many``."""
+    if not is_postgres(session):
+        return None
+    out: Answers = [None] * len(reqs)
+    facts = _gather(session, reqs, out, lock=False)
+    if facts is None:
+        return None
+    planned = _plan(facts, reqs, out, by)
+    plans = list(planned.values())
+    booked = [open_booking(facts.ref, p.req.service_date) for p in plans]
+    if any(on is None for on in booked):
+        return None
+    ref = facts.ref
+    d_ids = take_ids(session, _DISPENSINGS, len(plans))
+    rows = entry_rows(
+        session,
+        [_entry_draft(p, d) for p, d in zip(plans, d_ids, strict=True)],
+        take_ids(session, _ENTRIES, len(plans)),
+        [on for on in booked if on is not None],
+        created_by=by,
+        ref=ref,
+    )
+    expected: dict[tuple[str, str, int, int], int] = {}
+    for p in plans:
+        place = chart.inventory(p.req.pharmacy)
+        for pl, takes in zip(p.priced.lines, p.takes, strict=True):
+            read = {pos.lot_id: pos for pos in facts.positions.get((place, pl.medicine), ())}
+            for tk in takes:
+                pos = read.get(tk.lot_id)
+                expected[(place, pl.medicine, tk.lot_id, 0)] = pos.units if pos else 0
+                expected[(place, p.terms.currency, tk.lot_id, 0)] = pos.value if pos else 0
+    keys = sorted(set(rows.keys) | set(expected))
+    dispensings = [
+        dict(p.values, id=d, entry_id=e["id"], accounting_date=on)
+        for p, d, e, on in zip(plans, d_ids, rows.entries, rows.booked, strict=True)
+    ]
+    line_ids = iter(take_ids(session, _LINES, sum(len(p.takes) for p in plans)))
+    all_lines: list[dict[str, Any]] = []
+    all_lots: list[dict[str, Any]] = []
+    for values, i, p in zip(dispensings, planned, plans, strict=True):
+        lines = _line_rows(p, values["id"], ref.exponents[p.terms.currency])
+        for line in lines:
+            line["id"] = next(line_ids)
+        lots = _lot_rows(p, [line["id"] for line in lines])
+        all_lines.extend(lines)
+        all_lots.extend(lots)
+        out[i] = replace(_written(values, lines, lots), budget_cuts=p.priced.budget_cuts)
+    payload: dict[str, Any] = dict(
+        months=rows.months,
+        keys=[dict(a=a, c=c, l=lk, s=st, e=expected.get((a, c, lk, st))) for a, c, lk, st in keys],
+        entries=rows.entries,
+        postings=rows.postings,
+        dispensings=dispensings,
+        lines=all_lines,
+        lots=all_lots,
+    )
+    assert all(o is not None for o in out)
+    return OneTrip([o for o in out if o is not None], payload)
+
+
+_WRITE = text("SELECT rdf_write_dispensings(CAST(:p AS jsonb))")
+#: SQLSTATEs of a write whose plan went stale: RDF01 (raised by the function: a lot changed
+#: since it was read, a month closed), 23514 (a lot balance CHECK: stock taken meanwhile).
+_STALE = {"RDF01", "23514"}
+
+
+def _json_value(v: object) -> str:
+    if isinstance(v, (date, datetime)):
+        return v.isoformat()
+    raise TypeError(f"not JSON: {type(v).__name__}")
+
+
+def write_one_trip(
+    session: Session,
+    trip: OneTrip,
+    *,
+    claims: Sequence[dict[str, Any]] = (),
+    audit: Sequence[dict[str, Any]] = (),
+) -> None:
+    """Write a planned trip in one statement, with the idempotency answers (rows of
+    ``idempotency_keys`` without id) and audit events (rows of ``audit_events`` without id)
+    that go with it. Raises :class:`StaleWrite` when the plan went stale: the transaction
+    is then to be rolled back and the requests recorded by ``dispense_many``."""
+    if not trip.payload["dispensings"] and not claims and not audit:
+        return
+    body = json.dumps(
+        dict(trip.payload, claims=list(claims), audit=list(audit)), default=_json_value
+    )
+    try:
+        session.execute(_WRITE, {"p": body})
+    except DBAPIError as exc:
+        code = getattr(exc.orig, "sqlstate", None)
+        if code in _STALE:
+            forget_known_balances(session)
+            raise StaleWrite(str(exc.orig)) from exc
+        raise

@@ -20,13 +20,15 @@ Triggers and constraints see exactly what an INSERT of the same rows would give 
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
 import psycopg
 from psycopg import sql as pgsql
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Engine, Table, event, insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -76,3 +78,45 @@ def allocate_ids(session: Session, table: Table, n: int) -> list[int]:
         return sorted(int(i) for i in ids)
     top = session.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}")).scalar_one()
     return list(range(int(top) + 1, int(top) + 1 + n))
+
+
+#: Ids taken ahead per engine and table (PostgreSQL): ``take_ids`` hands them out, so a
+#: single write needs no ``nextval`` round trip of its own. Keyed by the engine object, so
+#: a database dropped with its engine never hands out its ids again.
+_pools: weakref.WeakKeyDictionary[Engine, dict[str, list[int]]] = weakref.WeakKeyDictionary()
+_pools_lock = threading.Lock()
+#: How many ids one refill takes from a sequence.
+ID_BLOCK = 64
+
+
+def _forget_pool(engine: Engine) -> None:
+    with _pools_lock:
+        _pools.pop(engine, None)
+
+
+def take_ids(session: Session, table: Table, n: int) -> list[int]:
+    """``n`` new ids for ``table``, ascending: from this process's pool of ids taken ahead
+    (PostgreSQL; refilled ``ID_BLOCK`` at a time with :func:`allocate_ids`), else
+    :func:`allocate_ids`. Ids are unique, not gapless, and across processes not in the
+    order of the writes (as ``nextval`` already is across transactions)."""
+    if n <= 0:
+        return []
+    if not is_postgres(session):
+        return allocate_ids(session, table, n)
+    engine = session.get_bind().engine
+    with _pools_lock:
+        if engine not in _pools:
+            _pools[engine] = {}
+            # a disposed engine may be pointed at a new copy of its database (tests do)
+            event.listen(engine, "engine_disposed", _forget_pool)
+        pool = _pools[engine].setdefault(table.name, [])
+        if len(pool) >= n:
+            taken, pool[:n] = pool[:n], []
+            return taken
+    fresh = allocate_ids(session, table, max(n, ID_BLOCK))
+    with _pools_lock:
+        pool = _pools.setdefault(engine, {}).setdefault(table.name, [])
+        taken, rest = fresh[:n], fresh[n:]
+        pool.extend(rest)
+        pool.sort()
+    return taken

@@ -121,3 +121,10 @@ class AlreadyReversed(Conflict):
 
     slug = "already-reversed"
     title = "The entry is already reversed"
+
+
+class StaleWrite(Exception):  # noqa: N818 - not a refusal: an internal signal
+    """A write planned from unlocked reads found, under its locks, that what it was planned
+    on changed (a lot's stock, a month closed): nothing of it is kept, and the caller
+    records the request again through the path that locks before it reads. Never reaches
+    a client."""

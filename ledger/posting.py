@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from ledger import clock
-from ledger.bulk import allocate_ids, insert_rows
+from ledger.bulk import insert_rows, take_ids
 from ledger.db import Base, is_postgres, side_engine
 from ledger.errors import (
     IdempotencyConflict,
@@ -38,7 +38,14 @@ from ledger.errors import (
     UnknownCommodity,
     no_such_commodity,
 )
-from ledger.model import EntryDraft, PostingDraft, stripe_for, validate_entry
+from ledger.model import (
+    EntryDraft,
+    PostingDraft,
+    first_day_after,
+    month_of,
+    stripe_for,
+    validate_entry,
+)
 from ledger.money import format_amount
 from ledger.periods import booking_date
 from ledger.refdata import LedgerRef
@@ -207,6 +214,12 @@ def _create_missing_balances(
             known.update(missing)
     else:
         session.execute(insert(Balance).prefix_with("OR IGNORE"), rows)
+
+
+def forget_known_balances(session: Session) -> None:
+    """Check the existence of kept balance rows again (a write found one missing: the
+    database was replaced under the same URL, as tests do)."""
+    _known_balances.pop(session.get_bind().engine.url.render_as_string(hide_password=False), None)
 
 
 # Statements of the write path, built once (building a statement costs more CPU than
@@ -394,7 +407,7 @@ def post_entries(
         if shorts:
             _raise_short(session, shorts, commodities)
     now = clock.now()
-    entry_ids = allocate_ids(session, _ENTRIES, len(drafts))
+    entry_ids = take_ids(session, _ENTRIES, len(drafts))
     insert_rows(
         session,
         _ENTRIES,
@@ -443,3 +456,84 @@ def _posting_order(ps: tuple[PostingDraft, int]) -> tuple[str, str, int, int]:
     PostgreSQL the statement triggers fold them in key order themselves)."""
     p, stripe = ps
     return p.account, p.commodity, p.lot_id or 0, stripe
+
+
+# --------------------------------------------------------------------------- one round trip
+
+
+def open_booking(ref: LedgerRef, service_date: date, requested: date | None = None) -> date | None:
+    """The accounting date ``booking_date`` gives a new entry, when the reference snapshot
+    knows its month open (the write locks the month and checks it again: revision 0019);
+    None when it does not (then ``booking_date`` must search, under its locks)."""
+    target = requested or service_date
+    if ref.last_closed is not None and month_of(target) <= ref.last_closed:
+        target = first_day_after(ref.last_closed)
+    return target if ref.periods.get(month_of(target)) == "open" else None
+
+
+@dataclass(frozen=True)
+class EntryRows:
+    """Entries checked and turned into rows for one round trip (``rdf_write_dispensings``),
+    nothing locked or written yet: the balance keys to lock (sorted), the months booked
+    into, the rows of ``entries`` and ``postings``, and each entry's accounting date."""
+
+    keys: list[BalanceKey]
+    months: list[str]
+    entries: list[dict[str, Any]]
+    postings: list[dict[str, Any]]
+    booked: list[date]
+
+
+def entry_rows(
+    session: Session,
+    drafts: Sequence[EntryDraft],
+    entry_ids: Sequence[int],
+    booked: Sequence[date],
+    *,
+    created_by: str,
+    ref: LedgerRef,
+) -> EntryRows:
+    """``post_entries`` without its locks and writes: the same reference checks and entry
+    validation (any refusal raises as there), the missing kept balance rows created (in a
+    transaction of their own, as there), and the rows to write. ``booked``: each entry's
+    accounting date (``open_booking``). The write (revision 0019) takes the locks, in the
+    same order, and the non-negative CHECKs judge the stock."""
+    nonneg: dict[BalanceKey, bool] = {}
+    postings: list[dict[str, Any]] = []
+    for draft, entry_id, on in zip(drafts, entry_ids, booked, strict=True):
+        accounts, _commodities = _check_references(session, draft, ref)
+        validate_entry(draft, ref.exponents)
+        _deltas, nn, with_stripe = _balance_keys(draft, accounts)
+        nonneg.update(nn)
+        postings.extend(
+            dict(
+                entry_id=entry_id,
+                account_code=p.account,
+                commodity=p.commodity,
+                lot_id=p.lot_id,
+                amount=p.amount,
+                accounting_date=on,
+                stripe=s,
+            )
+            for p, s in sorted(with_stripe, key=_posting_order)
+        )
+    keys = sorted(nonneg)
+    _create_missing_balances(session, keys, nonneg)
+    now = clock.now()
+    entries = [
+        dict(
+            id=entry_id,
+            service_date=draft.service_date,
+            accounting_date=on,
+            memo=draft.memo,
+            source=draft.source,
+            reverses_id=draft.reverses_id,
+            partition=draft.partition,
+            idempotency_key=None,
+            request_hash=None,
+            created_at=now,
+            created_by=created_by,
+        )
+        for entry_id, draft, on in zip(entry_ids, drafts, booked, strict=True)
+    ]
+    return EntryRows(keys, sorted({month_of(on) for on in booked}), entries, postings, list(booked))

@@ -176,11 +176,17 @@ Pending = dict[str, dict[int, tuple[int, int]]]
 
 
 def lock_lot_positions(
-    session: Session, ref: LedgerRef, wanted: Sequence[tuple[str, str]], currency: str
+    session: Session,
+    ref: LedgerRef,
+    wanted: Sequence[tuple[str, str]],
+    currency: str,
+    *,
+    lock: bool = True,
 ) -> Positions:
     """The lots of each (place account, medicine) of ``wanted`` with what is left of them,
     every kept balance row involved locked ``FOR NO KEY UPDATE`` (PostgreSQL) in one
-    statement, in the global lock order; lots come from the reference snapshot ``ref``."""
+    statement, in the global lock order; lots come from the reference snapshot ``ref``.
+    ``lock=False``: read only (a write planned from it checks them under its locks)."""
     positions: Positions = {w: [] for w in wanted}
     pairs = sorted(
         {
@@ -192,7 +198,7 @@ def lock_lot_positions(
     if not pairs:
         return positions
     commodities = sorted({m for _a, m in positions} | {currency})
-    q = _PLACES_LOT_BALANCES_LOCKED if is_postgres(session) else _PLACES_LOT_BALANCES
+    q = _PLACES_LOT_BALANCES_LOCKED if lock and is_postgres(session) else _PLACES_LOT_BALANCES
     units: dict[tuple[str, int], int] = {}
     value: dict[tuple[str, int], int] = {}
     for account, commodity, lot_key, amount in session.execute(
