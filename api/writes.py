@@ -16,7 +16,7 @@ from api.access import principal
 from api.audit_trail import event_committed, stage_event
 from api.session import db_session
 from ledger.errors import InvalidRequest
-from ledger.idempotency import claim_key, stored_answer
+from ledger.idempotency import answer_key, claim_key, stored_answer
 from ledger.posting import request_hash
 from ledger.uow import UnitOfWork
 from ledger.uow import run as uow_run
@@ -76,12 +76,11 @@ def run_write(
             if replay is not None:
                 uow.discard()
                 return replay
-            claim = claim_key(session, scope, key, body_hash)
+            claim_key(session, scope, key, body_hash)
         result = work()
         text = json.dumps(dump(result), default=str)
         if key is not None:
-            claim.status_code = status
-            claim.response_body = text
+            answer_key(session, scope, key, status, text)
         response = Response(text, status=status, mimetype="application/json")
         if stage_event(session, request, response):  # committed with the write
             uow.after_commit(event_committed)
