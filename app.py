@@ -26,6 +26,7 @@ import commands
 from api.access import authorise_request
 from api.audit import blp as audit_blp
 from api.audit_trail import record_response
+from api.authcache import AuthCache
 from api.care import blp as care_blp
 from api.contracts import blp as contracts_blp
 from api.dispensing import blp as dispensing_blp
@@ -212,6 +213,7 @@ def attach_database(app: Flask, url: str) -> Database:
     db = Database(url, reference_parts=REFERENCE_PARTS)
     app.extensions["rdf_db"] = db
     app.extensions["rdf_auth_limiter"] = BadTokenLimiter(db.sessionmaker)
+    app.extensions["rdf_auth_cache"] = AuthCache()
     app.extensions["rdf_after_commit"] = seal_after_commit(
         db.sessionmaker, mode=mode, interval_ms=int(interval)
     )

@@ -24,7 +24,8 @@ from urllib.parse import quote
 from flask import Flask, Response, current_app, g, redirect, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
-from api.auth import Principal, authenticate, principal_by_id
+from api.auth import Principal
+from api.authcache import AuthCache
 from api.problems import problem
 from api.session import db_session
 from ledger.db import sqlite_read_only
@@ -79,15 +80,28 @@ PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "static", "web.static", "docs.page"
 SIGN_IN_PATH = "/app/login"
 #: The session key holding the signed-in user's id.
 SESSION_USER = "rdf_user"
+#: The session key holding the stamp of the password it was signed in with: a session
+#: ends when the password changes (``api.authcache.password_stamp``).
+SESSION_PASSWORD = "rdf_pw"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def auth_cache() -> AuthCache:
+    cache: AuthCache = current_app.extensions["rdf_auth_cache"]
+    return cache
 
 
 def sign_in(who: Principal) -> None:
     """Start a signed-in session for ``who``: whatever the session held is dropped first
     (no fixation: the cookie after sign-in carries nothing of the one before), and the
-    CSRF token is made afresh."""
+    CSRF token is made afresh. The session remembers the password's stamp: it ends when
+    the password is changed."""
+    s = db_session()
+    known = auth_cache().by_user(s.connection(), who.user_id)
+    s.rollback()
     session.clear()
     session[SESSION_USER] = who.user_id
+    session[SESSION_PASSWORD] = known.password_stamp if known is not None else None
     session.permanent = False
 
 
@@ -96,14 +110,20 @@ def sign_out() -> None:
 
 
 def session_principal() -> Principal | None:
-    """The principal of the signed-in session, or None (also when the user was revoked)."""
+    """The principal of the signed-in session, or None (also when the user was revoked,
+    has expired or its password was changed since the session was signed in).
+
+    Read through the per-process cache (``api.authcache``) in the request's own
+    transaction, which the handler then goes on with."""
     user_id = session.get(SESSION_USER)
     if not isinstance(user_id, int):
         return None
-    s = db_session()
-    who = principal_by_id(s, user_id)
-    s.rollback()
+    known = auth_cache().by_user(db_session().connection(), user_id)
+    who = None
+    if known is not None and session.get(SESSION_PASSWORD) == known.password_stamp:
+        who = known.now_valid()
     if who is None:
+        db_session().rollback()
         session.clear()
     return who
 
@@ -176,10 +196,12 @@ def authorise_request() -> BaseResponse | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return problem(401, "Unauthorized", "send 'Authorization: Bearer <token>'", "unauthorized")
+    # The request's own transaction (not rolled back: the handler goes on with it, which
+    # saves a BEGIN and a ROLLBACK per request).
     s = db_session()
-    who = authenticate(s, token.strip())
-    s.rollback()
+    who = auth_cache().by_token(s.connection(), token.strip())
     if who is None:
+        s.rollback()  # the limiter writes apart (on SQLite, not behind this transaction)
         # Only unknown tokens are counted and slowed: a valid one was admitted above,
         # whatever others sent from the same address (api/ratelimit.py).
         limiter = current_app.extensions.get("rdf_auth_limiter")

@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import Flask, Request, Response, g
-from sqlalchemy import BigInteger, DateTime, SmallInteger, String, select
+from sqlalchemy import BigInteger, DateTime, SmallInteger, String, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from api.auth import hash_token
@@ -62,6 +62,9 @@ class AuditEvent(Base):
     status: Mapped[int] = mapped_column(SmallInteger)
     remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     object_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+_INSERT_EVENT = insert(Base.metadata.tables[AuditEvent.__tablename__])
 
 
 # --------------------------------------------------------------------------- what is audited
@@ -190,7 +193,7 @@ def stage_event(session: Session, request: Request, response: Response) -> bool:
         event = event_of(request, response)
         if not _storable(event):
             return False
-        session.add(AuditEvent(**event))
+        session.execute(_INSERT_EVENT, event)  # Core: no ORM object on the hot path
         return True
     except Exception:  # noqa: BLE001 - written apart by record_response instead
         log.exception("could not stage the audit event of %s %s", request.method, request.path)
@@ -228,7 +231,7 @@ def write_event(app: Flask, event: dict[str, Any]) -> None:
     token = sqlite_read_only.set(False)
     try:
         with app.extensions["rdf_db"].session() as s:
-            s.add(AuditEvent(**event))
+            s.execute(_INSERT_EVENT, event)
             s.commit()
     finally:
         sqlite_read_only.reset(token)

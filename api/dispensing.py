@@ -46,15 +46,16 @@ from ledger.db import is_retryable
 from ledger.errors import Forbidden, IdempotencyConflict, NotFound, RdfError, StaleWrite
 from ledger.idempotency import (
     answer_claims,
+    answer_key,
     claim_key,
     claim_keys,
     drop_claims,
+    store_answer,
     stored_answer,
     stored_answers,
 )
 from ledger.money import format_amount
 from ledger.posting import request_hash
-from ledger.tables import IdempotencyKey
 from ledger.uow import UnitOfWork
 from ledger.uow import run as uow_run
 
@@ -407,7 +408,6 @@ def _one_record(rec: _Record, by: str) -> None:
     assert req is not None
 
     def attempt(uow: UnitOfWork) -> dict[str, Any]:
-        claim = None
         if key is not None:
             row = stored_answer(s, rec.scope, key, rec.body_hash, conflict=_conflict(key).detail)
             if row is not None:
@@ -419,11 +419,10 @@ def _one_record(rec: _Record, by: str) -> None:
                     replayed=True,
                     dispensing=json.loads(row.response_body),
                 )
-            claim = claim_key(s, rec.scope, key, rec.body_hash)
+            claim_key(s, rec.scope, key, rec.body_hash)
         text = json.dumps(dispensing_body(dispense(s, req, by=by)), default=str)
-        if claim is not None:
-            claim.status_code = 201
-            claim.response_body = text
+        if key is not None:
+            answer_key(s, rec.scope, key, 201, text)
         return dict(status=201, dispensing=json.loads(text))
 
     try:
@@ -558,16 +557,7 @@ def _chunks(recs: list[_Record], size: int) -> list[list[_Record]]:
 
 
 def _store_batch_answer(s: Session, scope: str, key: str, body_hash: str, text: str) -> None:
-    s.add(
-        IdempotencyKey(
-            scope=scope,
-            key=key,
-            request_hash=body_hash,
-            status_code=200,
-            response_body=text,
-            created_at=clock.now(),
-        )
-    )
+    store_answer(s, scope, key, body_hash, 200, text)
 
 
 @blp.route("/dispensings/batch")

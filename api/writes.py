@@ -17,7 +17,7 @@ from api.audit_trail import event_committed, event_row, stage_event
 from api.session import db_session
 from ledger import clock
 from ledger.errors import InvalidRequest, StaleWrite
-from ledger.idempotency import claim_key, stored_answer
+from ledger.idempotency import answer_key, claim_key, stored_answer
 from ledger.posting import request_hash
 from ledger.uow import UnitOfWork
 from ledger.uow import run as uow_run
@@ -94,12 +94,11 @@ def run_write(
                 if fast is not None:
                     return fast
         if key is not None:
-            claim = claim_key(session, scope, key, body_hash)
+            claim_key(session, scope, key, body_hash)
         result = work()
         text = json.dumps(dump(result), default=str)
         if key is not None:
-            claim.status_code = status
-            claim.response_body = text
+            answer_key(session, scope, key, status, text)
         response = Response(text, status=status, mimetype="application/json")
         if stage_event(session, request, response):  # committed with the write
             uow.after_commit(event_committed)

@@ -3,7 +3,7 @@ the write (DESIGN invariant 5)."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import clock
@@ -12,15 +12,29 @@ from ledger.db import Base
 from ledger.errors import IdempotencyConflict
 from ledger.tables import IdempotencyKey
 
+_IDEMPOTENCY = Base.metadata.tables[IdempotencyKey.__tablename__]
+# Core statements built once: a single write's key costs no ORM object (issue 21).
+_STORED_ONE = select(
+    _IDEMPOTENCY.c.request_hash, _IDEMPOTENCY.c.status_code, _IDEMPOTENCY.c.response_body
+).where(_IDEMPOTENCY.c.scope == bindparam("the_scope"), _IDEMPOTENCY.c.key == bindparam("the_key"))
+_INSERT = insert(_IDEMPOTENCY)
+_ANSWER_KEY = (
+    update(_IDEMPOTENCY)
+    .where(
+        _IDEMPOTENCY.c.scope == bindparam("the_scope"),
+        _IDEMPOTENCY.c.key == bindparam("the_key"),
+    )
+    .values(status_code=bindparam("status"), response_body=bindparam("body"))
+)
+
 
 def stored_answer(
     session: Session, scope: str, key: str, body_hash: str, conflict: str | None = None
-) -> IdempotencyKey | None:
-    """The answer stored under ``key`` in ``scope``, if any; the key used with another
-    body raises :class:`IdempotencyConflict` (``conflict``: its detail)."""
-    row = session.scalars(
-        select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-    ).first()
+) -> Row[str, int, str] | None:
+    """The answer stored under ``key`` in ``scope``, if any (``status_code``,
+    ``response_body``); the key used with another body raises :class:`IdempotencyConflict`
+    (``conflict``: its detail)."""
+    row = session.execute(_STORED_ONE, {"the_scope": scope, "the_key": key}).first()
     if row is not None and row.request_hash != body_hash:
         raise IdempotencyConflict(
             conflict
@@ -29,24 +43,38 @@ def stored_answer(
     return row
 
 
-def claim_key(session: Session, scope: str, key: str, body_hash: str) -> IdempotencyKey:
+def claim_key(session: Session, scope: str, key: str, body_hash: str) -> None:
     """Claim ``key`` before the work (a row with a unique index): a second request with the
     same key queues on it until this transaction ends, then finds the stored answer. The
-    caller fills ``status_code`` and ``response_body`` before committing."""
-    claim = IdempotencyKey(
-        scope=scope,
-        key=key,
-        request_hash=body_hash,
-        status_code=0,
-        response_body="",
-        created_at=clock.now(),
+    caller stores the answer with :func:`answer_key` before committing."""
+    store_answer(session, scope, key, body_hash, 0, "")
+
+
+def answer_key(session: Session, scope: str, key: str, status: int, body: str) -> None:
+    """Store the answer of a key claimed by :func:`claim_key` in this transaction."""
+    session.execute(
+        _ANSWER_KEY, {"the_scope": scope, "the_key": key, "status": status, "body": body}
     )
-    session.add(claim)
-    session.flush()
-    return claim
 
 
-_IDEMPOTENCY = Base.metadata.tables[IdempotencyKey.__tablename__]
+def store_answer(
+    session: Session, scope: str, key: str, body_hash: str, status: int, body: str
+) -> None:
+    """Claim ``key`` and store its answer at once (a key taken concurrently raises
+    ``IntegrityError``)."""
+    session.execute(
+        _INSERT,
+        dict(
+            scope=scope,
+            key=key,
+            request_hash=body_hash,
+            status_code=status,
+            response_body=body,
+            created_at=clock.now(),
+        ),
+    )
+
+
 # One scope and a list of keys: one index range per key (a list of (scope, key) pairs
 # costs PostgreSQL milliseconds of planning an OR of every pair).
 _STORED_MANY = select(IdempotencyKey).where(
