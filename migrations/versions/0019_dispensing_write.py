@@ -60,7 +60,11 @@ BEGIN
         END IF;
     END LOOP;
 
-    SELECT count(*), count(*) FILTER (WHERE l.e IS NOT NULL AND l.amount <> l.e)
+    -- The global lock order of stock.lots.lock_lot_positions and ledger.posting: first
+    -- the lot rows of the places stock is taken from (the keys with an expected amount),
+    -- sorted; then every other row, sorted. One sorted pass over all would lock 1200-…
+    -- before 1400-… and deadlock against the locking path, which holds the lot rows first.
+    SELECT count(*), count(*) FILTER (WHERE l.amount <> l.e)
     INTO n_locked, n_stale
     FROM (
         SELECT b.amount, k.e
@@ -69,6 +73,19 @@ BEGIN
         JOIN balances AS b
           ON b.account_code = k.a AND b.commodity = k.c AND b.lot_key = k.l
          AND b.stripe = k.s
+        WHERE k.e IS NOT NULL
+        ORDER BY b.account_code, b.commodity, b.lot_key, b.stripe
+        FOR NO KEY UPDATE OF b
+    ) AS l;
+    SELECT n_locked + count(*) INTO n_locked
+    FROM (
+        SELECT b.amount
+        FROM jsonb_to_recordset(p->'keys')
+             AS k(a varchar, c varchar, l bigint, s smallint, e bigint)
+        JOIN balances AS b
+          ON b.account_code = k.a AND b.commodity = k.c AND b.lot_key = k.l
+         AND b.stripe = k.s
+        WHERE k.e IS NULL
         ORDER BY b.account_code, b.commodity, b.lot_key, b.stripe
         FOR NO KEY UPDATE OF b
     ) AS l;
