@@ -46,6 +46,7 @@ from ledger.money import (
     round_half_up,
 )
 from ledger.queries import TrialBalanceRow, balance_of, exponents, trial_balance
+from ledger.settings import functional_currency
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
 from reports.aging import BUCKETS, TOTAL, age_account
 from reports.donations import donated_health
@@ -351,7 +352,8 @@ def income_statement(session: Session, start: date, end: date) -> dict[str, Any]
 
 
 def fund_figures(session: Session, start: date, end: date) -> FundFigures:
-    cur = chart.FUND_CURRENCY
+    fund = functional_currency(session)
+    cur = fund
     moves = _movement_by_balances(session, start, end)
     m = lambda acc: moves.get((acc, cur), 0)  # noqa: E731
     equity_accounts = [
@@ -394,6 +396,7 @@ def fund_figures(session: Session, start: date, end: date) -> FundFigures:
 
 def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, date]]:
     """Unit cost of each medicine's latest stock receipt on or before ``on``."""
+    fund = functional_currency(session)
     rows = session.execute(
         select(
             Entry.id,
@@ -409,7 +412,7 @@ def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, d
             Entry.service_date <= on,
             Posting.account_code.like(chart.sub_account(chart.INVENTORY, "%")),
             Posting.amount > 0,
-            (Posting.commodity == Lot.commodity) | (Posting.commodity == chart.FUND_CURRENCY),
+            (Posting.commodity == Lot.commodity) | (Posting.commodity == fund),
         )
         .group_by(Entry.id, Entry.service_date, Lot.commodity, Posting.commodity)
     ).all()
@@ -422,13 +425,12 @@ def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, d
 
 def price_vs_cost(session: Session, on: date) -> list[PriceCost]:
     """Each fund-currency price list's prices in force on ``on`` against replacement cost."""
-    exp = exponents(session)[chart.FUND_CURRENCY]
+    fund = functional_currency(session)
+    exp = exponents(session)[fund]
     costs = replacement_costs(session, on)
     out: list[PriceCost] = []
     lists = session.scalars(
-        select(PriceList.code)
-        .where(PriceList.currency == chart.FUND_CURRENCY)
-        .order_by(PriceList.code)
+        select(PriceList.code).where(PriceList.currency == fund).order_by(PriceList.code)
     )
     for code in list(lists):
         version = version_in_force(session, code, on)
@@ -454,14 +456,15 @@ def price_vs_cost(session: Session, on: date) -> list[PriceCost]:
 
 
 def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
+    fund = functional_currency(session)
     f = fund_figures(session, start, end)
-    exp = exponents(session)[chart.FUND_CURRENCY]
+    exp = exponents(session)[fund]
     fmt = partial(format_amount, exponent=exp)
     prices = price_vs_cost(session, end)
     return {
         "from_": start,
         "to": end,
-        "currency": chart.FUND_CURRENCY,
+        "currency": fund,
         "months": f.months,
         "ratios": fund_ratios(f),
         "figures": {

@@ -33,6 +33,7 @@ from ledger.journal import check_event_date
 from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, parse_amount, round_half_up
 from ledger.posting import post_entry
+from ledger.settings import functional_currency
 from ledger.tables import Entry, Lot, Posting
 from stock.commands import AddLandedCost
 from stock.refdata import require_supplier
@@ -169,12 +170,14 @@ def add_landed_cost(
     cmd: AddLandedCost,
     *,
     by: str,
-    functional: str = chart.FUND_CURRENCY,
+    functional: str | None = None,
 ) -> LandedCostResult:
-    """Add a landed cost to a receipt. The caller commits."""
+    """Add a landed cost to a receipt (``functional``: the fund's functional currency,
+    read from its settings when None). The caller commits."""
     mv = _receipt(session, cmd.receipt_id)
     on = cmd.on
     check_event_date(on)
+    functional = functional or functional_currency(session)
     if on < mv.event_on:
         raise InvalidRequest(
             f"a landed cost cannot be dated before its receipt ({mv.event_on.isoformat()})",
