@@ -200,7 +200,19 @@ def _money(session: Session) -> dict[str, int]:
     }
 
 
-def aged_balances(session: Session, as_of: date) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AgedRow:
+    """One receivable account's aged balance in one currency (minor units)."""
+
+    account: Account
+    currency: str
+    #: the buckets and "total" (``reports.aging``)
+    amounts: dict[str, int]
+
+
+def aged_rows(session: Session, as_of: date) -> list[AgedRow]:
+    """Every receivable account's aged balance per currency as of ``as_of`` (rows that are
+    all zero left out), accounts and currencies in order."""
     money = _money(session)
     accounts = {
         a.code: a
@@ -237,26 +249,32 @@ def aged_balances(session: Session, as_of: date) -> dict[str, Any]:
     for acc, com, d, s in debit_rows:
         debits[(acc, com)].append((d, int(s)))
     credits = {(acc, com): -int(s) for acc, com, s in credit_rows}
-    items = []
+    out = []
     for acc, com in sorted(set(debits) | set(credits)):
         row = age_account(acc, debits.get((acc, com), []), credits.get((acc, com), 0), as_of)
         if all(v == 0 for v in row.values()):
             continue
-        a = accounts[acc]
-        exp = money[com]
-        items.append(
-            {
-                "account": acc,
-                "counterparty_kind": "pharmacy"
-                if a.parent == chart.DUE_FROM_PHARMACY
-                else "scheme",
-                "counterparty": acc.split("-", 1)[1],
-                "name": a.name,
-                "currency": com,
-                **{b: format_amount(row[b], exp) for b in BUCKETS},
-                "total": format_amount(row[TOTAL], exp),
-            }
-        )
+        out.append(AgedRow(accounts[acc], com, dict(row)))
+    return out
+
+
+def aged_item(row: AgedRow, exp: int) -> dict[str, Any]:
+    """The JSON of one aged row, amounts formatted with ``exp``."""
+    a = row.account
+    return {
+        "account": a.code,
+        "counterparty_kind": "pharmacy" if a.parent == chart.DUE_FROM_PHARMACY else "scheme",
+        "counterparty": a.code.split("-", 1)[1],
+        "name": a.name,
+        "currency": row.currency,
+        **{b: format_amount(row.amounts[b], exp) for b in BUCKETS},
+        "total": format_amount(row.amounts[TOTAL], exp),
+    }
+
+
+def aged_balances(session: Session, as_of: date) -> dict[str, Any]:
+    money = _money(session)
+    items = [aged_item(r, money[r.currency]) for r in aged_rows(session, as_of)]
     return {"as_of": as_of, "buckets": list(BUCKETS), "items": items}
 
 
