@@ -57,7 +57,6 @@ from contracts import refdata as contracts_refdata
 from contracts.pricing import PricingError
 from dispensing.verify import dispensing_problems
 from invoices.settlements import CLOSE_CHECKS as SETTLEMENT_CLOSE_CHECKS
-from ledger import chart
 from ledger import refdata as ledger_refdata
 from ledger.db import Database
 from ledger.errors import RdfError
@@ -115,7 +114,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         DATABASE_URL=os.environ.get("DATABASE_URL") or default_database_url(app.instance_path),
         SECRET_KEY=os.environ.get("RDF_SECRET_KEY"),
         FUND_NAME=os.environ.get("RDF_FUND_NAME", "RDF Ledger demonstration fund"),
-        FUND_CURRENCY=chart.FUND_CURRENCY,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         API_TITLE="RDF Ledger",
         API_VERSION="v1",

@@ -22,6 +22,7 @@ from ledger import chart, clock
 from ledger.db import Database, sqlite_read_only
 from ledger.errors import RdfError
 from ledger.sealing import ChainBroken, seal_pending, verify
+from ledger.settings import set_functional_currency
 from ledger.tables import Account, User
 from reports.exports import export_beancount
 
@@ -231,6 +232,21 @@ def register(app: Flask) -> None:
             )
         if path != "-":
             click.echo(f"wrote {path}", err=True)
+
+    @app.cli.command("set-functional-currency")
+    @click.argument("currency")
+    def set_functional_currency_cmd(currency: str) -> None:
+        """Choose the fund's functional currency (KHR or USD) before anything is posted."""
+        with _db().session() as s:
+            try:
+                done = set_functional_currency(s, currency, by="flask set-functional-currency")
+            except RdfError as exc:
+                raise click.ClickException(exc.detail) from exc
+            s.commit()
+        if done.changed:
+            click.echo(f"the functional currency is now {done.currency}")
+        else:
+            click.echo(f"the functional currency is already {done.currency}; nothing changed")
 
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="do nothing if the books have entries")

@@ -38,7 +38,7 @@ from api.schemas.contracts import (
     SchemeOut,
     SchemePage,
 )
-from api.session import db_session
+from api.session import db_session, fund_currency
 from api.writes import write_view
 from contracts import agreements, patients, pricelists, schemes
 from contracts.checks import format_percent
@@ -62,7 +62,9 @@ FINANCE = ("finance",)
 
 # --------------------------------------------------------------------------- serialisers
 
-_EXP = chart.exponent(chart.FUND_CURRENCY)
+
+def _exp() -> int:
+    return chart.exponent(fund_currency())
 
 
 def _version_json(pv: PricedVersion) -> dict[str, Any]:
@@ -90,7 +92,7 @@ def _price_lists_json(rows: Sequence[PriceList]) -> list[dict[str, Any]]:
 
 
 def _money(v: int | None) -> str | None:
-    return None if v is None else format_amount(v, _EXP)
+    return None if v is None else format_amount(v, _exp())
 
 
 def _schemes_json(rows: Sequence[SubsidyScheme]) -> list[dict[str, Any]]:
@@ -101,7 +103,7 @@ def _schemes_json(rows: Sequence[SubsidyScheme]) -> list[dict[str, Any]]:
             "name": s.name,
             "payer": s.payer,
             "percent": format_percent(s.percent_bp),
-            "currency": chart.FUND_CURRENCY,
+            "currency": fund_currency(),
             "cap_per_dispensing": _money(s.cap_per_dispensing),
             "cap_per_patient_month": _money(s.cap_per_patient_month),
             "eligible_medicines": medicines[s.code],
@@ -134,7 +136,7 @@ def _patients_json(rows: Sequence[Patient]) -> list[dict[str, Any]]:
 
 
 def _contract_json(c: Contract) -> dict[str, Any]:
-    fee_value = c.fee_value if c.fee_kind == "percent" else format_amount(int(c.fee_value), _EXP)
+    fee_value = c.fee_value if c.fee_kind == "percent" else format_amount(int(c.fee_value), _exp())
     return {
         "id": str(c.id),
         "pharmacy": c.pharmacy,
@@ -143,7 +145,7 @@ def _contract_json(c: Contract) -> dict[str, Any]:
         "model": c.model,
         "price_list": c.price_list,
         "wholesale_price_list": c.wholesale_price_list,
-        "currency": chart.FUND_CURRENCY,
+        "currency": fund_currency(),
         "fee": {"kind": c.fee_kind, "value": fee_value},
         "settlement_cycle": c.settlement_cycle,
         "status": agreements.effective_status(c),

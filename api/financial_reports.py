@@ -52,9 +52,15 @@ class AgedBalances(MethodView):
     @blp.arguments(ReportAsOfArgs, location="query")
     @blp.response(200, AgedOut)
     def get(self, args: dict[str, Any]) -> Any:
-        """What each pharmacy and payer owes, by 0-30, 31-60, 61-90 and 90+ days."""
+        """What each pharmacy and payer owes, by 0-30, 31-60, 61-90 and 90+ days; with
+        ``?in=KHR|USD``, every amount converted at the as-of date's rate (one row per
+        account)."""
         as_of = args["as_of"] or clock.today()
-        out = reports.aged_balances(db_session(), as_of)
+        out = (
+            converted.aged_balances_in(db_session(), as_of, args["in_"])
+            if args["in_"]
+            else reports.aged_balances(db_session(), as_of)
+        )
         return respond(
             lambda: reports.aged_balances_report(out),
             out,

@@ -25,7 +25,7 @@ from api.schemas.funders import (
     DonorOut,
     DonorPage,
 )
-from api.session import db_session
+from api.session import db_session, fund_currency
 from api.tabular import file_response, respond
 from api.writes import write_view
 from contracts.budgets import NewBudget, add_budget
@@ -134,7 +134,7 @@ def _budget_json(
         "amount": format_amount(amount, exp),
         "used": format_amount(used, exp),
         "remaining": format_amount(max(amount - used, 0), exp),
-        "currency": chart.FUND_CURRENCY,
+        "currency": fund_currency(),
         **extra,
     }
 
@@ -150,8 +150,8 @@ class Budgets(MethodView):
         never an edit. The amount (fund currency) must be greater than 0."""
         s = db_session()
         row = add_budget(s, NewBudget(code, data["period"], data["amount"]), by=principal().name)
-        used = budget_used(s, [(code, row.period)])[(code, row.period)]
-        exp = exponents(s)[chart.FUND_CURRENCY]
+        used = budget_used(s, [(code, row.period)], fund_currency())[(code, row.period)]
+        exp = exponents(s)[fund_currency()]
         return _budget_json(
             code,
             row.period,
@@ -168,7 +168,7 @@ class Budgets(MethodView):
         """Each period with a budget (the latest version): amount, used (dispensings by
         service date, net of returns), remaining."""
         s = db_session()
-        exp = exponents(s)[chart.FUND_CURRENCY]
+        exp = exponents(s)[fund_currency()]
         return [_budget_json(code, b.period, b.amount, b.used, exp) for b in budget_status(s, code)]
 
 
@@ -190,7 +190,7 @@ def _pdf(out: dict[str, Any]) -> Response:
     s = db_session()
     doc = donation_document(
         out,
-        exponents(s)[chart.FUND_CURRENCY],
+        exponents(s)[fund_currency()],
         fund_name=current_app.config["FUND_NAME"],
         made_at=clock.now(),
         seal=last_seal(s, out["to"]),

@@ -27,13 +27,16 @@ from api.schemas.fx import (
 )
 from api.session import db_session
 from api.writes import write_view
+from invoices.commands import MoneyIn, RecordExchange
 from invoices.fx import record_exchange
 from invoices.payments import utc_iso
 from ledger import chart
 from ledger.errors import InvalidRequest, NotFound
-from ledger.fx_rates import list_rates, rate_on, record_rate
+from ledger.fx_commands import RecordRate
+from ledger.fx_rates import list_rates, rate_on, rate_text, record_rate
 from ledger.fx_tables import FxRate
 from ledger.money import format_amount
+from stock.commands import AddLandedCost
 from stock.landed_costs import add_landed_cost
 
 blp = Blueprint(
@@ -45,6 +48,36 @@ blp = Blueprint(
 
 FINANCE = ("finance",)
 BOOKS_READ = ("finance", "auditor")
+
+
+def rate_command(data: dict[str, Any]) -> RecordRate:
+    """The loaded body of ``POST /fx-rates`` as the service's command."""
+    return RecordRate(
+        on=data["date"], rate=rate_text(data["rate"]), base=data["base"], quote=data["quote"]
+    )
+
+
+def exchange_command(data: dict[str, Any]) -> RecordExchange:
+    """The loaded body of ``POST /fx/exchanges`` as the service's command."""
+    return RecordExchange(
+        on=data["date"],
+        sell=MoneyIn(data["sell"]["currency"], data["sell"]["amount"]),
+        buy=MoneyIn(data["buy"]["currency"], data["buy"]["amount"]),
+        reference=data.get("reference"),
+    )
+
+
+def landed_cost_command(receipt_id: str, data: dict[str, Any]) -> AddLandedCost:
+    """The loaded body of ``POST /stock/receipts/{id}/landed-costs`` as the command."""
+    return AddLandedCost(
+        receipt_id=receipt_id,
+        on=data["date"],
+        counterparty=data["counterparty"],
+        amount=data["amount"],
+        currency=data["currency"],
+        description=data["description"],
+        rate=data.get("rate"),
+    )
 
 
 def _rate_out(row: FxRate) -> dict[str, Any]:
@@ -66,7 +99,7 @@ class Rates(MethodView):
     @write_view(FxRateOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Record the rate of a date (KHR per USD, <= 6 decimals); the same date again: 409."""
-        return _rate_out(record_rate(db_session(), data, by=principal().name))
+        return _rate_out(record_rate(db_session(), rate_command(data), by=principal().name))
 
     @access(*BOOKS_READ)
     @blp.arguments(FxRateArgs, location="query")
@@ -118,7 +151,7 @@ class Exchanges(MethodView):
     @write_view(FxExchangeOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Sell one currency for the other at the bank: bank legs against 9100, rate implied."""
-        r = record_exchange(db_session(), data, by=principal().name)
+        r = record_exchange(db_session(), exchange_command(data), by=principal().name)
         return {
             "id": str(r.id),
             "entry_id": str(r.entry_id),
@@ -146,7 +179,9 @@ class LandedCosts(MethodView):
     def post(self, data: dict[str, Any], receipt_id: str) -> dict[str, Any]:
         """Add freight, port, customs or bank fees to a receipt's lots (by value; the last
         line takes the remainder); 409 naming the lot if any unit has moved."""
-        r = add_landed_cost(db_session(), receipt_id, data, by=principal().name)
+        r = add_landed_cost(
+            db_session(), landed_cost_command(receipt_id, data), by=principal().name
+        )
         fexp = chart.exponent(r.functional_currency)
         return {
             "id": str(r.id),

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ledger.db import Database
 from ledger.periods import CloseCheck
+from ledger.settings import functional_currency
 
 
 def database() -> Database:
@@ -34,3 +35,8 @@ def close_session(_exc: BaseException | None = None) -> None:
     s = g.pop("rdf_session", None)
     if s is not None:
         s.close()
+
+
+def fund_currency() -> str:
+    """The fund's functional currency (its settings, from the reference snapshot)."""
+    return functional_currency(db_session())

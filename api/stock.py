@@ -45,7 +45,7 @@ from api.schemas.stock import (
     StockWriteOffIn,
     StockWriteOffOut,
 )
-from api.session import db_session
+from api.session import db_session, fund_currency
 from api.tabular import respond
 from api.writes import write_view
 from contracts.terms import sale_terms
@@ -372,7 +372,7 @@ def _location_filter(location: str | None) -> str | None:
     return own
 
 
-def _row(r: queries.OnHandRow, exp: int) -> dict[str, Any]:
+def _row(r: queries.OnHandRow, exp: int, currency: str) -> dict[str, Any]:
     return {
         "location": r.location,
         "medicine": r.medicine,
@@ -380,7 +380,7 @@ def _row(r: queries.OnHandRow, exp: int) -> dict[str, Any]:
         "expiry": r.expiry_on,
         "quantity": r.quantity,
         "value": format_amount(r.value, exp),
-        "currency": chart.FUND_CURRENCY,
+        "currency": currency,
     }
 
 
@@ -398,8 +398,9 @@ class OnHand(MethodView):
             medicine=args["medicine"],
             as_of=args["as_of"],
         )
-        exp = refdata.fund_exponent(s)
-        out = [_row(r, exp) for r in rows]
+        cur = fund_currency()
+        exp = refdata.fund_exponent(s, cur)
+        out = [_row(r, exp, cur) for r in rows]
         return respond(  # type: ignore[no-any-return]
             lambda: Report(
                 "Stock on hand",
@@ -448,8 +449,9 @@ class Expiring(MethodView):
             today=today,
             location=_location_filter(args["location"]),
         )
-        exp = refdata.fund_exponent(s)
-        return [dict(_row(r, exp), days_left=(r.expiry_on - today).days) for r in rows]
+        cur = fund_currency()
+        exp = refdata.fund_exponent(s, cur)
+        return [dict(_row(r, exp, cur), days_left=(r.expiry_on - today).days) for r in rows]
 
 
 @blp.route("/stock/movements")
@@ -494,7 +496,7 @@ class Movements(MethodView):
             running=running,
             limit=args["limit"],
         )
-        exp = refdata.fund_exponent(s)
+        exp = refdata.fund_exponent(s, fund_currency())
         fmt = lambda v: format_amount(v, exp)  # noqa: E731
         last = card.lines[-1] if card.lines else None
         next_cursor = None
@@ -511,7 +513,7 @@ class Movements(MethodView):
         return {
             "location": card.location,
             "medicine": card.medicine,
-            "currency": chart.FUND_CURRENCY,
+            "currency": fund_currency(),
             "from_": card.start,
             "to": card.end,
             "opening": {"quantity": card.opening_quantity, "value": fmt(card.opening_value)},

@@ -26,9 +26,10 @@ from contracts.errors import ContractStateConflict, NoContractInForce, Overlappi
 from contracts.pricing import FeeRule
 from contracts.refdata import contracts_ref
 from contracts.tables import Contract, PriceList
-from ledger import chart, clock
+from ledger import clock
 from ledger.errors import NotFound
 from ledger.refcache import reference
+from ledger.settings import functional_currency
 from stock.refdata import pharmacy_exists
 
 
@@ -66,15 +67,16 @@ def create_contract(session: Session, pharmacy: str, data: dict[str, Any], *, by
         raise invalid("wholesale_price_list", "a purchase-model contract needs one")
     if model == "consignment" and lists["wholesale_price_list"] is not None:
         raise invalid("wholesale_price_list", "only a purchase-model contract has one")
+    fund = functional_currency(session)
     for field, code in lists.items():
         if code is None:
             continue
         pl = session.get(PriceList, code)
         if pl is None:
             raise invalid(field, f"unknown price list {code!r}")
-        if pl.currency != chart.FUND_CURRENCY:
-            raise invalid(field, f"a contract prices in the fund currency {chart.FUND_CURRENCY}")
-    fee_value = _parse_fee(data["fee"], currency_exponent(session, chart.FUND_CURRENCY))
+        if pl.currency != fund:
+            raise invalid(field, f"a contract prices in the fund currency {fund}")
+    fee_value = _parse_fee(data["fee"], currency_exponent(session, fund))
     for other in session.scalars(select(Contract).where(Contract.pharmacy == pharmacy)):
         if overlaps(data["valid_from"], data.get("valid_to"), other.valid_from, other.valid_to):
             raise OverlappingContract(

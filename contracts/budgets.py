@@ -20,9 +20,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from contracts.checks import currency_exponent, parse_money
 from contracts.errors import invalid
 from contracts.tables import SubsidyScheme
-from ledger import chart, clock
+from ledger import clock
 from ledger.db import Base
 from ledger.errors import NotFound
+from ledger.settings import functional_currency
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -98,7 +99,7 @@ def add_budget(session: Session, cmd: NewBudget, *, by: str) -> SubsidyBudget:
     month nor a year, an amount that is not > 0)."""
     _scheme(session, cmd.scheme)
     period = check_period(cmd.period)
-    exp = currency_exponent(session, chart.FUND_CURRENCY)
+    exp = currency_exponent(session, functional_currency(session))
     amount = parse_money(cmd.amount, "amount", exp, positive=True)
     row = SubsidyBudget(
         scheme=cmd.scheme, period=period, amount=amount, created_at=clock.now(), created_by=by

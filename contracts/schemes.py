@@ -16,6 +16,7 @@ from contracts.pricing import SchemeTerms
 from contracts.tables import SchemeMedicine, SubsidyScheme
 from ledger import chart, clock
 from ledger.errors import InvalidRequest, NotFound
+from ledger.settings import functional_currency
 from ledger.tables import Account
 from stock.refdata import known_medicines, unknown_medicine
 
@@ -24,7 +25,7 @@ def create_scheme(session: Session, data: dict[str, Any]) -> SubsidyScheme:
     code: str = data["code"]
     if session.get(SubsidyScheme, code) is not None:
         raise AlreadyExists(f"a subsidy scheme {code!r} exists already")
-    exp = currency_exponent(session, chart.FUND_CURRENCY)
+    exp = currency_exponent(session, functional_currency(session))
     bp = parse_percent(data["percent"])
     caps: dict[str, int | None] = {}
     for name in ("cap_per_dispensing", "cap_per_patient_month"):

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from contracts import agreements, patients, pricelists, schemes
-from ledger import chart, clock
+from ledger import clock
+from ledger.settings import functional_currency
 from stock.refdata import medicine_codes, pharmacy_codes
 
 RETAIL = "RDF-RETAIL"
@@ -64,8 +65,9 @@ def seed_contracts(session: Session) -> dict[str, Any]:
     pharmacies = pharmacy_codes(session)[:4]
     by = "seed-demo"
 
-    pricelists.create_price_list(session, RETAIL, chart.FUND_CURRENCY)
-    pricelists.create_price_list(session, WHOLESALE, chart.FUND_CURRENCY)
+    fund = functional_currency(session)
+    pricelists.create_price_list(session, RETAIL, fund)
+    pricelists.create_price_list(session, WHOLESALE, fund)
     if medicines:
         old = {m: KNOWN_PRICES.get(m, str(40 + 10 * i)) for i, m in enumerate(medicines)}
         new = dict(old)

@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from invoices.commands import RecordPayment
+from invoices.commands import MoneyIn, RecordExchange, RecordPayment
 from invoices.fx import record_exchange
 from invoices.payments import record_payment
 from ledger import chart
+from ledger.fx_commands import RecordRate
 from ledger.fx_rates import record_rate
-from stock.commands import NewSupplier, ReceiptLineIn, Receive
+from stock.commands import AddLandedCost, NewSupplier, ReceiptLineIn, Receive
 from stock.landed_costs import add_landed_cost
 from stock.movements import receive
 from stock.refdata import create_supplier
@@ -28,7 +29,7 @@ def seed_fx(session: Session, last_month: date, medicine: str) -> dict[str, Any]
     """Post the two-currency month; ``medicine`` is one of the demo's medicine codes."""
     day = lambda n: last_month + timedelta(days=n)  # noqa: E731
     for n, rate in ((0, "4100"), (14, "4085.5")):
-        record_rate(session, {"date": day(n), "rate": rate}, by=BY)
+        record_rate(session, RecordRate(day(n), rate), by=BY)
     record_payment(
         session,
         RecordPayment(
@@ -44,12 +45,12 @@ def seed_fx(session: Session, last_month: date, medicine: str) -> dict[str, Any]
     )
     record_exchange(
         session,
-        {
-            "date": day(2),
-            "sell": {"currency": "USD", "amount": "5000.00"},
-            "buy": {"currency": "KHR", "amount": "20400000"},
-            "reference": "ABA-FX-1",
-        },
+        RecordExchange(
+            on=day(2),
+            sell=MoneyIn("USD", "5000.00"),
+            buy=MoneyIn("KHR", "20400000"),
+            reference="ABA-FX-1",
+        ),
         by=BY,
     )
     for code, name in ((IMPORTER, "Importer (invoices in USD)"), (FORWARDER, "Freight forwarder")):
@@ -75,14 +76,14 @@ def seed_fx(session: Session, last_month: date, medicine: str) -> dict[str, Any]
     )
     add_landed_cost(
         session,
-        receipt.id,
-        {
-            "date": day(3),
-            "counterparty": FORWARDER,
-            "amount": "85.50",
-            "currency": "USD",
-            "description": "Sea freight and port handling",
-        },
+        AddLandedCost(
+            receipt_id=str(receipt.id),
+            on=day(3),
+            counterparty=FORWARDER,
+            amount="85.50",
+            currency="USD",
+            description="Sea freight and port handling",
+        ),
         by=BY,
     )
     paid = record_payment(

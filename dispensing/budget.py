@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from contracts.budgets import budget_history, budgets_in_force, period_bounds, periods_of
 from dispensing.tables import Dispensing, DispensingReturn
-from ledger import chart
 from ledger.db import Base, is_postgres
+from ledger.settings import functional_currency
 
 #: (scheme code, period "YYYY-MM" or "YYYY")
 BudgetKey = tuple[str, str]
@@ -43,7 +43,7 @@ _USED_ROWS = select(
     _DISPENSINGS.c.scheme.in_(bindparam("schemes", expanding=True)),
     _DISPENSINGS.c.service_date >= bindparam("first"),
     _DISPENSINGS.c.service_date <= bindparam("last"),
-    _DISPENSINGS.c.currency == chart.FUND_CURRENCY,
+    _DISPENSINGS.c.currency == bindparam("currency"),
 )
 
 
@@ -71,8 +71,9 @@ def lock_budget(session: Session, key: BudgetKey) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(8, :k)"), {"k": _lock_key(key)})
 
 
-def budget_used(session: Session, keys: Sequence[BudgetKey]) -> dict[BudgetKey, int]:
-    """Subsidy used per (scheme, period), net of returns, in one query."""
+def budget_used(session: Session, keys: Sequence[BudgetKey], currency: str) -> dict[BudgetKey, int]:
+    """Subsidy used per (scheme, period), net of returns, in one query (dispensings priced
+    in ``currency``, the functional one: budgets are kept in it)."""
     if not keys:
         return {}
     bounds = {k: period_bounds(k[1]) for k in keys}
@@ -80,6 +81,7 @@ def budget_used(session: Session, keys: Sequence[BudgetKey]) -> dict[BudgetKey, 
         "schemes": sorted({s for s, _p in keys}),
         "first": min(b[0] for b in bounds.values()),
         "last": max(b[1] for b in bounds.values()),
+        "currency": currency,
     }
     used = dict.fromkeys(keys, 0)
     for scheme, on, given, returned in session.execute(_USED_ROWS, params):
@@ -101,7 +103,7 @@ def any_budget(session: Session, wanted: Iterable[tuple[str, date]]) -> bool:
     return any(k in found for k in keys)
 
 
-def locked_budgets(session: Session, wanted: Iterable[tuple[str, date]]) -> Budgets:
+def locked_budgets(session: Session, wanted: Iterable[tuple[str, date]], currency: str) -> Budgets:
     """The budgets in force for the (scheme, service date)s of a chunk, each locked (sorted
     order) before what it used is read. Schemes without a budget: nothing locked."""
     pairs = sorted(set(wanted))
@@ -118,7 +120,7 @@ def locked_budgets(session: Session, wanted: Iterable[tuple[str, date]]) -> Budg
     # read again under the locks: a version added meanwhile is in force now
     amounts = budgets_in_force(session, sorted({s for s, _p in budgeted}), periods)
     amounts = {k: v for k, v in amounts.items() if k in keys}
-    return Budgets(amounts, budget_used(session, sorted(amounts)))
+    return Budgets(amounts, budget_used(session, sorted(amounts), currency))
 
 
 @dataclass(frozen=True)
@@ -139,5 +141,5 @@ def budget_status(session: Session, scheme: str) -> list[BudgetStatus]:
     for row in budget_history(session, scheme):
         latest[row.period] = row.amount
     keys = [(scheme, p) for p in sorted(latest)]
-    used = budget_used(session, keys)
+    used = budget_used(session, keys, functional_currency(session))
     return [BudgetStatus(p, latest[p], used[(scheme, p)]) for p in sorted(latest)]

@@ -166,8 +166,9 @@ def _cap(t: QuoteTerms) -> Capped | None:
 
 
 def _budget_keys(facts: Facts, t: QuoteTerms) -> list[BudgetKey]:
-    """The (scheme, period) budgets that bound the subsidy of ``t`` (fund currency only)."""
-    if t.scheme is None or t.currency != chart.FUND_CURRENCY:
+    """The (scheme, period) budgets that bound the subsidy of ``t`` (functional currency
+    only, as the reference snapshot holds it)."""
+    if t.scheme is None or t.currency != facts.ref.functional_currency:
         return []
     return facts.budgets.keys_for(t.scheme.code, t.service_date)
 
@@ -226,12 +227,12 @@ def _gather(
     schemes = [
         (t.scheme.code, t.service_date)
         for t in terms.values()
-        if t.scheme is not None and t.currency == chart.FUND_CURRENCY
+        if t.scheme is not None and t.currency == ref.functional_currency
     ]
     if not lock and (caps or any_budget(session, schemes)):
         return None
     used = locked_subsidy_used(session, caps) if lock else {}
-    budgets = locked_budgets(session, schemes) if lock else NO_BUDGETS
+    budgets = locked_budgets(session, schemes, ref.functional_currency) if lock else NO_BUDGETS
     positions: Positions = {}
     for currency in sorted({t.currency for t in terms.values()}):
         wanted = {

@@ -50,3 +50,21 @@ class PaymentFilter:
     applies_to_kind: str | None = None
     applies_to_id: str | None = None
     matched: bool | None = None
+
+
+@dataclass(frozen=True)
+class MoneyIn:
+    """An amount as the client wrote it: decimal text in major units of ``currency``."""
+
+    currency: str
+    amount: str
+
+
+@dataclass(frozen=True)
+class RecordExchange:
+    """Sell one currency for the other at the bank (the rate is implied by the amounts)."""
+
+    on: date
+    sell: MoneyIn
+    buy: MoneyIn
+    reference: str | None = None

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy.orm import Session
 
+from invoices.commands import MoneyIn, RecordExchange
 from ledger import chart, clock
 from ledger.errors import InvalidRequest
 from ledger.fx import QUOTE, Conversion, Rate, RateError, conversion, implied_rate, is_pair
@@ -117,10 +117,10 @@ class ExchangeResult:
     reference: str | None
 
 
-def _leg(data: Any, field: str) -> tuple[str, int]:
-    currency = kept_currency(data.get("currency"), f"{field}.currency")
+def _leg(money: MoneyIn, field: str) -> tuple[str, int]:
+    currency = kept_currency(money.currency, f"{field}.currency")
     try:
-        amount = parse_amount(data.get("amount"), chart.exponent(currency), allow_negative=False)
+        amount = parse_amount(money.amount, chart.exponent(currency), allow_negative=False)
     except AmountError as exc:
         raise InvalidRequest(
             f"{field}.amount: {exc}", errors={f"{field}.amount": [str(exc)]}
@@ -132,12 +132,12 @@ def _leg(data: Any, field: str) -> tuple[str, int]:
     return currency, amount
 
 
-def record_exchange(session: Session, data: dict[str, Any], *, by: str) -> ExchangeResult:
+def record_exchange(session: Session, cmd: RecordExchange, *, by: str) -> ExchangeResult:
     """Sell one currency for the other at the bank. The caller commits."""
-    on: date = data["date"]
+    on = cmd.on
     check_event_date(on)
-    sell_currency, sell_amount = _leg(data["sell"], "sell")
-    buy_currency, buy_amount = _leg(data["buy"], "buy")
+    sell_currency, sell_amount = _leg(cmd.sell, "sell")
+    buy_currency, buy_amount = _leg(cmd.buy, "buy")
     if sell_currency == buy_currency:
         raise InvalidRequest(
             f"an exchange sells one currency for another, not {sell_currency} for itself",
@@ -150,7 +150,7 @@ def record_exchange(session: Session, data: dict[str, Any], *, by: str) -> Excha
         rate = implied_rate(quote_amount, base_amount)
     except RateError as exc:
         raise InvalidRequest(str(exc), errors={"buy.amount": [str(exc)]}) from exc
-    reference = (data.get("reference") or "").strip() or None
+    reference = (cmd.reference or "").strip() or None
     doc = FxExchange(
         on_date=on,
         sell_currency=sell_currency,

@@ -63,6 +63,7 @@ from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, format_amount, parse_amount
 from ledger.posting import post_entry
 from ledger.queries import balance_of, exponents
+from ledger.settings import functional_currency
 from ledger.tables import Account, Commodity, Entry, Posting
 
 DIRECTIONS = ("in", "out")
@@ -141,11 +142,12 @@ def plan_payment(
             "a payment amount must be more than zero", errors={"amount": ["must be positive"]}
         )
     account = counterparty_account(kind, direction, code)
-    if kind != "donor" and currency != (settles or chart.FUND_CURRENCY):
+    kept_in = settles or chart.FUND_CURRENCY
+    if kind != "donor" and currency != kept_in:
         raise PaymentRefused(
-            f"counterparty accounts are kept in {chart.FUND_CURRENCY}; record a {currency} payment "
+            f"counterparty accounts are kept in {kept_in}; record a {currency} payment "
             "via a manual conversion entry",
-            errors={"currency": [f"{kind} payments are recorded in {chart.FUND_CURRENCY}"]},
+            errors={"currency": [f"{kind} payments are recorded in {kept_in}"]},
         )
     sign = 1 if direction == "in" else -1
     postings = (
@@ -230,7 +232,7 @@ def receipt_currency(session: Session, entry_id: int, supplier: str) -> str:
         )
         .limit(1)
     )
-    return str(found) if found is not None else chart.FUND_CURRENCY
+    return str(found) if found is not None else functional_currency(session)
 
 
 def settled_currency(
@@ -247,6 +249,7 @@ def settled_currency(
     currency paid when the supplier's account holds a balance in it; else the fund currency."""
     if kind == "donor":
         return paid_currency
+    fund = functional_currency(session)
     if stated is not None:
         return kept_currency(stated, "settles")
     if applies is not None:
@@ -255,11 +258,11 @@ def settled_currency(
             code = chart.party_of(account)
             if entry is not None and code is not None:
                 return receipt_currency(session, entry.id, code)
-        return chart.FUND_CURRENCY
-    if kind == "supplier" and paid_currency != chart.FUND_CURRENCY:
+        return fund
+    if kind == "supplier" and paid_currency != fund:
         if balance_of(session, [account], paid_currency) != 0:
             return paid_currency
-    return chart.FUND_CURRENCY
+    return fund
 
 
 # --------------------------------------------------------------------------- service

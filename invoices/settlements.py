@@ -33,6 +33,7 @@ from ledger.money import format_amount
 from ledger.periods import CloseCheck, parse_period
 from ledger.posting import post_entry
 from ledger.queries import balance_of, exponents
+from ledger.settings import functional_currency
 from ledger.tables import Account
 
 
@@ -174,11 +175,12 @@ def settle(session: Session, pharmacy: str, period: str, *, by: str) -> int:
             )
         )
     fig = settlement_figures(ds, rs, model_of)
+    cur = functional_currency(session)
     s = Settlement(
         pharmacy=pharmacy,
         period=period,
         status="draft",
-        currency=chart.FUND_CURRENCY,
+        currency=cur,
         copayments_held=fig.copayments_held,
         fees_owed=fig.fees_owed,
         subsidy_owed=fig.subsidy_owed,
@@ -197,10 +199,8 @@ def settle(session: Session, pharmacy: str, period: str, *, by: str) -> int:
                 memo=f"Settlement {s.id} of {period} with {pharmacy}: fees and reimbursements "
                 f"owed netted against co-payments held",
                 postings=(
-                    PostingDraft(chart.due_to_pharmacy(pharmacy), chart.FUND_CURRENCY, fig.netted),
-                    PostingDraft(
-                        chart.due_from_pharmacy(pharmacy), chart.FUND_CURRENCY, -fig.netted
-                    ),
+                    PostingDraft(chart.due_to_pharmacy(pharmacy), cur, fig.netted),
+                    PostingDraft(chart.due_from_pharmacy(pharmacy), cur, -fig.netted),
                 ),
                 source=f"settlement:{s.id}",
                 partition=pharmacy,
@@ -422,10 +422,11 @@ def claim(session: Session, scheme: str, period: str, *, by: str) -> int:
         )
     )
     total = sum(d.total_subsidy for d in ds) - sum(r.total_subsidy for r in rs)
+    cur = functional_currency(session)
     c = SubsidyClaim(
         scheme=scheme,
         period=period,
-        currency=chart.FUND_CURRENCY,
+        currency=cur,
         total=total,
         issued_on=clock.today(),
         created_at=clock.now(),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from ledger import chart, clock
 from ledger.errors import Conflict, InvalidRequest
 from ledger.fx import BASE, QUOTE, Conversion, Rate, RateError, parse_rate
+from ledger.fx_commands import RecordRate
 from ledger.fx_tables import FxConversion, FxRate
 from ledger.journal import check_event_date
 
@@ -70,18 +70,30 @@ def parse_rate_field(text: object, field: str = "rate") -> Rate:
         raise InvalidRequest(f"{field}: {exc}", errors={field: [str(exc)]}) from exc
 
 
-def record_rate(session: Session, data: dict[str, Any], *, by: str) -> FxRate:
+def rate_text(value: object, field: str = "rate") -> str:
+    """A rate as the client sent it, as text for a command: a string as it is, a JSON
+    integer as its digits; anything else (a float, a boolean, null) is the 422 of a bad
+    rate."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    parse_rate_field(value, field)
+    raise AssertionError("unreachable: parse_rate refuses every other type")
+
+
+def record_rate(session: Session, cmd: RecordRate, *, by: str) -> FxRate:
     """Record the rate of a date; the same date again is a 409 (history is not edited)."""
-    on: date = data["date"]
+    on = cmd.on
     check_event_date(on)
-    base = str(data.get("base") or BASE).upper()
-    quote = str(data.get("quote") or QUOTE).upper()
+    base = (cmd.base or BASE).strip().upper()
+    quote = (cmd.quote or QUOTE).strip().upper()
     if (base, quote) != (BASE, QUOTE):
         raise InvalidRequest(
             f"a rate is {QUOTE} per 1 {BASE}, not {quote} per {base}",
             errors={"base": [f"must be {BASE}"], "quote": [f"must be {QUOTE}"]},
         )
-    rate = parse_rate_field(data["rate"])
+    rate = parse_rate_field(cmd.rate)
     if session.scalar(select(FxRate.id).where(FxRate.on_date == on)) is not None:
         raise _exists(on)
     row = FxRate(

@@ -24,8 +24,26 @@ from ledger.queries import exponents
 from ledger.tables import Entry, Lot, Posting
 
 #: Entries made by these documents are undone through the document (a dispensing is
-#: returned, not reversed by hand), so their own bookkeeping stays true.
-DOCUMENT_OWNED_SOURCES = ("dispensing", "return", "settlement", "claim", "payment")
+#: returned, not reversed by hand), so their own bookkeeping stays true. An exchange and a
+#: landed cost keep a document and a conversion beside their entry (and a landed cost the
+#: lots' values it shared out): reversing the entry alone would leave those behind.
+DOCUMENT_OWNED_SOURCES = (
+    "dispensing",
+    "return",
+    "settlement",
+    "claim",
+    "payment",
+    "fx-exchange",
+    "landed-cost",
+)
+
+#: How a document-owned entry is undone, said in the refusal.
+_UNDO = {
+    "fx-exchange": "an exchange is undone by recording the opposite exchange "
+    "(POST /fx/exchanges), not by reversing its entry",
+    "landed-cost": "a landed cost is part of its lots' value; correct it with a manual "
+    "entry, not by reversing its entry",
+}
 
 EARLIEST_DATE = date(2000, 1, 1)
 
@@ -106,10 +124,12 @@ def reverse_entry(
     original = get_entry(session, entry_id)
     kind = (original.source or "").split(":")[0]
     if kind in DOCUMENT_OWNED_SOURCES:
-        raise Conflict(
-            f"entry {entry_id} belongs to a {kind}; undo it through that document "
-            f"(e.g. a return of the dispensing), not by reversing the entry"
+        how = _UNDO.get(
+            kind,
+            "undo it through that document (e.g. a return of the dispensing), not by "
+            "reversing the entry",
         )
+        raise Conflict(f"entry {entry_id} belongs to a {kind.replace('-', ' ')}; {how}")
     if original.reverses_id is not None:
         raise Conflict(f"entry {entry_id} is itself a reversal; post a new entry instead")
     if session.scalar(select(Entry.id).where(Entry.reverses_id == original.id)) is not None:

@@ -96,6 +96,18 @@ class RefCache:
         return Snapshot(version, {name: load(session) for name, load in self.parts.items()})
 
 
+def fresh_snapshot(session: Session) -> Snapshot | None:
+    """The process's snapshot if it is what ``session``'s transaction sees now (one
+    ``SELECT version``), else None; never reads a new one (a caller that wants one small
+    fact reads it itself rather than the whole snapshot)."""
+    cache: RefCache | None = session.info.get(CACHE_KEY)
+    snap = cache.current() if cache is not None else None
+    if snap is None:
+        return None
+    version = int(session.execute(_VERSION_SQL).scalar_one())
+    return snap if snap.version == version else None
+
+
 def reference(session: Session) -> Snapshot:
     """The reference data as ``session``'s transaction sees it now (see the module doc).
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import refcache
-from ledger.tables import Account, Commodity, Lot, Period
+from ledger import chart, refcache
+from ledger.tables import Account, Commodity, FundSetting, Lot, Period
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class LedgerRef:
     #: period ("YYYY-MM") -> "open" | "closed", for the periods that have a row
     periods: Mapping[str, str]
     last_closed: str | None
+    #: the fund's functional currency (``fund_settings``; KHR when the row is missing)
+    functional_currency: str = chart.FUND_CURRENCY
 
 
 def load(session: Session) -> LedgerRef:
@@ -43,6 +45,10 @@ def load(session: Session) -> LedgerRef:
         lots_of={m: tuple(ls) for m, ls in lots_of.items()},
         periods=periods,
         last_closed=max(closed) if closed else None,
+        functional_currency=str(
+            session.scalar(select(FundSetting.functional_currency).where(FundSetting.id == 1))
+            or chart.FUND_CURRENCY
+        ),
     )
 
 

@@ -189,6 +189,17 @@ class Period(Base):
     __table_args__ = (CheckConstraint("status IN ('open', 'closed')", name="ck_period_status"),)
 
 
+class FundSetting(Base):
+    """The fund's settings, one row (migration 0017): the functional currency."""
+
+    __tablename__ = "fund_settings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    functional_currency: Mapped[str] = mapped_column(String(24))
+    set_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    set_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    __table_args__ = (CheckConstraint("id = 1", name="ck_fund_settings_one_row"),)
+
+
 class PeriodBalance(Base):
     """Closing balances of a closed month, kept when it closes."""
 

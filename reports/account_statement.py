@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import chart, clock
+from ledger import clock
 from ledger.errors import InvalidRequest
 from ledger.money import parse_amount
 from ledger.queries import (
@@ -35,6 +35,7 @@ from ledger.queries import (
     range_totals,
     statement_lines,
 )
+from ledger.settings import functional_currency
 from ledger.tables import Balance, Entry
 from reports.pdf import Column, Document, KeyValueSection, TableSection, shown_amount
 from reports.tabular import Col, Report, Section
@@ -124,13 +125,14 @@ def default_commodity(session: Session, code: str, currency: str | None, codes: 
     commodity it holds; else the fund currency when it holds it or holds nothing (the value
     of an inventory, not its units); else the caller must choose (InvalidRequest naming the
     commodities the account holds)."""
+    fund = functional_currency(session)
     if currency:
         return currency
     held = held_commodities(session, codes)
     if len(held) == 1:
         return held[0]
-    if not held or chart.FUND_CURRENCY in held:
-        return chart.FUND_CURRENCY
+    if not held or fund in held:
+        return fund
     raise InvalidRequest(
         f"account {code} holds {', '.join(held)}: choose one with ?commodity=",
         errors={"commodity": [f"required for this account: one of {', '.join(held)}"]},

@@ -36,6 +36,7 @@ from ledger import chart
 from ledger.model import month_bounds
 from ledger.money import format_amount
 from ledger.queries import account_balances
+from ledger.settings import functional_currency
 from ledger.tables import Commodity, Posting
 from reports.tabular import Col, Report, Section
 from stock.tables import Pharmacy, StockMovement
@@ -149,6 +150,7 @@ def _stock_out_days(
 
 
 def _expiry_losses(session: Session, start: date, end: date) -> dict[str, int]:
+    fund = functional_currency(session)
     q = (
         select(StockMovement.location, func.sum(Posting.amount))
         .join(Posting, Posting.entry_id == StockMovement.entry_id)
@@ -158,7 +160,7 @@ def _expiry_losses(session: Session, start: date, end: date) -> dict[str, int]:
             StockMovement.event_on >= start,
             StockMovement.event_on <= end,
             Posting.account_code == chart.EXPIRY_LOSSES,
-            Posting.commodity == chart.FUND_CURRENCY,
+            Posting.commodity == fund,
         )
         .group_by(StockMovement.location)
     )
@@ -180,6 +182,7 @@ def _remittances(session: Session, end: date) -> dict[str, date]:
 
 def scorecard(session: Session, period: str, *, only: str | None = None) -> dict[str, Any]:
     """The month's scorecard, one row per pharmacy (only ``only``'s when given)."""
+    fund = functional_currency(session)
     start, end = month_bounds(period)
     q = select(Pharmacy.code).order_by(Pharmacy.code)
     if only is not None:
@@ -190,7 +193,7 @@ def scorecard(session: Session, period: str, *, only: str | None = None) -> dict
     zero_days = _stock_out_days(session, pharmacies, start, end)
     losses = _expiry_losses(session, start, end)
     remitted = _remittances(session, end)
-    exp = chart.exponent(chart.FUND_CURRENCY)
+    exp = chart.exponent(fund)
     items = []
     for p in pharmacies:
         n, m = counts.get(p, (0, 0))
@@ -203,7 +206,7 @@ def scorecard(session: Session, period: str, *, only: str | None = None) -> dict
                 "mean_pdc": means.get(p),
                 "stock_out_days": zero_days.get(p, 0),
                 "expiry_losses": format_amount(losses.get(p, 0), exp),
-                "currency": chart.FUND_CURRENCY,
+                "currency": fund,
                 "remitted_on": paid,
                 "days_to_remit": (paid - end).days if paid else None,
             }

@@ -31,10 +31,14 @@ from ledger.fx_rates import RateInForce, kept_currency, rate_for
 from ledger.money import format_amount, round_half_up
 from ledger.queries import trial_balance
 from ledger.tables import Account, Posting
+from reports.aging import BUCKETS
 from reports.donations import donated_health
 from reports.fund import (
     EXCHANGE_DIFFERENCES,
+    AgedRow,
     FundFigures,
+    aged_item,
+    aged_rows,
     fund_health,
     fund_ratios,
     months_in_range,
@@ -176,6 +180,28 @@ def balance_sheet_in(session: Session, as_of: date | None, into_text: str) -> di
             }
         ],
     }
+
+
+def aged_balances_in(session: Session, as_of: date, into_text: str) -> dict[str, Any]:
+    """Aged balances in one currency, at the as-of date's rate: one row per account, each
+    bucket and the total of each currency converted once (``round_half_up``) and summed.
+    An account's total is then exactly its converted balance in the balance sheet of the
+    same date; its buckets, each rounded on its own, may differ from that total by a
+    minor unit per currency and bucket (the buckets are not forced to add up)."""
+    into = kept_currency(into_text, "in")
+    day, rate = rate_as_of(session, as_of)
+    per: dict[str, tuple[AgedRow, dict[str, int]]] = {}
+    for row in aged_rows(session, day):
+        _first, sums = per.setdefault(row.account.code, (row, dict.fromkeys(row.amounts, 0)))
+        for key, amount in row.amounts.items():
+            sums[key] += convert(amount, row.currency, into, rate.rate)
+    exp = chart.exponent(into)
+    items = [
+        aged_item(AgedRow(row.account, into, sums), exp)
+        for row, sums in per.values()
+        if any(sums.values())
+    ]
+    return {"as_of": day, "buckets": list(BUCKETS), **_head(into, rate), "items": items}
 
 
 def _movements(session: Session, start: date, end: date) -> list[tuple[str, str, int]]:

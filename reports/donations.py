@@ -54,6 +54,7 @@ from ledger import chart
 from ledger.fx import Rate, convert
 from ledger.money import format_amount, format_unit_price, round_half_up
 from ledger.queries import exponents
+from ledger.settings import functional_currency
 from ledger.tables import Account, Entry, Lot, Posting
 from reports.pdf import Column, Document, KeyValueSection, TableSection, shown_amount
 from reports.tabular import Col, Report, Section
@@ -171,9 +172,10 @@ def donation_figures(
     session: Session, donor: str | None, start: date | None, end: date | None
 ) -> tuple[list[Lot], dict[tuple[int, str], PlaceFigures]]:
     """The donated lots (of ``donor``, or all) and their figures per (lot id, place)."""
+    fund = functional_currency(session)
     lots = list(donated_lots(session, donor))
     by_id = {lot.id: lot for lot in lots}
-    cur = chart.FUND_CURRENCY
+    cur = fund
     figures: dict[tuple[int, str], PlaceFigures] = {}
     for lot_id, account, commodity, source, on, amount in _lot_movements(session, lots, end):
         lot = by_id[lot_id]
@@ -196,7 +198,8 @@ def donation_report(
 ) -> dict[str, Any]:
     """The donor report's JSON (see the module doc); ``lots`` per medicine and lot, each with
     its places and its totals."""
-    exp = exponents(session)[chart.FUND_CURRENCY]
+    fund = functional_currency(session)
+    exp = exponents(session)[fund]
     lots, figures = donation_figures(session, donor, start, end)
 
     def pair(f: PlaceFigures, name: str) -> dict[str, Any]:
@@ -227,7 +230,7 @@ def donation_report(
         "donor": donor,
         "from_": start,
         "to": end,
-        "currency": chart.FUND_CURRENCY,
+        "currency": fund,
         "lots": out_lots,
     }
 
@@ -349,6 +352,7 @@ def donation_document(
 def purchase_unit_costs(session: Session, on: date) -> dict[str, tuple[int, int, date]]:
     """Per medicine, (units, value, date) of its latest purchased receipt on or before ``on``
     (the receipt entry with the latest service date, then the highest id)."""
+    fund = functional_currency(session)
     rows = session.execute(
         select(
             Entry.id, Entry.service_date, Lot.commodity, Posting.commodity, func.sum(Posting.amount)
@@ -361,7 +365,7 @@ def purchase_unit_costs(session: Session, on: date) -> dict[str, tuple[int, int,
             Lot.funding == PURCHASED,
             Posting.account_code.in_(_inventory_accounts(session)),
             Posting.amount > 0,
-            (Posting.commodity == Lot.commodity) | (Posting.commodity == chart.FUND_CURRENCY),
+            (Posting.commodity == Lot.commodity) | (Posting.commodity == fund),
         )
         .group_by(Entry.id, Entry.service_date, Lot.commodity, Posting.commodity)
     ).all()
@@ -389,8 +393,9 @@ def donated_health(
     """The donated side of fund health (module doc), amounts formatted. A converted fund
     health (``?in=``) passes ``into`` and the rate: the donated amounts (in the fund
     currency) are converted at it, ``revenue`` and ``total_cost`` come converted."""
+    fund = functional_currency(session)
     if into is None or rate is None:
-        exp = exponents(session)[chart.FUND_CURRENCY]
+        exp = exponents(session)[fund]
 
         def conv(amount: int) -> int:
             return amount
@@ -400,7 +405,7 @@ def donated_health(
         into_, rate_ = into, rate
 
         def conv(amount: int) -> int:
-            return convert(amount, chart.FUND_CURRENCY, into_, rate_)
+            return convert(amount, fund, into_, rate_)
 
     lots, figures = donation_figures(session, None, start, end)
     medicine_of = {lot.id: lot.commodity for lot in lots}

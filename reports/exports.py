@@ -48,6 +48,7 @@ from ledger.db import is_postgres, sqlite_read_only
 from ledger.errors import Conflict
 from ledger.fx_rates import all_rates
 from ledger.queries import trial_balance
+from ledger.settings import functional_currency
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
 
 #: Rows fetched per round trip while streaming postings.
@@ -208,6 +209,7 @@ def export_beancount(
             month_ends=month_ends,
             end=None if end is None else end + timedelta(days=1),
             title=title,
+            operating_currency=functional_currency(session),
             prices=[
                 (on, rate.base, rate.text, rate.quote)
                 for on, rate in all_rates(session)

@@ -46,6 +46,7 @@ from ledger.money import (
     round_half_up,
 )
 from ledger.queries import TrialBalanceRow, balance_of, exponents, trial_balance
+from ledger.settings import functional_currency
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
 from reports.aging import BUCKETS, TOTAL, age_account
 from reports.donations import donated_health
@@ -199,7 +200,19 @@ def _money(session: Session) -> dict[str, int]:
     }
 
 
-def aged_balances(session: Session, as_of: date) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AgedRow:
+    """One receivable account's aged balance in one currency (minor units)."""
+
+    account: Account
+    currency: str
+    #: the buckets and "total" (``reports.aging``)
+    amounts: dict[str, int]
+
+
+def aged_rows(session: Session, as_of: date) -> list[AgedRow]:
+    """Every receivable account's aged balance per currency as of ``as_of`` (rows that are
+    all zero left out), accounts and currencies in order."""
     money = _money(session)
     accounts = {
         a.code: a
@@ -236,26 +249,32 @@ def aged_balances(session: Session, as_of: date) -> dict[str, Any]:
     for acc, com, d, s in debit_rows:
         debits[(acc, com)].append((d, int(s)))
     credits = {(acc, com): -int(s) for acc, com, s in credit_rows}
-    items = []
+    out = []
     for acc, com in sorted(set(debits) | set(credits)):
         row = age_account(acc, debits.get((acc, com), []), credits.get((acc, com), 0), as_of)
         if all(v == 0 for v in row.values()):
             continue
-        a = accounts[acc]
-        exp = money[com]
-        items.append(
-            {
-                "account": acc,
-                "counterparty_kind": "pharmacy"
-                if a.parent == chart.DUE_FROM_PHARMACY
-                else "scheme",
-                "counterparty": acc.split("-", 1)[1],
-                "name": a.name,
-                "currency": com,
-                **{b: format_amount(row[b], exp) for b in BUCKETS},
-                "total": format_amount(row[TOTAL], exp),
-            }
-        )
+        out.append(AgedRow(accounts[acc], com, dict(row)))
+    return out
+
+
+def aged_item(row: AgedRow, exp: int) -> dict[str, Any]:
+    """The JSON of one aged row, amounts formatted with ``exp``."""
+    a = row.account
+    return {
+        "account": a.code,
+        "counterparty_kind": "pharmacy" if a.parent == chart.DUE_FROM_PHARMACY else "scheme",
+        "counterparty": a.code.split("-", 1)[1],
+        "name": a.name,
+        "currency": row.currency,
+        **{b: format_amount(row.amounts[b], exp) for b in BUCKETS},
+        "total": format_amount(row.amounts[TOTAL], exp),
+    }
+
+
+def aged_balances(session: Session, as_of: date) -> dict[str, Any]:
+    money = _money(session)
+    items = [aged_item(r, money[r.currency]) for r in aged_rows(session, as_of)]
     return {"as_of": as_of, "buckets": list(BUCKETS), "items": items}
 
 
@@ -351,7 +370,8 @@ def income_statement(session: Session, start: date, end: date) -> dict[str, Any]
 
 
 def fund_figures(session: Session, start: date, end: date) -> FundFigures:
-    cur = chart.FUND_CURRENCY
+    fund = functional_currency(session)
+    cur = fund
     moves = _movement_by_balances(session, start, end)
     m = lambda acc: moves.get((acc, cur), 0)  # noqa: E731
     equity_accounts = [
@@ -394,6 +414,7 @@ def fund_figures(session: Session, start: date, end: date) -> FundFigures:
 
 def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, date]]:
     """Unit cost of each medicine's latest stock receipt on or before ``on``."""
+    fund = functional_currency(session)
     rows = session.execute(
         select(
             Entry.id,
@@ -409,7 +430,7 @@ def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, d
             Entry.service_date <= on,
             Posting.account_code.like(chart.sub_account(chart.INVENTORY, "%")),
             Posting.amount > 0,
-            (Posting.commodity == Lot.commodity) | (Posting.commodity == chart.FUND_CURRENCY),
+            (Posting.commodity == Lot.commodity) | (Posting.commodity == fund),
         )
         .group_by(Entry.id, Entry.service_date, Lot.commodity, Posting.commodity)
     ).all()
@@ -422,13 +443,12 @@ def replacement_costs(session: Session, on: date) -> dict[str, tuple[Fraction, d
 
 def price_vs_cost(session: Session, on: date) -> list[PriceCost]:
     """Each fund-currency price list's prices in force on ``on`` against replacement cost."""
-    exp = exponents(session)[chart.FUND_CURRENCY]
+    fund = functional_currency(session)
+    exp = exponents(session)[fund]
     costs = replacement_costs(session, on)
     out: list[PriceCost] = []
     lists = session.scalars(
-        select(PriceList.code)
-        .where(PriceList.currency == chart.FUND_CURRENCY)
-        .order_by(PriceList.code)
+        select(PriceList.code).where(PriceList.currency == fund).order_by(PriceList.code)
     )
     for code in list(lists):
         version = version_in_force(session, code, on)
@@ -454,14 +474,15 @@ def price_vs_cost(session: Session, on: date) -> list[PriceCost]:
 
 
 def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
+    fund = functional_currency(session)
     f = fund_figures(session, start, end)
-    exp = exponents(session)[chart.FUND_CURRENCY]
+    exp = exponents(session)[fund]
     fmt = partial(format_amount, exponent=exp)
     prices = price_vs_cost(session, end)
     return {
         "from_": start,
         "to": end,
-        "currency": chart.FUND_CURRENCY,
+        "currency": fund,
         "months": f.months,
         "ratios": fund_ratios(f),
         "figures": {

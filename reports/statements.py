@@ -28,6 +28,7 @@ from ledger.model import month_bounds
 from ledger.money import format_amount, parse_amount
 from ledger.periods import parse_period
 from ledger.queries import account_balances, exponents
+from ledger.settings import functional_currency
 from ledger.tables import Account, Commodity, Entry, Lot, Posting
 from reports.fund import fund_figures, fund_ratios
 from reports.pdf import (
@@ -47,12 +48,13 @@ def _kind(source: str | None) -> str:
 
 
 def pharmacy_statement(session: Session, pharmacy: str, period: str) -> dict[str, Any]:
+    fund = functional_currency(session)
     parse_period(period)
     if session.get(Account, chart.inventory(pharmacy)) is None or pharmacy == chart.CENTRAL:
         raise NotFound(f"no pharmacy {pharmacy!r}")
     start, end = month_bounds(period)
     before = date.fromordinal(start.toordinal() - 1)
-    cur = chart.FUND_CURRENCY
+    cur = fund
     exp = exponents(session)[cur]
     fmt = lambda v: format_amount(v, exp)  # noqa: E731
     due_from, due_to, inv = (

@@ -132,3 +132,20 @@ class SaleTerms:
     #: medicine -> wholesale unit price (minor units of the fund currency, exact); a medicine
     #: absent has no price in force that day (the transfer is refused, 409)
     unit_prices: Mapping[str, Fraction]
+
+
+@dataclass(frozen=True)
+class AddLandedCost:
+    """Freight, port, customs or bank fees added to a receipt's lots (DESIGN.md "Two
+    currencies"), owed to ``counterparty`` (a supplier code: a forwarder, a broker)."""
+
+    receipt_id: str
+    on: date
+    counterparty: str
+    #: decimal text in major units of ``currency``, as the client wrote it
+    amount: str
+    currency: str
+    description: str
+    #: KHR per USD as the client wrote it when ``currency`` is not the functional currency
+    #: (None: the rate in force on ``on``)
+    rate: str | None = None

@@ -15,7 +15,7 @@ the receipt's lines for lots it made itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -33,7 +33,9 @@ from ledger.journal import check_event_date
 from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, parse_amount, round_half_up
 from ledger.posting import post_entry
+from ledger.settings import functional_currency
 from ledger.tables import Entry, Lot, Posting
+from stock.commands import AddLandedCost
 from stock.refdata import require_supplier
 from stock.tables import StockMovement
 
@@ -165,25 +167,26 @@ def _landed_entries(session: Session, receipt_id: int) -> set[int]:
 
 def add_landed_cost(
     session: Session,
-    receipt_id: object,
-    data: Mapping[str, Any],
+    cmd: AddLandedCost,
     *,
     by: str,
-    functional: str = chart.FUND_CURRENCY,
+    functional: str | None = None,
 ) -> LandedCostResult:
-    """Add a landed cost to a receipt. The caller commits."""
-    mv = _receipt(session, receipt_id)
-    on: date = data["date"]
+    """Add a landed cost to a receipt (``functional``: the fund's functional currency,
+    read from its settings when None). The caller commits."""
+    mv = _receipt(session, cmd.receipt_id)
+    on = cmd.on
     check_event_date(on)
+    functional = functional or functional_currency(session)
     if on < mv.event_on:
         raise InvalidRequest(
             f"a landed cost cannot be dated before its receipt ({mv.event_on.isoformat()})",
             errors={"date": [f"on or after {mv.event_on.isoformat()}"]},
         )
-    counterparty = require_supplier(session, data["counterparty"], "counterparty").code
-    currency = kept_currency(data["currency"])
+    counterparty = require_supplier(session, cmd.counterparty, "counterparty").code
+    currency = kept_currency(cmd.currency)
     try:
-        amount = parse_amount(data["amount"], chart.exponent(currency), allow_negative=False)
+        amount = parse_amount(cmd.amount, chart.exponent(currency), allow_negative=False)
     except AmountError as exc:
         raise InvalidRequest(f"amount: {exc}", errors={"amount": [str(exc)]}) from exc
     if amount == 0:
@@ -191,14 +194,14 @@ def add_landed_cost(
     fx_rate: RateInForce | None = None
     functional_amount = amount
     if currency != functional:
-        fx_rate = rate_for(session, on, data.get("rate"))
+        fx_rate = rate_for(session, on, cmd.rate)
         functional_amount = convert(amount, currency, functional, fx_rate.rate)
         if functional_amount == 0:
             raise InvalidRequest(
                 f"the amount is less than one unit of {functional} at {fx_rate.rate.text}",
                 errors={"amount": ["too small to convert"]},
             )
-    elif data.get("rate") is not None:
+    elif cmd.rate is not None:
         raise InvalidRequest(
             f"a rate is only for a landed cost invoiced in another currency than {functional}",
             errors={"rate": [f"only with a currency other than {functional}"]},
@@ -221,7 +224,7 @@ def add_landed_cost(
         receipt_id=mv.id,
         on_date=on,
         counterparty=counterparty,
-        description=data["description"].strip(),
+        description=cmd.description.strip(),
         currency=currency,
         amount=amount,
         rate=fx_rate.rate.text if fx_rate else None,

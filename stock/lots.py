@@ -21,6 +21,7 @@ from ledger.db import is_postgres
 from ledger.errors import InvalidRequest
 from ledger.model import PostingDraft
 from ledger.refdata import LedgerRef
+from ledger.settings import functional_currency
 from ledger.tables import Balance, Lot
 from stock.errors import InsufficientStock, LotExpired, UnknownReference
 from stock.model import LotPosition, Shortage, after_pending, pick_lots
@@ -112,7 +113,7 @@ def take_stock(
     quantity: int,
     on: date,
     lot_code: str | None = None,
-    currency: str = chart.FUND_CURRENCY,
+    currency: str | None = None,
     pending: dict[int, tuple[int, int]] | None = None,
     allow_expired: bool = False,
 ) -> list[LotTake]:
@@ -143,7 +144,14 @@ def take_stock(
                 errors={"lot": [f"no lot {lot_code!r} of {medicine}"]},
             )
         lot_ids = [lot.id]
-    positions = lot_positions(session, account, medicine, currency, lock=True, lot_ids=lot_ids)
+    positions = lot_positions(
+        session,
+        account,
+        medicine,
+        currency or functional_currency(session),
+        lock=True,
+        lot_ids=lot_ids,
+    )
     return _take(
         positions,
         pending if pending is not None else {},

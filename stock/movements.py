@@ -25,6 +25,7 @@ from ledger.journal import check_event_date
 from ledger.model import EntryDraft, PostingDraft
 from ledger.money import AmountError, format_amount, parse_amount, round_half_up
 from ledger.posting import PostedEntry, post_entry
+from ledger.settings import functional_currency
 from ledger.tables import Entry, Lot, Posting
 from stock import donations
 from stock.commands import Count, MoveLineIn, Receive, SaleTerms, Transfer, WriteOff
@@ -239,7 +240,7 @@ def _locations(session: Session, fields: Mapping[str, str]) -> dict[str, str]:
 
 
 def receive(
-    session: Session, cmd: Receive, *, by: str, currency: str = chart.FUND_CURRENCY
+    session: Session, cmd: Receive, *, by: str, currency: str | None = None
 ) -> ReceiptResult:
     """Post a receipt, per line: the place's inventory ``+units[lot]``, units received
     ``-units[lot]``, the inventory ``+cost[lot]``, due to the supplier ``-cost``. A lot number
@@ -247,6 +248,7 @@ def receive(
     one makes the lot."""
     on = cmd.on
     check_event_date(on)
+    currency = currency or functional_currency(session)
     errors: dict[str, list[str]] = {}
     donations.check_funding(session, cmd, errors)
     try:
@@ -440,7 +442,7 @@ def transfer(
     *,
     by: str,
     sale: SaleTerms | None = None,
-    currency: str = chart.FUND_CURRENCY,
+    currency: str | None = None,
 ) -> MoveResult:
     """Move stock between places: FEFO unless a line names its lot; units and value leave
     the inventory of ``from`` by the lot value rule and arrive in that of ``to`` in the same
@@ -452,6 +454,7 @@ def transfer(
     """
     on = cmd.on
     check_event_date(on)
+    currency = currency or functional_currency(session)
     src, dst = cmd.from_location, cmd.to_location
     accounts = _locations(session, {"from": src, "to": dst})
     if src == dst:
@@ -510,12 +513,13 @@ def transfer(
 
 
 def write_off(
-    session: Session, cmd: WriteOff, *, by: str, currency: str = chart.FUND_CURRENCY
+    session: Session, cmd: WriteOff, *, by: str, currency: str | None = None
 ) -> MoveResult:
     """Write named lots off to expiry and damage losses (units with their lot, value by the
     lot value rule). Expired lots may be written off; that is what this is for."""
     on = cmd.on
     check_event_date(on)
+    currency = currency or functional_currency(session)
     loc = cmd.location
     accounts = _locations(session, {"location": loc})
     reason = cmd.reason
@@ -585,9 +589,7 @@ def _received(session: Session, lot_id: int, medicine: str, currency: str) -> tu
     return got.get(medicine, 0), got.get(currency, 0)
 
 
-def count(
-    session: Session, cmd: Count, *, by: str, currency: str = chart.FUND_CURRENCY
-) -> CountResult:
+def count(session: Session, cmd: Count, *, by: str, currency: str | None = None) -> CountResult:
     """Post a physical count: each lot's difference with the book goes to count differences.
 
     Fewer units than the book: the difference leaves by the lot value rule. More: the units
@@ -597,6 +599,7 @@ def count(
     """
     on = cmd.on
     check_event_date(on)
+    currency = currency or functional_currency(session)
     loc = cmd.location
     accounts = _locations(session, {"location": loc})
     account = accounts["location"]

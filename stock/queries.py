@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ledger import chart
 from ledger.queries import balances
+from ledger.settings import functional_currency
 from ledger.tables import Account, Entry, Lot, Posting
 from stock.errors import ReferenceNotFound
 from stock.refdata import require_medicine
@@ -45,10 +46,11 @@ def on_hand(
     location: str | None = None,
     medicine: str | None = None,
     as_of: date | None = None,
-    currency: str = chart.FUND_CURRENCY,
+    currency: str | None = None,
 ) -> list[OnHandRow]:
     """Stock per place and lot from the books (kept balances; as of a date: kept balances
-    less what was booked after it)."""
+    less what was booked after it); values in ``currency`` (the functional one)."""
+    currency = currency or functional_currency(session)
     places = locations(session)
     if location is not None:
         if location not in places:
@@ -95,11 +97,12 @@ def expiring(
     within_days: int,
     today: date,
     location: str | None = None,
-    currency: str = chart.FUND_CURRENCY,
+    currency: str | None = None,
 ) -> list[OnHandRow]:
     """Lots on hand expiring on or before ``today + within_days`` (already expired ones too:
     they wait for a write-off), earliest expiry first."""
     limit = today + timedelta(days=within_days)
+    currency = currency or functional_currency(session)
     rows = [
         r
         for r in on_hand(session, location=location, currency=currency)
@@ -165,10 +168,11 @@ def stock_card(
     after: tuple[str, int, int] | None = None,
     running: tuple[int, int] | None = None,
     limit: int = 500,
-    currency: str = chart.FUND_CURRENCY,
+    currency: str | None = None,
 ) -> StockCard:
     """A stock card: opening units and value of ``medicine`` at ``location``, each movement
     (an entry's effect on one lot) with the running quantity and value, and the closing."""
+    currency = currency or functional_currency(session)
     if location not in locations(session):
         raise ReferenceNotFound(f"no location {location!r}")
     require_medicine(session, medicine)

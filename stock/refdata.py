@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ledger import chart, clock
 from ledger.beancount import COMMODITY_RULE, is_valid_commodity
 from ledger.errors import InvalidRequest
+from ledger.settings import functional_currency
 from ledger.tables import Account, Commodity
 from stock.commands import NewMedicine, NewPharmacy, NewSupplier
 from stock.errors import DuplicateReference, ReferenceNotFound, UnknownLocation, UnknownReference
@@ -275,9 +276,9 @@ def require_supplier(session: Session, code: object, field: str = "supplier") ->
     return sup
 
 
-def fund_exponent(session: Session, currency: str = chart.FUND_CURRENCY) -> int:
-    """Decimal exponent of the fund currency (KHR: 0)."""
-    return fund_exponent_of(session, currency)
+def fund_exponent(session: Session, currency: str | None = None) -> int:
+    """Decimal exponent of the functional currency (KHR: 0), or of ``currency``."""
+    return fund_exponent_of(session, currency or functional_currency(session))
 
 
 def fund_exponent_of(session: Session, currency: str) -> int:

@@ -24,6 +24,7 @@ from ledger.errors import RdfError
 from ledger.money import format_amount
 from ledger.periods import list_periods, unbalanced_entries
 from ledger.queries import balance_of, exponents
+from ledger.settings import functional_currency
 from reports.fund import aged_balances, balance_sheet, fund_health
 from reports.statements import cost_recovery_by_month
 from stock.lots import take_stock
@@ -143,9 +144,10 @@ def chart_svg(name: str) -> Response:
         svg = line_chart(_("Cash at the end of each month"), months, series)
     elif name == "stock":
         data = fund_at_a_glance(month)
-        rows = [r for r in data["stock"] if r["currency"] == chart.FUND_CURRENCY]
+        fund = functional_currency(s)
+        rows = [r for r in data["stock"] if r["currency"] == fund]
         svg = bar_chart(
-            _("Stock value by location (%(currency)s)", currency=chart.FUND_CURRENCY),
+            _("Stock value by location (%(currency)s)", currency=fund),
             [r["location"] for r in rows],
             [float(r["amount"]) for r in rows],
             _("Stock value"),
@@ -187,7 +189,7 @@ def fefo_preview(
     s = db_session()
     pending: dict[int, tuple[int, int]] = {}
     out: list[dict[str, Any]] = []
-    exp = exponents(s)[chart.FUND_CURRENCY]
+    exp = exponents(s)[functional_currency(s)]
     try:
         for line in lines:
             if not line["medicine"] or not line["quantity"]:

@@ -141,6 +141,7 @@ def _nav() -> list[tuple[str, str]]:
             ("/app/finance/stock", _("Stock movements")),
             ("/app/finance/settlements", _("Settlements")),
             ("/app/finance/bank", _("Bank")),
+            ("/app/finance/currency", _("Currencies")),
             ("/app/finance/close", _("Close")),
         ]
     elif who.role == "auditor":

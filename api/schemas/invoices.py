@@ -214,6 +214,10 @@ class AgedRowOut(Strict):
 
 class AgedOut(Strict):
     as_of = Date()
+    #: with ?in=: the currency converted into, the rate and the date it was recorded for
+    in_ = fields.String(data_key="in", allow_none=True)
+    rate = fields.String(allow_none=True)
+    rate_date = Date(allow_none=True)
     buckets = fields.List(fields.String())
     items = fields.List(fields.Nested(AgedRowOut))
 

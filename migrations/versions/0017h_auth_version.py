@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017h"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

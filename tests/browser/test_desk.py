@@ -205,6 +205,7 @@ DESK = {
     "finance-stock": "/app/finance/stock",
     "finance-settlements": "/app/finance/settlements",
     "finance-bank": "/app/finance/bank",
+    "finance-currency": "/app/finance/currency",
     "finance-close": "/app/finance/close",
     "audit": "/app/audit?verify=1",
     "audit-downloads": "/app/audit/downloads",
