@@ -17,8 +17,7 @@ from contracts.tables import SchemeMedicine, SubsidyScheme
 from ledger import chart, clock
 from ledger.errors import InvalidRequest, NotFound
 from ledger.settings import functional_currency
-from ledger.tables import Account
-from stock.refdata import known_medicines, unknown_medicine
+from stock.refdata import known_medicines, new_account, unknown_medicine
 
 
 def create_scheme(session: Session, data: dict[str, Any]) -> SubsidyScheme:
@@ -48,21 +47,14 @@ def create_scheme(session: Session, data: dict[str, Any]) -> SubsidyScheme:
     account_code = None
     if data["payer"] == "external":
         account_code = chart.due_from_payer(code)
-        if session.get(Account, account_code) is not None:
-            raise AlreadyExists(f"the account {account_code} exists already")
-        session.add(
-            Account(
-                code=account_code,
-                parent=chart.DUE_FROM_PAYER,
-                name=f"Due from subsidy payer: {data['name']}"[:200],
-                type="asset",
-                carries="money",
-                is_header=False,
-                is_inventory=False,
-                currency=None,
-                pharmacy=None,
-                created_at=clock.now(),
-            )
+        new_account(
+            session,
+            account_code,
+            chart.DUE_FROM_PAYER,
+            f"Due from subsidy payer: {data['name']}"[:200],
+            "asset",
+            "money",
+            exists=AlreadyExists(f"the account {account_code} exists already"),
         )
         session.flush()
     scheme = SubsidyScheme(

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from fractions import Fraction
 from functools import partial
 from typing import Any
 
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Session
 from ledger import chart, clock
 from ledger.fx import Rate, convert
 from ledger.fx_rates import RateInForce, kept_currency, rate_for
-from ledger.money import format_amount, round_half_up
+from ledger.money import format_amount
 from ledger.queries import trial_balance
 from ledger.tables import Account, Posting
 from reports.aging import BUCKETS
@@ -39,6 +38,7 @@ from reports.fund import (
     FundFigures,
     aged_item,
     aged_rows,
+    figures_text,
     fund_health,
     fund_ratios,
     months_in_range,
@@ -312,26 +312,14 @@ def fund_health_in(session: Session, start: date, end: date, into_text: str) -> 
     _day, rate = rate_as_of(session, end)
     out = fund_health(session, start, end)
     f, exchange = fund_figures_in(session, start, end, into, rate.rate)
-    fmt = partial(format_amount, exponent=chart.exponent(into))
+    exponent = chart.exponent(into)
     out.update(
         currency=into,
         **_head(into, rate),
         ratios=fund_ratios(f),
         figures={
-            "revenue": fmt(f.revenue),
-            "cost_of_medicines": fmt(f.cost_of_medicines),
-            "fees": fmt(f.fees),
-            "expiry_losses": fmt(f.expiry_losses),
-            "fund_subsidies": fmt(f.fund_subsidies),
-            "count_differences": fmt(f.count_differences),
-            "total_cost": fmt(f.total_cost),
-            "equity_now": fmt(f.equity_now),
-            "capital_contributed": fmt(f.capital_contributed),
-            "inventory_value": fmt(f.inventory_value),
-            "average_monthly_cost_of_medicines": fmt(
-                round_half_up(Fraction(f.cost_of_medicines, f.months))
-            ),
-            "exchange_differences": fmt(exchange),
+            **figures_text(f, exponent),
+            "exchange_differences": format_amount(exchange, exponent),
         },
     )
     if "donated" in out:  # DESIGN.md "Funders", converted as the rest

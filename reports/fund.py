@@ -113,6 +113,26 @@ def fund_ratios(f: FundFigures) -> dict[str, str | None]:
     }
 
 
+def figures_text(f: FundFigures, exponent: int) -> dict[str, str]:
+    """The fund's raw figures as amounts of ``exponent`` decimals (the report's "figures")."""
+    fmt = partial(format_amount, exponent=exponent)
+    return {
+        "revenue": fmt(f.revenue),
+        "cost_of_medicines": fmt(f.cost_of_medicines),
+        "fees": fmt(f.fees),
+        "expiry_losses": fmt(f.expiry_losses),
+        "fund_subsidies": fmt(f.fund_subsidies),
+        "count_differences": fmt(f.count_differences),
+        "total_cost": fmt(f.total_cost),
+        "equity_now": fmt(f.equity_now),
+        "capital_contributed": fmt(f.capital_contributed),
+        "inventory_value": fmt(f.inventory_value),
+        "average_monthly_cost_of_medicines": fmt(
+            round_half_up(Fraction(f.cost_of_medicines, f.months))
+        ),
+    }
+
+
 def unit_cost_text(value: Fraction, exponent: int, places: int = 6) -> str:
     """An exact unit cost (fraction of minor units) as major units, at most 6 decimals."""
     scale = 10**places
@@ -477,7 +497,6 @@ def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
     fund = functional_currency(session)
     f = fund_figures(session, start, end)
     exp = exponents(session)[fund]
-    fmt = partial(format_amount, exponent=exp)
     prices = price_vs_cost(session, end)
     return {
         "from_": start,
@@ -485,21 +504,7 @@ def fund_health(session: Session, start: date, end: date) -> dict[str, Any]:
         "currency": fund,
         "months": f.months,
         "ratios": fund_ratios(f),
-        "figures": {
-            "revenue": fmt(f.revenue),
-            "cost_of_medicines": fmt(f.cost_of_medicines),
-            "fees": fmt(f.fees),
-            "expiry_losses": fmt(f.expiry_losses),
-            "fund_subsidies": fmt(f.fund_subsidies),
-            "count_differences": fmt(f.count_differences),
-            "total_cost": fmt(f.total_cost),
-            "equity_now": fmt(f.equity_now),
-            "capital_contributed": fmt(f.capital_contributed),
-            "inventory_value": fmt(f.inventory_value),
-            "average_monthly_cost_of_medicines": fmt(
-                round_half_up(Fraction(f.cost_of_medicines, f.months))
-            ),
-        },
+        "figures": figures_text(f, exp),
         "price_vs_replacement_cost": [
             {
                 "price_list": pc.price_list,

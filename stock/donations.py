@@ -24,10 +24,10 @@ from ledger import chart, clock
 from ledger.db import Base
 from ledger.errors import Conflict
 from ledger.money import AmountError, parse_amount
-from ledger.tables import Account, Lot
+from ledger.tables import Lot
 from stock.commands import NewDonor, ReceiptLineIn, Receive
 from stock.errors import DuplicateReference, UnknownReference
-from stock.refdata import CODE_RE, CODE_RULE
+from stock.refdata import CODE_RE, CODE_RULE, new_account
 
 PURCHASED = "purchased"
 DONATED = "donated"
@@ -59,21 +59,17 @@ def create_donor(session: Session, cmd: NewDonor) -> Donor:
             f"{code!r} is not a valid code: {CODE_RULE}", errors={"code": [CODE_RULE]}
         )
     account = chart.donated_medicines(code)
-    if session.get(Donor, code) is not None or session.get(Account, account) is not None:
-        raise DuplicateReference(f"a donor with code {code} already exists")
-    session.add(
-        Account(
-            code=account,
-            parent=chart.DONATED_MEDICINES,
-            name=f"Donated medicines: {cmd.name}"[:200],
-            type="equity",
-            carries="money",
-            is_header=False,
-            is_inventory=False,
-            currency=None,
-            pharmacy=None,
-            created_at=clock.now(),
-        )
+    taken = DuplicateReference(f"a donor with code {code} already exists")
+    if session.get(Donor, code) is not None:
+        raise taken
+    new_account(
+        session,
+        account,
+        chart.DONATED_MEDICINES,
+        f"Donated medicines: {cmd.name}"[:200],
+        "equity",
+        "money",
+        exists=taken,
     )
     donor = Donor(code=code, name=cmd.name, created_at=clock.now())
     session.add(donor)

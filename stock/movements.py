@@ -9,7 +9,7 @@ commits. Stock never asks contracts: a sale's wholesale prices come in as ``Sale
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -436,6 +436,41 @@ def _sale_postings(
     return out
 
 
+def _take_lines(
+    session: Session,
+    lines: Sequence[MoveLineIn],
+    location: str,
+    account: str,
+    on: date,
+    currency: str,
+    *,
+    then: Callable[[str, int, list[LotTake]], list[PostingDraft]],
+    allow_expired: bool = False,
+) -> tuple[list[PostingDraft], list[TakenLine]]:
+    """Take each line's units out of ``location`` (FEFO unless the line names its lot): per
+    line, the postings that leave ``account``, then those ``then`` makes of the lots taken
+    (where they go). The postings in that order, and the lines taken."""
+    pending: dict[int, tuple[int, int]] = {}
+    postings: list[PostingDraft] = []
+    out: list[TakenLine] = []
+    for line in lines:
+        takes = take_stock(
+            session,
+            location=location,
+            medicine=line.medicine,
+            quantity=line.quantity,
+            on=on,
+            lot_code=line.lot,
+            currency=currency,
+            pending=pending,
+            allow_expired=allow_expired,
+        )
+        postings += take_postings(account, line.medicine, takes, currency)
+        postings += then(line.medicine, line.quantity, takes)
+        out.append(TakenLine(line.medicine, line.quantity, takes))
+    return postings, out
+
+
 def transfer(
     session: Session,
     cmd: Transfer,
@@ -465,29 +500,20 @@ def transfer(
     if sale is not None and sale.pharmacy != dst:
         raise ValueError(f"sale terms of {sale.pharmacy} for a transfer to {dst}")
     mv = _new_movement(session, "transfer", src, on, by, to_location=dst)
-    pending: dict[int, tuple[int, int]] = {}
-    postings: list[PostingDraft] = []
-    out: list[TakenLine] = []
-    for line in cmd.lines:
-        takes = take_stock(
-            session,
-            location=src,
-            medicine=line.medicine,
-            quantity=line.quantity,
-            on=on,
-            lot_code=line.lot,
-            currency=currency,
-            pending=pending,
-        )
-        postings += take_postings(accounts["from"], line.medicine, takes, currency)
+
+    def arrive(medicine: str, quantity: int, takes: list[LotTake]) -> list[PostingDraft]:
         if sale is not None:
-            postings += _sale_postings(sale, line.medicine, line.quantity, takes, on, currency)
-        else:
-            for t in takes:
-                postings.append(PostingDraft(accounts["to"], line.medicine, t.quantity, t.lot_id))
-                if t.value:
-                    postings.append(PostingDraft(accounts["to"], currency, t.value, t.lot_id))
-        out.append(TakenLine(line.medicine, line.quantity, takes))
+            return _sale_postings(sale, medicine, quantity, takes, on, currency)
+        here: list[PostingDraft] = []
+        for t in takes:
+            here.append(PostingDraft(accounts["to"], medicine, t.quantity, t.lot_id))
+            if t.value:
+                here.append(PostingDraft(accounts["to"], currency, t.value, t.lot_id))
+        return here
+
+    postings, out = _take_lines(
+        session, cmd.lines, src, accounts["from"], on, currency, then=arrive
+    )
     memo = cmd.memo or (
         f"Sale to {dst} (purchase model) from {src}"
         if sale is not None
@@ -530,27 +556,18 @@ def write_off(
         )
     _raise_if(_check_lines(session, cmd.lines), UnknownReference)
     mv = _new_movement(session, "write_off", loc, on, by, reason=reason)
-    pending: dict[int, tuple[int, int]] = {}
-    postings: list[PostingDraft] = []
-    out: list[TakenLine] = []
-    for line in cmd.lines:
-        takes = take_stock(
-            session,
-            location=loc,
-            medicine=line.medicine,
-            quantity=line.quantity,
-            on=on,
-            lot_code=line.lot,
-            currency=currency,
-            pending=pending,
-            allow_expired=True,
-        )
-        postings += take_postings(accounts["location"], line.medicine, takes, currency)
+
+    def lose(medicine: str, _quantity: int, takes: list[LotTake]) -> list[PostingDraft]:
+        here: list[PostingDraft] = []
         for t in takes:
-            postings.append(PostingDraft(chart.EXPIRY_LOSSES, line.medicine, t.quantity, t.lot_id))
+            here.append(PostingDraft(chart.EXPIRY_LOSSES, medicine, t.quantity, t.lot_id))
             if t.value:
-                postings.append(PostingDraft(chart.EXPIRY_LOSSES, currency, t.value))
-        out.append(TakenLine(line.medicine, line.quantity, takes))
+                here.append(PostingDraft(chart.EXPIRY_LOSSES, currency, t.value))
+        return here
+
+    postings, out = _take_lines(
+        session, cmd.lines, loc, accounts["location"], on, currency, then=lose, allow_expired=True
+    )
     note = f": {cmd.memo}" if cmd.memo else ""
     memo = f"Write-off ({reason}) at {loc}{note}"
     posted = _post(session, mv, memo, postings, by, _partition(loc))

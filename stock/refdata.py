@@ -109,7 +109,7 @@ def _check_code(code: object, field: str = "code") -> str:
     return code
 
 
-def _new_account(
+def new_account(
     session: Session,
     code: str,
     parent: str,
@@ -119,9 +119,13 @@ def _new_account(
     *,
     pharmacy: str | None = None,
     is_inventory: bool = False,
+    exists: Exception | None = None,
 ) -> None:
+    """Add the posting sub-account ``code`` of ``parent`` (no currency of its own). Where
+    ``code`` exists already: raise ``exists`` (the caller's words for it), else
+    ``DuplicateReference``."""
     if session.get(Account, code) is not None:
-        raise DuplicateReference(f"the account {code} already exists")
+        raise exists or DuplicateReference(f"the account {code} already exists")
     session.add(
         Account(
             code=code,
@@ -172,7 +176,7 @@ def create_supplier(session: Session, cmd: NewSupplier) -> Supplier:
     code = _check_code(cmd.code)
     if session.get(Supplier, code) is not None:
         raise DuplicateReference(f"a supplier with code {code} already exists")
-    _new_account(
+    new_account(
         session,
         chart.due_to_supplier(code),
         chart.DUE_TO_SUPPLIER,
@@ -197,7 +201,7 @@ def create_pharmacy(session: Session, cmd: NewPharmacy) -> Pharmacy:
     if session.get(Pharmacy, code) is not None:
         raise DuplicateReference(f"a pharmacy with code {code} already exists")
     name = cmd.name
-    _new_account(
+    new_account(
         session,
         chart.due_from_pharmacy(code),
         chart.DUE_FROM_PHARMACY,
@@ -206,7 +210,7 @@ def create_pharmacy(session: Session, cmd: NewPharmacy) -> Pharmacy:
         "money",
         pharmacy=code,
     )
-    _new_account(
+    new_account(
         session,
         chart.inventory(code),
         chart.INVENTORY,
@@ -216,7 +220,7 @@ def create_pharmacy(session: Session, cmd: NewPharmacy) -> Pharmacy:
         pharmacy=code,
         is_inventory=True,
     )
-    _new_account(
+    new_account(
         session,
         chart.due_to_pharmacy(code),
         chart.DUE_TO_PHARMACY,

@@ -14,7 +14,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,67 @@ def sqlite_database(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     yield f"sqlite:///{path}"
     if folder != tmp_path:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def seeded_templates() -> Iterator[dict[tuple[str, str], tuple[str, Any]]]:
+    """Templates seeded once per run and backend (``seeded_copy``): (backend, key) → (the
+    SQLite file or PostgreSQL database, what the seeding returned); dropped at the end."""
+    made: dict[tuple[str, str], tuple[str, Any]] = {}
+    yield made
+    names = [where for (backend, _k), (where, _d) in made.items() if backend == "postgres"]
+    if names:
+        eng = _admin_engine()
+        with eng.connect() as c:
+            for name in names:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        eng.dispose()
+
+
+@contextmanager
+def seeded_copy(
+    request: pytest.FixtureRequest, url: str, key: str, seed: Callable[[str], Any]
+) -> Iterator[tuple[str, Any]]:
+    """A fresh database on the backend of ``url``, already holding what ``seed(url)`` writes
+    (and what it returned): ``seed`` runs once per run and backend, on a copy of the migrated
+    template, and each test gets a copy of that (seeding costs far more than copying)."""
+    made: dict[tuple[str, str], tuple[str, Any]] = request.getfixturevalue("seeded_templates")
+    backend = "postgres" if url.startswith("postgresql") else "sqlite"
+    if (backend, key) not in made:
+        if backend == "postgres":
+            base: str = request.getfixturevalue("pg_template")
+            name = f"{base}_{key}"
+            eng = _admin_engine()
+            with eng.connect() as c:
+                c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{base}"'))
+            eng.dispose()
+            made[(backend, key)] = (name, seed(_pg_url(name)))
+        else:
+            path = request.getfixturevalue("sqlite_template").parent / f"{key}.sqlite3"
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+            made[(backend, key)] = (str(path), seed(f"sqlite:///{path}"))
+    where, data = made[(backend, key)]
+    if backend == "postgres":
+        copies: _PgCopies = request.getfixturevalue("pg_copies")
+        name = f"rdf_t_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+        eng = _admin_engine()
+        with eng.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{where}"'))
+        eng.dispose()
+        try:
+            yield _pg_url(name, fast=True), data
+        finally:
+            copies.give_back(name)  # dropped by the copies' thread
+    else:
+        folder = Path(
+            tempfile.mkdtemp(prefix=f"rdf-t-{RUN_ID}-", dir=SHM if SHM.is_dir() else None)
+        )
+        copy = folder / "rdf.sqlite3"
+        shutil.copyfile(where, copy)
+        try:
+            yield f"sqlite:///{copy}", data
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -19,7 +19,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from api.auth import create_user
-from tests.conftest import BACKENDS, RUN_ID, _admin_engine, _pg_url, require_postgres
+from app import attach_database
+from ledger import clock
+from tests.conftest import (
+    BACKENDS,
+    RUN_ID,
+    _admin_engine,
+    _pg_url,
+    require_postgres,
+    seeded_copy,
+)
 from tests.support import bearer, make_app
 
 
@@ -75,8 +84,53 @@ class Fund:
 
 
 @pytest.fixture
-def fund(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> Fund:
-    return build_fund(app, client, tokens)
+def fund(
+    request: pytest.FixtureRequest,
+    app: Flask,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    database_url: str,
+) -> Iterator[Fund]:
+    yield from seeded_fund(request, app, client, tokens, database_url)
+
+
+def _seed_fund(url: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The worked example built through the API on ``url``, with the ``tokens`` users;
+    returns their tokens and the two pharmacists' headers."""
+    application = make_app(url)
+    try:
+        with application.extensions["rdf_db"].session() as s:
+            toks = {
+                role: create_user(s, f"test-{role}", role)[1]
+                for role in ("admin", "finance", "auditor")
+            }
+            s.commit()
+        f = build_fund(application, application.test_client(), toks)
+        return toks, f.pharmacist, f.other_pharmacist
+    finally:
+        application.extensions["rdf_db"].dispose()
+
+
+def seeded_fund(
+    request: pytest.FixtureRequest,
+    app: Flask,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    database_url: str,
+) -> Iterator[Fund]:
+    """The body of the ``fund`` fixtures: DESIGN.md's worked example, built through the API
+    once per run, backend and pinned clock (``seeded_copy``); the app is pointed at a fresh
+    copy and ``tokens`` (the same dict the test sees) holds the copy's tokens."""
+    pinned = clock.now().isoformat() if clock._pinned is not None else "live"
+    key = "fund_" + "".join(ch for ch in pinned if ch.isalnum())
+    with seeded_copy(request, database_url, key, _seed_fund) as (url, seeded):
+        toks, pharmacist, other = seeded
+        app.extensions["rdf_db"].dispose()
+        attach_database(app, url)
+        tokens.clear()
+        tokens.update(toks)
+        yield Fund(client, bearer(toks["finance"]), bearer(toks["auditor"]), pharmacist, other)
+        app.extensions["rdf_db"].dispose()
 
 
 def build_fund(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> Fund:

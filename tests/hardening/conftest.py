@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.dispensing.conftest import Fund, build_fund
+from tests.dispensing.conftest import Fund, seeded_fund
 
 
 @pytest.fixture
-def fund(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> Fund:
-    return build_fund(app, client, tokens)
+def fund(
+    request: pytest.FixtureRequest,
+    app: Flask,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    database_url: str,
+) -> Iterator[Fund]:
+    yield from seeded_fund(request, app, client, tokens, database_url)

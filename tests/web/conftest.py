@@ -3,24 +3,43 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 import demo
+from app import attach_database
+from tests.conftest import seeded_copy
+from tests.support import make_app
 
 PASSWORD = "a-long-enough-password"
 
 
+def _seed_demo(url: str) -> dict[str, tuple[str, str]]:
+    application = make_app(url)
+    try:
+        with application.extensions["rdf_db"].session() as s:
+            tokens = demo.seed(s)
+            demo.seed_passwords(s)
+            s.commit()
+        return tokens
+    finally:
+        application.extensions["rdf_db"].dispose()
+
+
 @pytest.fixture
-def fund(app: Flask) -> dict[str, tuple[str, str]]:
-    """The demo fund with every user's password set (``<name>-demo-2026``)."""
-    with app.extensions["rdf_db"].session() as s:
-        tokens = demo.seed(s)
-        demo.seed_passwords(s)
-        s.commit()
-    return tokens
+def fund(
+    request: pytest.FixtureRequest, app: Flask, database_url: str
+) -> Iterator[dict[str, tuple[str, str]]]:
+    """The demo fund with every user's password set (``<name>-demo-2026``): seeded once per
+    run and backend (hashing every password is slow), the app pointed at a fresh copy."""
+    with seeded_copy(request, database_url, "demo", _seed_demo) as (url, tokens):
+        app.extensions["rdf_db"].dispose()
+        attach_database(app, url)
+        yield tokens
+        app.extensions["rdf_db"].dispose()
 
 
 def csrf_of(html: str) -> str:
