@@ -404,6 +404,10 @@ def query_timings(
         ),
         (f"trial balance as of {last_end} (a month end)", lambda s: trial_balance(s, last_end)),
         (
+            f"trial balance as of {last + 14 * day} (mid-month: the 15th)",
+            lambda s: trial_balance(s, last + 14 * day),
+        ),
+        (
             f"trial balance as of {last + 19 * day} (every posting after it in its month)",
             lambda s: trial_balance(s, last + 19 * day),
         ),
@@ -433,6 +437,41 @@ def query_timings(
                 finally:
                     raw.close()
             sys.stdout.flush()
+    eng.dispose()
+
+
+def close_timing(url: str, first: date) -> None:
+    """``ledger.periods.close_period`` of the earliest month (every later posting lies after
+    it) in a transaction rolled back each time: the ledger's part of a month close (the
+    checks, the closing balances kept), without ``on_month_closed`` (the seals and the
+    Merkle root: the generated entries are unsealed, and sealing them all would be timed
+    instead). 5 runs after 1 to warm up; SQL statements counted."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.orm import Session
+
+    from ledger.periods import close_period
+
+    eng = create_engine(url)
+    seen = [0]
+
+    @event.listens_for(eng, "before_cursor_execute")
+    def _count(*_a: Any) -> None:
+        seen[0] += 1
+
+    ms = []
+    with Session(eng) as s:
+        for i in range(6):
+            seen[0] = 0
+            t0 = time.perf_counter()
+            close_period(s, f"{first:%Y-%m}", by="bench", force=True, reason="bench")
+            if i:
+                ms.append((time.perf_counter() - t0) * 1000)
+            s.rollback()
+    print(
+        f"  close_period {first:%Y-%m} (the earliest month; ledger part, rolled back) "
+        f"median={statistics.median(ms):8.1f} ms  max={max(ms):8.1f}  SQL statements={seen[0]}"
+    )
+    sys.stdout.flush()
     eng.dispose()
 
 
@@ -584,6 +623,10 @@ def main() -> None:
             f"trial balance as of {last_full_end}",
             f"/api/v1/reports/trial-balance?as_of={last_full_end}",
         ),
+        (
+            f"trial balance as of {last_full + timedelta(days=14)} (mid-month)",
+            f"/api/v1/reports/trial-balance?as_of={last_full + timedelta(days=14)}",
+        ),
     ]
     statements = [r for r in reads if "statement" in r[0]]
     conn = psycopg.connect(f"{PG}/{args.db}", autocommit=True)
@@ -682,6 +725,7 @@ def main() -> None:
             last_full_end,
             plans=not args.no_plans,
         )
+        close_timing(info["database_url"], first)
         server = Server(info["database_url"], 1)
         server.start()
         try:
