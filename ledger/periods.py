@@ -176,6 +176,19 @@ def unbalanced_entries(session: Session, start: date, end: date) -> list[int]:
     return sorted(set(session.scalars(q)))
 
 
+def month_out_of_balance(session: Session, start: date) -> list[str]:
+    """The commodities in which the kept month totals of the month starting ``start`` do
+    not sum to zero over all accounts: what every entry of the month balancing implies,
+    read from the kept totals (a few rows per account), not from the postings."""
+    q = (
+        select(MonthTotal.commodity)
+        .where(MonthTotal.month == start)
+        .group_by(MonthTotal.commodity)
+        .having(func.sum(MonthTotal.amount) != 0)
+    )
+    return sorted(session.scalars(q))
+
+
 def closing_balances(session: Session, end: date) -> list[tuple[str, str, int, int]]:
     """(account, commodity, lot key, amount) at the end of ``end``, the last day of a
     month, for every key whose amount is not zero: the kept balances less the kept month
@@ -244,7 +257,15 @@ def close_period(
     problems: list[str] = []
     if clock.today() <= end:
         problems.append(f"the month has not ended yet (it ends {end.isoformat()})")
-    bad = unbalanced_entries(session, start, end)
+    # PostgreSQL refuses at commit any transaction that leaves an entry unbalanced (the
+    # deferred check of revision 0010), so the month's entries balance by construction:
+    # the close checks the kept month totals (flat in history), and reads the postings
+    # only to name the entries when they do not sum to zero. SQLite has no such guard:
+    # every entry of the month is checked from its postings.
+    if is_postgres(session) and not month_out_of_balance(session, start):
+        bad = []
+    else:
+        bad = unbalanced_entries(session, start, end)
     if bad:
         problems.append(f"entries that do not balance per commodity: {bad[:20]}")
     for check in checks:

@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import Connection, event, insert, select, text
 
 from ledger.seal_chain import (
     GENESIS,
@@ -408,3 +408,75 @@ def test_an_entry_sealed_behind_the_sealers_back_meanwhile_keeps_nothing_of_the_
         (i, 999 if i == ids[7] else None) for i in ids
     ]
     assert checkpoint(pg_app) == (0, GENESIS)
+
+
+def _capital(c: Connection, memo: str) -> int:
+    """A small balanced entry written on connection ``c`` (committed with it); its id."""
+    day = date(2026, 11, 2)
+    made = c.execute(
+        insert(Entry.__table__).values(  # type: ignore[arg-type]
+            service_date=day,
+            accounting_date=day,
+            memo=memo,
+            created_at=datetime(2026, 11, 2, 12, tzinfo=UTC),
+            created_by="test",
+        )
+    )
+    entry_id = int(made.inserted_primary_key[0])  # type: ignore[index]
+    c.execute(
+        insert(Posting.__table__),  # type: ignore[arg-type]
+        [
+            {"entry_id": entry_id, "account_code": acc, "commodity": "KHR", "amount": a}
+            | {"accounting_date": day, "stripe": 0}
+            for acc, a in (("1010", 500), ("3000", -500))
+        ],
+    )
+    return entry_id
+
+
+def test_an_entry_in_flight_below_later_sealed_ones_is_sealed_when_it_commits(
+    pg_app: Flask,
+) -> None:
+    """The sealer looks for unsealed entries from a hint on, not over the whole journal; the
+    hint must never pass an entry whose transaction is still open (its id drawn, its row
+    not visible yet) while later entries commit and are sealed around it."""
+    engine = pg_app.extensions["rdf_db"].engine
+    factory = pg_app.extensions["rdf_db"].sessionmaker
+    with engine.begin() as c:
+        first = [_capital(c, f"before {i}") for i in range(3)]
+    assert seal_pending(factory, blocking=True) == 3
+    slow = engine.connect()
+    try:
+        tx = slow.begin()
+        late = _capital(slow, "in flight")  # not committed yet
+        for round_ in range(3):  # runs that seal later entries while it stays open
+            with engine.begin() as c:
+                later = [_capital(c, f"after {round_}.{i}") for i in range(2)]
+            assert min(later) > late
+            assert seal_pending(factory, blocking=True) == 2
+            with factory() as s:
+                hint = s.scalar(text("SELECT unsealed_from FROM seal_checkpoints"))
+            assert hint is not None and hint <= late
+        tx.commit()
+    finally:
+        slow.close()
+    assert seal_pending(factory, blocking=True) == 1  # found, though later ones are sealed
+    report = verify(factory)
+    assert (report.ok, report.entries_checked, report.unsealed) == (True, 3 + 1 + 6, 0)
+    with factory() as s:
+        assert s.scalar(select(EntrySeal.seal_seq).where(EntrySeal.entry_id == late)) == 10
+        hint = s.scalar(text("SELECT unsealed_from FROM seal_checkpoints"))
+    # with nothing in flight the hint moves past every entry: the next search is empty
+    assert hint is not None and hint > max(first) and hint > late
+
+
+def test_the_hint_moves_past_sealed_entries_so_a_run_reads_only_new_ones(app: Flask) -> None:
+    """With nothing in flight, a run leaves ``unsealed_from`` past the last entry it sealed."""
+    engine = app.extensions["rdf_db"].engine
+    factory = app.extensions["rdf_db"].sessionmaker
+    with engine.begin() as c:
+        ids = [_capital(c, f"e{i}") for i in range(5)]
+    assert seal_pending(factory, batch=2) == 5  # runs of 2, 2, 1
+    with factory() as s:
+        hint = s.scalar(text("SELECT unsealed_from FROM seal_checkpoints"))
+    assert hint == max(ids) + 1
