@@ -159,6 +159,31 @@ def recompute_month_totals(conn: psycopg.Connection[Any]) -> float:
     return time.perf_counter() - t0
 
 
+def has_day_totals(conn: psycopg.Connection[Any]) -> bool:
+    """Revision 0018's kept day totals exist (a tree before it has none)."""
+    return conn.execute("SELECT to_regclass('day_totals') IS NOT NULL").fetchone()[0]  # type: ignore[index,no-any-return]
+
+
+def recompute_day_totals(conn: psycopg.Connection[Any]) -> float:
+    """The kept day totals (revision 0018) recomputed from all postings, as the migration's
+    backfill does (its guard trigger is off under the replica role)."""
+    t0 = time.perf_counter()
+    with conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute("""
+            INSERT INTO day_totals (account_code, commodity, lot_key, stripe, day, amount,
+                                    debit, credit)
+            SELECT account_code, commodity, COALESCE(lot_id, 0), stripe, accounting_date,
+                   SUM(amount), SUM(GREATEST(amount, 0)), SUM(GREATEST(-amount, 0))
+              FROM postings
+             GROUP BY account_code, commodity, COALESCE(lot_id, 0), stripe, accounting_date
+            ON CONFLICT (account_code, commodity, day, lot_key, stripe)
+            DO UPDATE SET amount = EXCLUDED.amount, debit = EXCLUDED.debit,
+                          credit = EXCLUDED.credit
+        """)
+    return time.perf_counter() - t0
+
+
 def trigger_cost(
     conn: psycopg.Connection[Any],
     entries: int,
@@ -261,6 +286,18 @@ def verify(conn: psycopg.Connection[Any]) -> tuple[float, dict[str, int]]:
         WHERE m.account_code IS NULL OR p.account_code IS NULL OR m.amount <> p.s
            OR m.debit <> p.d OR m.credit <> p.c
     """).fetchone()[0]  # type: ignore[index]
+    if has_day_totals(conn):
+        out["day_totals_differing_from_postings"] = conn.execute("""
+            SELECT count(*) FROM day_totals m
+            FULL JOIN (SELECT account_code, commodity, COALESCE(lot_id, 0) lk, stripe,
+                              accounting_date d, SUM(amount) s, SUM(GREATEST(amount, 0)) dr,
+                              SUM(GREATEST(-amount, 0)) cr
+                         FROM postings GROUP BY 1, 2, 3, 4, 5) p
+              ON (p.account_code, p.commodity, p.lk, p.stripe, p.d)
+                 = (m.account_code, m.commodity, m.lot_key, m.stripe, m.day)
+            WHERE m.account_code IS NULL OR p.account_code IS NULL OR m.amount <> p.s
+               OR m.debit <> p.dr OR m.credit <> p.cr
+        """).fetchone()[0]  # type: ignore[index]
     out["unbalanced_entries"] = conn.execute("""
         SELECT count(*) FROM (SELECT entry_id FROM postings GROUP BY entry_id, commodity
                               HAVING SUM(amount) <> 0) x
@@ -404,6 +441,10 @@ def query_timings(
         ),
         (f"trial balance as of {last_end} (a month end)", lambda s: trial_balance(s, last_end)),
         (
+            f"trial balance as of {last + 14 * day} (mid-month: the 15th)",
+            lambda s: trial_balance(s, last + 14 * day),
+        ),
+        (
             f"trial balance as of {last + 19 * day} (every posting after it in its month)",
             lambda s: trial_balance(s, last + 19 * day),
         ),
@@ -433,6 +474,41 @@ def query_timings(
                 finally:
                     raw.close()
             sys.stdout.flush()
+    eng.dispose()
+
+
+def close_timing(url: str, first: date) -> None:
+    """``ledger.periods.close_period`` of the earliest month (every later posting lies after
+    it) in a transaction rolled back each time: the ledger's part of a month close (the
+    checks, the closing balances kept), without ``on_month_closed`` (the seals and the
+    Merkle root: the generated entries are unsealed, and sealing them all would be timed
+    instead). 5 runs after 1 to warm up; SQL statements counted."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.orm import Session
+
+    from ledger.periods import close_period
+
+    eng = create_engine(url)
+    seen = [0]
+
+    @event.listens_for(eng, "before_cursor_execute")
+    def _count(*_a: Any) -> None:
+        seen[0] += 1
+
+    ms = []
+    with Session(eng) as s:
+        for i in range(6):
+            seen[0] = 0
+            t0 = time.perf_counter()
+            close_period(s, f"{first:%Y-%m}", by="bench", force=True, reason="bench")
+            if i:
+                ms.append((time.perf_counter() - t0) * 1000)
+            s.rollback()
+    print(
+        f"  close_period {first:%Y-%m} (the earliest month; ledger part, rolled back) "
+        f"median={statistics.median(ms):8.1f} ms  max={max(ms):8.1f}  SQL statements={seen[0]}"
+    )
+    sys.stdout.flush()
     eng.dispose()
 
 
@@ -584,6 +660,10 @@ def main() -> None:
             f"trial balance as of {last_full_end}",
             f"/api/v1/reports/trial-balance?as_of={last_full_end}",
         ),
+        (
+            f"trial balance as of {last_full + timedelta(days=14)} (mid-month)",
+            f"/api/v1/reports/trial-balance?as_of={last_full + timedelta(days=14)}",
+        ),
     ]
     statements = [r for r in reads if "statement" in r[0]]
     conn = psycopg.connect(f"{PG}/{args.db}", autocommit=True)
@@ -655,11 +735,16 @@ def main() -> None:
             print(f"  kept balances recomputed from all postings in {secs:.1f}s")
             secs = recompute_month_totals(conn)
             print(f"  kept month totals recomputed from all postings in {secs:.1f}s")
+            if has_day_totals(conn):
+                secs = recompute_day_totals(conn)
+                print(f"  kept day totals recomputed from all postings in {secs:.1f}s")
         t_an = time.perf_counter()
         conn.execute("VACUUM ANALYZE postings")
         conn.execute("VACUUM ANALYZE entries")
         conn.execute("VACUUM ANALYZE balances")
         conn.execute("VACUUM ANALYZE month_totals")
+        if has_day_totals(conn):
+            conn.execute("VACUUM ANALYZE day_totals")
         print(f"  vacuum analyze {time.perf_counter() - t_an:.1f}s")
         vsecs, checks = verify(conn)
         total = count_postings(conn)
@@ -668,9 +753,14 @@ def main() -> None:
         ).fetchone()[0]  # type: ignore[index]
         nbal = conn.execute("SELECT count(*) FROM balances").fetchone()[0]  # type: ignore[index]
         nmt = conn.execute("SELECT count(*) FROM month_totals").fetchone()[0]  # type: ignore[index]
+        ndt = (
+            conn.execute("SELECT count(*) FROM day_totals").fetchone()[0]  # type: ignore[index]
+            if has_day_totals(conn)
+            else "no"
+        )
         print(
             f"stage: {total:,} postings ({size}, {nbal} kept balance rows, {nmt} month total "
-            f"rows), filled in "
+            f"rows, {ndt} day total rows), filled in "
             f"{time.perf_counter() - t_stage:.0f}s; checks ({vsecs:.0f}s): {checks}"
         )
         sql_timings(conn, first, first_end, last_full, last_full_end)
@@ -682,6 +772,7 @@ def main() -> None:
             last_full_end,
             plans=not args.no_plans,
         )
+        close_timing(info["database_url"], first)
         server = Server(info["database_url"], 1)
         server.start()
         try:

@@ -507,7 +507,13 @@ def kill_trial(
     )
     time.sleep(0.5)
     committed = int(q(f"SELECT count(*) FROM dispensings WHERE client_ref LIKE '{prefix}%'", db))
-    unsealed = int(q("SELECT count(*) FROM entries WHERE seal_seq IS NULL", db))
+    unsealed = int(
+        q(
+            "SELECT count(*) FROM entries e"
+            " WHERE NOT EXISTS (SELECT 1 FROM entry_seals s WHERE s.entry_id = e.id)",
+            db,
+        )
+    )
     # the rate seen, for the next trial's kill window
     if answered and done_at:
         rates.append(args.size / (done_at[0] - t0))

@@ -2,10 +2,10 @@
 
 Balances are answered from the kept balances (a few rows per account), never by summing
 all history. A balance as of a past date is the kept balance less the kept month totals
-(``month_totals``) of the months after the date's month, corrected by the postings of the
-date's own month on one side of the date (read through the ``(account, commodity,
-accounting_date)`` index): work bounded by one month of the account plus its month totals,
-whatever the size of the journal.
+(``month_totals``) of the months after the date's month, corrected by the kept day totals
+(``day_totals``, revision 0018) of the date's own month on one side of the date: at most
+about fifteen day rows and the month rows per key, whatever the size of the journal or of
+the month. No as-of read sums postings.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from sqlalchemy import (
     Label,
     Select,
     bindparam,
-    case,
     func,
     literal_column,
     select,
@@ -31,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ledger.errors import NotFound
-from ledger.tables import Account, Balance, Commodity, Entry, Lot, MonthTotal, Posting
+from ledger.tables import Account, Balance, Commodity, DayTotal, Entry, Lot, MonthTotal, Posting
 
 
 def exponents(session: Session) -> dict[str, int]:
@@ -110,16 +109,16 @@ _Sums = Select[str, Any, Any]
 @dataclass(frozen=True)
 class _AsOf:
     """How a balance as of ``as_of`` is read in bounded work: the kept balance less the
-    month totals from a month on, then the postings of the date's own month on one side of
-    the date:
+    month totals from a month on, then the day totals of the date's own month on one side
+    of the date:
 
     * ``sign`` −1: the balance at the month's end (kept − the months after this one) less
-      the postings after the date within the month;
+      the days after the date within the month;
     * ``sign`` +1: the balance at the previous month's end (kept − this month and the ones
-      after) plus the postings of the month up to the date.
+      after) plus the days of the month up to the date.
 
     Whichever side of the date has fewer days; a month end (every statement's boundary)
-    reads no posting at all."""
+    reads no day row at all."""
 
     as_of: date
     first: date
@@ -153,32 +152,20 @@ def _later_months(sign: int, n: str = "") -> ColumnElement[bool]:
     return MonthTotal.month >= bindparam(f"first{n}")
 
 
-def _month_postings(sign: int, n: str = "") -> list[ColumnElement[bool]]:
-    """The postings of the date's month on the chosen side of the date (see ``_AsOf``)."""
+def _month_days(sign: int, n: str = "") -> list[ColumnElement[bool]]:
+    """The day totals of the date's month on the chosen side of the date (see ``_AsOf``)."""
     if sign < 0:
-        return [
-            Posting.accounting_date > bindparam(f"as_of{n}"),
-            Posting.accounting_date <= bindparam(f"last{n}"),
-        ]
-    return [
-        Posting.accounting_date >= bindparam(f"first{n}"),
-        Posting.accounting_date <= bindparam(f"as_of{n}"),
-    ]
+        return [DayTotal.day > bindparam(f"as_of{n}"), DayTotal.day <= bindparam(f"last{n}")]
+    return [DayTotal.day >= bindparam(f"first{n}"), DayTotal.day <= bindparam(f"as_of{n}")]
 
 
-def _postings_part(sign: int, one_commodity: bool) -> _Part:
-    lot_key = func.coalesce(Posting.lot_id, literal_column("0"))
-    amount = Posting.amount if sign > 0 else -Posting.amount
-    commodity = (
-        Posting.commodity == bindparam("commodity")
-        if one_commodity
-        else Posting.commodity.in_(bindparam("commodities", expanding=True))
+def _days_part(sign: int, one_commodity: bool) -> _Part:
+    amount = DayTotal.amount if sign > 0 else -DayTotal.amount
+    q: _Part = select(DayTotal.commodity, DayTotal.lot_key, amount.label("amount")).where(
+        DayTotal.account_code.in_(bindparam("codes", expanding=True)), *_month_days(sign)
     )
-    q: _Part = select(Posting.commodity, lot_key.label("lot_key"), amount.label("amount")).where(
-        Posting.account_code.in_(bindparam("codes", expanding=True)),
-        commodity,
-        *_month_postings(sign),
-    )
+    if one_commodity:
+        q = q.where(DayTotal.commodity == bindparam("commodity"))
     return q
 
 
@@ -193,9 +180,9 @@ def _grouped(parts: list[_Part], by_lot: bool) -> _Sums:
 
 
 @cache
-def _balances_stmt(by_lot: bool, one_commodity: bool, sign: int, postings: bool) -> _Sums:
+def _balances_stmt(by_lot: bool, one_commodity: bool, sign: int, days: bool) -> _Sums:
     """Kept balances (``sign`` 0), or as of a date: less later month totals, and with the
-    date's month's postings when ``postings`` and ``one_commodity``."""
+    date's month's day totals on one side of it when ``days``."""
     codes: BindParameter[Any] = bindparam("codes", expanding=True)
     kept: _Part = select(
         Balance.commodity.label("commodity"),
@@ -212,14 +199,9 @@ def _balances_stmt(by_lot: bool, one_commodity: bool, sign: int, postings: bool)
         if one_commodity:
             months = months.where(MonthTotal.commodity == bindparam("commodity"))
         parts.append(months)
-        if postings and one_commodity:
-            parts.append(_postings_part(sign, True))
+        if days:
+            parts.append(_days_part(sign, one_commodity))
     return _grouped(parts, by_lot)
-
-
-@cache
-def _postings_stmt(by_lot: bool, sign: int) -> _Sums:
-    return _grouped([_postings_part(sign, False)], by_lot)
 
 
 def balances(
@@ -234,9 +216,8 @@ def balances(
     only ``commodity``'s when given.
 
     As of a date: the kept balances less the kept month totals of later months, corrected
-    by the postings of the date's own month on the nearer side of the date (``_AsOf``) —
-    a bounded number of rows whatever the size of the journal, in one statement (two when
-    no commodity is named and postings of the month must be read)."""
+    by the day totals of the date's own month on the nearer side of the date (``_AsOf``) —
+    a bounded number of rows whatever the size of the journal, in one statement."""
     plan = _as_of_plan(as_of) if as_of is not None else None
     one = commodity is not None
     params: dict[str, Any] = {"codes": codes, "commodity": commodity}
@@ -244,12 +225,6 @@ def balances(
         params |= plan.params()
     stmt = _balances_stmt(by_lot, one, plan.sign if plan else 0, bool(plan and plan.has_postings))
     totals = {(c, int(lk)): int(v) for c, lk, v in session.execute(stmt, params)}
-    if plan is not None and plan.has_postings and not one and totals:
-        # The posting index is (account, commodity, date): name every commodity the
-        # accounts hold (each posting has a kept balance row) so the date range is tight.
-        params["commodities"] = sorted({c for c, _lk in totals})
-        for c, lk, v in session.execute(_postings_stmt(by_lot, plan.sign), params):
-            totals[(c, int(lk))] = totals.get((c, int(lk)), 0) + int(v)
     lot_ids = {lk for (_c, lk), v in totals.items() if lk and v}
     codes_by_id = (
         dict(session.execute(select(Lot.id, Lot.lot_code).where(Lot.id.in_(lot_ids))).all())
@@ -279,30 +254,25 @@ def account_balances(
 ) -> dict[tuple[date, str, str], int]:
     """(date, account, commodity) -> balance at the end of that date, for each account of
     ``codes`` (not summed; lots summed) and each of ``dates``: what ``balance_of`` gives one
-    at a time, in one statement for all (two when a date is not a month end). Zero
-    balances may be left out."""
+    at a time, in one statement for all. Zero balances may be left out."""
     dates = sorted(set(dates))
     plans = [_as_of_plan(d) for d in dates]
     params: dict[str, Any] = {"codes": codes}
     for i, p in enumerate(plans):
         params |= p.params(f"_{i}")
     out: dict[tuple[date, str, str], int] = {}
-    for i, a, c, v in session.execute(_account_balances_stmt(tuple(p.sign for p in plans)), params):
-        out[(dates[int(i)], a, c)] = int(v)
-    with_postings = tuple((i, p.sign) for i, p in enumerate(plans) if p.has_postings)
-    if with_postings and out:
-        params["commodities"] = sorted({c for _d, _a, c in out})
-        for i, a, c, v in session.execute(_account_postings_stmt(with_postings), params):
-            k = (dates[int(i)], a, c)
-            out[k] = out.get(k, 0) + int(v)
+    which = tuple((p.sign, p.has_postings) for p in plans)
+    for i, a, c, v in session.execute(_account_balances_stmt(which), params):
+        k = (dates[int(i)], a, c)
+        out[k] = out.get(k, 0) + int(v)
     return out
 
 
 @cache
-def _account_balances_stmt(signs: tuple[int, ...]) -> Select[Any, Any, Any, Any]:
+def _account_balances_stmt(which: tuple[tuple[int, bool], ...]) -> Select[Any, Any, Any, Any]:
     codes: BindParameter[Any] = bindparam("codes", expanding=True)
     parts: list[Select[Any, Any, Any, Any]] = []
-    for i, sign in enumerate(signs):
+    for i, (sign, days) in enumerate(which):
         n: Label[Any] = literal_column(str(i)).label("n")
         parts.append(
             select(n, Balance.account_code, Balance.commodity, Balance.amount).where(
@@ -314,29 +284,16 @@ def _account_balances_stmt(signs: tuple[int, ...]) -> Select[Any, Any, Any, Any]
                 MonthTotal.account_code.in_(codes), _later_months(sign, f"_{i}")
             )
         )
+        if days:
+            parts.append(
+                select(
+                    n,
+                    DayTotal.account_code,
+                    DayTotal.commodity,
+                    DayTotal.amount if sign > 0 else -DayTotal.amount,
+                ).where(DayTotal.account_code.in_(codes), *_month_days(sign, f"_{i}"))
+            )
     u = union_all(*parts).subquery()
-    cols = (u.c[0], u.c[1], u.c[2])
-    return select(*cols, func.sum(u.c[3])).group_by(*cols)
-
-
-@cache
-def _account_postings_stmt(which: tuple[tuple[int, int], ...]) -> Select[Any, Any, Any, Any]:
-    codes: BindParameter[Any] = bindparam("codes", expanding=True)
-    commodities: BindParameter[Any] = bindparam("commodities", expanding=True)
-    parts: list[Select[Any, Any, Any, Any]] = [
-        select(
-            literal_column(str(i)).label("n"),
-            Posting.account_code,
-            Posting.commodity,
-            Posting.amount if sign > 0 else -Posting.amount,
-        ).where(
-            Posting.account_code.in_(codes),
-            Posting.commodity.in_(commodities),
-            *_month_postings(sign, f"_{i}"),
-        )
-        for i, sign in which
-    ]
-    u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
     cols = (u.c[0], u.c[1], u.c[2])
     return select(*cols, func.sum(u.c[3])).group_by(*cols)
 
@@ -420,7 +377,7 @@ def range_totals(
 ) -> tuple[int, int]:
     """Σ debits and Σ credits (both >= 0) of ``codes`` in ``commodity`` booked from
     ``start`` to ``end``: the months wholly inside the range from the kept month totals,
-    the days of a partial month at either end from the postings (one statement)."""
+    the days of a partial month at either end from the kept day totals (one statement)."""
     full_from = start if start.day == 1 else _month_after(start)
     end_last = end.replace(day=monthrange(end.year, end.month)[1])
     full_to = end if end == end_last else _day_before(end.replace(day=1))
@@ -470,14 +427,11 @@ def _range_totals_stmt(months: bool, head: bool, tail: bool) -> Select[Any, Any]
     for n, wanted in ((0, head), (1, tail)):
         if wanted:
             parts.append(
-                select(
-                    case((Posting.amount > 0, Posting.amount), else_=zero),
-                    case((Posting.amount < 0, -Posting.amount), else_=zero),
-                ).where(
-                    Posting.account_code.in_(codes),
-                    Posting.commodity == commodity,
-                    Posting.accounting_date >= bindparam(f"lo_{n}"),
-                    Posting.accounting_date <= bindparam(f"hi_{n}"),
+                select(DayTotal.debit, DayTotal.credit).where(
+                    DayTotal.account_code.in_(codes),
+                    DayTotal.commodity == commodity,
+                    DayTotal.day >= bindparam(f"lo_{n}"),
+                    DayTotal.day <= bindparam(f"hi_{n}"),
                 )
             )
     u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
@@ -489,9 +443,8 @@ def opening_balance(session: Session, codes: list[str], commodity: str, start: d
 
 
 @cache
-def _trial_balance_stmt(one_commodity: bool, sign: int, postings: bool) -> _Sums:
-    """As ``_balances_stmt``, for every account (lots summed); the date's month's postings
-    of every account are read through the accounting_date index."""
+def _trial_balance_stmt(one_commodity: bool, sign: int, days: bool) -> _Sums:
+    """As ``_balances_stmt``, for every account (lots summed)."""
     kept: _Part = select(
         Balance.account_code.label("account_code"),
         Balance.commodity.label("commodity"),
@@ -506,21 +459,21 @@ def _trial_balance_stmt(one_commodity: bool, sign: int, postings: bool) -> _Sums
                 (-MonthTotal.amount).label("amount"),
             ).where(_later_months(sign))
         )
-        if postings:
+        if days:
             parts.append(
                 select(
-                    Posting.account_code,
-                    Posting.commodity,
-                    (Posting.amount if sign > 0 else -Posting.amount).label("amount"),
-                ).where(*_month_postings(sign))
+                    DayTotal.account_code,
+                    DayTotal.commodity,
+                    (DayTotal.amount if sign > 0 else -DayTotal.amount).label("amount"),
+                ).where(*_month_days(sign))
             )
     if one_commodity:
         commodity: BindParameter[Any] = bindparam("commodity")
         parts[0] = parts[0].where(Balance.commodity == commodity)
         if sign:
             parts[1] = parts[1].where(MonthTotal.commodity == commodity)
-        if sign and postings:
-            parts[2] = parts[2].where(Posting.commodity == commodity)
+        if sign and days:
+            parts[2] = parts[2].where(DayTotal.commodity == commodity)
     u = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
     return select(u.c.account_code, u.c.commodity, func.sum(u.c.amount)).group_by(
         u.c.account_code, u.c.commodity
@@ -548,7 +501,7 @@ def trial_balance(
     session: Session, as_of: date | None = None, commodity: str | None = None
 ) -> list[TrialBalanceRow]:
     """Every account's balance per commodity from the kept balances (lots summed); as of a
-    date, less the kept month totals after it (see ``balances``)."""
+    date, less the kept month and day totals after it (see ``balances``)."""
     plan = _as_of_plan(as_of) if as_of is not None else None
     params: dict[str, Any] = {"commodity": commodity}
     if plan is not None:

@@ -62,6 +62,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    exists,
     extract,
     func,
     insert,
@@ -85,7 +86,7 @@ from ledger.seal_chain import (
     period_root,
     verify_chain,
 )
-from ledger.tables import Balance, Entry, Lot, MonthTotal, Period, Posting
+from ledger.tables import Balance, DayTotal, Entry, EntrySeal, Lot, MonthTotal, Period, Posting
 
 log = logging.getLogger("rdf.sealing")
 
@@ -106,13 +107,21 @@ PROBLEMS_SHOWN = 50
 
 
 class SealCheckpoint(Base):
-    """How far the chain reached when last sealed: the anchor against a truncated tail."""
+    """How far the chain reached when last sealed: the anchor against a truncated tail.
+
+    Also where the sealer looks for unsealed entries (revision 0018, hints, not evidence):
+    ``unsealed_from``, every lower entry id is sealed; ``pending_from``/``pending_at``
+    (PostgreSQL), the next entry id at the last run and when it was read (see
+    :func:`_sealed_below`)."""
 
     __tablename__ = "seal_checkpoints"
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     seal_count: Mapped[int] = mapped_column(BigInteger)
     last_seal: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    unsealed_from: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pending_from: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pending_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ChainBroken(Conflict):
@@ -145,15 +154,20 @@ def take_lock(session: Session, *, blocking: bool) -> bool:
 # --------------------------------------------------------------------------- one run
 
 _E = Entry.__table__.c
+_S = EntrySeal.__table__.c
 _P = Posting.__table__.c
 _L = Lot.__table__.c
 _CP = SealCheckpoint.__table__.c
 
-
-#: The next ``:limit`` unsealed entries in id order: only the columns a seal covers.
+#: The entries not sealed yet, from entry id ``:from`` on (every lower id is sealed: the
+#: checkpoint's ``unsealed_from``, see :func:`seal_batch`), in id order, ``:limit`` of them:
+#: only the columns a seal covers.
 _UNSEALED = (
     select(_E.id, _E.service_date, _E.accounting_date, _E.memo, _E.source, _E.reverses_id)
-    .where(_E.seal_seq.is_(None))
+    .where(
+        _E.id >= bindparam("from", type_=BigInteger),
+        ~exists().where(_S.entry_id == _E.id),
+    )
     .order_by(_E.id)
     .limit(bindparam("limit", type_=Integer))
 )
@@ -169,33 +183,58 @@ _POSTINGS = select(
 _POSTINGS_PG = _POSTINGS.where(_P.entry_id == text("ANY(CAST(:ids AS BIGINT[]))"))
 _POSTINGS_SQLITE = _POSTINGS.where(_P.entry_id.in_(bindparam("ids", expanding=True)))
 
-_HEAD = select(_E.seal_seq, _E.seal).where(_E.seal_seq.is_not(None))
-_HEAD = _HEAD.order_by(_E.seal_seq.desc()).limit(1)
+#: The chain's head: the seal with the highest seal_seq whose entry still exists (a seal
+#: row left behind by a deleted entry is no head to chain from).
+_HEAD = (
+    select(_S.seal_seq, _S.seal)
+    .select_from(EntrySeal.__table__.join(Entry.__table__, _E.id == _S.entry_id))
+    .order_by(_S.seal_seq.desc())
+    .limit(1)
+)
 
-#: In one statement: the checkpoint (count and last seal; NULLs when there is none yet)
-#: and the chain's head in the entries table (seal_seq and seal of the highest seal_seq).
+#: In one statement: the checkpoint (count, last seal, and where unsealed entries begin;
+#: NULLs when there is none yet) and the chain's head (seal_seq and seal of the highest
+#: seal_seq).
 _HEAD_OF_CHAIN = select(
     select(_CP.seal_count).where(_CP.id == 1).scalar_subquery(),
     select(_CP.last_seal).where(_CP.id == 1).scalar_subquery(),
-    _HEAD.with_only_columns(_E.seal_seq).scalar_subquery(),
-    _HEAD.with_only_columns(_E.seal).scalar_subquery(),
+    _HEAD.with_only_columns(_S.seal_seq).scalar_subquery(),
+    _HEAD.with_only_columns(_S.seal).scalar_subquery(),
+    select(_CP.unsealed_from).where(_CP.id == 1).scalar_subquery(),
+    select(_CP.pending_from).where(_CP.id == 1).scalar_subquery(),
+    select(_CP.pending_at).where(_CP.id == 1).scalar_subquery(),
 )
 
+#: PostgreSQL, read before :data:`_PG_WRITERS`: one past the last entry id handed out so
+#: far, and when (the database's clock).
+_PG_NEXT_ID = text("SELECT (SELECT last_value FROM entries_id_seq) + 1, clock_timestamp()")
 
-#: PostgreSQL: every seal of a run in one statement (the guard trigger still checks each
-#: row: only an unsealed entry may be given its seal, once). Arrays as :func:`_pg_array`.
+#: PostgreSQL: the transactions (other than this one) that hold the lock an INSERT into
+#: entries takes before it draws an id: how many, the start of the oldest, and whether one
+#: of them cannot be seen (another role's session, a prepared transaction).
+_PG_WRITERS = text(
+    "SELECT count(*), min(a.xact_start), bool_or(a.xact_start IS NULL)"
+    " FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'relation' AND l.relation = 'entries'::regclass"
+    " AND l.mode = 'RowExclusiveLock' AND l.pid IS DISTINCT FROM pg_backend_pid()"
+)
+
+#: SQLite: one past the last entry id (the sealer holds the write lock: nothing is in flight).
+_SQLITE_NEXT_ID = select(func.coalesce(func.max(_E.id), 0) + 1)
+
+#: PostgreSQL: every seal of a run in one statement; an entry or a place already sealed is
+#: skipped (and the run then refused, see :func:`seal_batch`). Arrays as :func:`_pg_array`.
 _SEAL_ALL_PG = text(
-    "UPDATE entries AS e SET seal_seq = v.seq, seal = v.seal"
+    "INSERT INTO entry_seals (seal_seq, entry_id, seal)"
+    " SELECT v.seq, v.id, v.seal"
     " FROM unnest(CAST(:ids AS BIGINT[]), CAST(:seqs AS BIGINT[]), CAST(:seals AS VARCHAR[]))"
     " AS v(id, seq, seal)"
-    " WHERE e.id = v.id AND e.seal IS NULL"
+    " ON CONFLICT DO NOTHING"
 )
 
 #: SQLite: one statement per entry, executed as one executemany.
-_SEAL_ONE = (
-    update(Entry.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
-    .where(_E.id == bindparam("eid"), _E.seal.is_(None))
-    .values(seal_seq=bindparam("seq"), seal=bindparam("sl"))
+_SEAL_ONE = text(
+    "INSERT OR IGNORE INTO entry_seals (seal_seq, entry_id, seal) VALUES (:seq, :eid, :sl)"
 )
 
 
@@ -214,23 +253,62 @@ def read_checkpoint(session: Session) -> tuple[int, str]:
     return int(row.seal_count), row.last_seal
 
 
-def seal_batch(session: Session, limit: int = BATCH_SIZE) -> int:
+def _sealed_below(
+    conn: Any, postgres: bool, pending: tuple[int | None, datetime | None]
+) -> tuple[int, tuple[int | None, datetime | None]]:
+    """``(bound, next pending)``: every entry id below ``bound`` belongs to a transaction
+    that has ended (committed, so visible to the next statement, or rolled back), so an
+    entry below it that the run does not see unsealed never will be.
+
+    SQLite: the sealer holds the write lock, so no entry is in flight: one past the last id.
+    PostgreSQL: an INSERT into entries takes ``RowExclusiveLock`` on the table before it
+    draws an id, and holds it to the end of its transaction. The next id is read first,
+    then the lock holders: with none, every id drawn before the read has ended; with some,
+    an earlier run's reading (``pending``: its next id and time) still holds if every
+    holder began after it (ids drawn after a transaction begins come after the reading).
+    Otherwise 0 (no advance this run). The next pending reading is this run's."""
+    if not postgres:
+        return int(conn.execute(_SQLITE_NEXT_ID).scalar_one()), (None, None)
+    next_id, at = conn.execute(_PG_NEXT_ID).one()
+    writers, oldest, unseen = conn.execute(_PG_WRITERS).one()
+    if not writers:
+        return int(next_id), (int(next_id), at)
+    bound = 0
+    p_from, p_at = pending
+    if p_from is not None and p_at is not None and not unseen and oldest > p_at:
+        bound = int(p_from)
+    return bound, (int(next_id), at)
+
+
+def seal_batch(session: Session, limit: int = BATCH_SIZE, *, from_start: bool = False) -> int:
     """Seal up to ``limit`` unsealed entries in ``session`` (the caller holds the lock and
     commits). Returns how many were sealed.
 
-    Six statements whatever ``limit``: the entries (only the columns a seal covers, as plain
-    rows), the checkpoint and the chain head, the entries' postings, every seal (one
-    statement on PostgreSQL), the checkpoint. Raises :class:`ChainBroken` when the table's
-    chain does not end at the checkpoint, or when an entry read as unsealed was not
-    unsealed any more when its seal was written (something other than the sealer, which
-    holds the lock, wrote a seal): nothing of the run is then kept (the caller rolls back).
+    Unsealed entries are looked for from the checkpoint's ``unsealed_from`` on (every
+    lower id is sealed; ``from_start``: over the whole journal, as verify does), and the
+    run moves it forward as far as is safe (:func:`_sealed_below`): the search costs the
+    entries since the last runs, not the journal. A seal is a row inserted into
+    ``entry_seals``; the entry's own row is never written.
+
+    Statements whatever ``limit``: the checkpoint and the chain head, (PostgreSQL: the next
+    entry id and the entries' writers,) the entries (only the columns a seal covers, as
+    plain rows), their postings, every seal (one statement on PostgreSQL), the checkpoint.
+    Raises :class:`ChainBroken` when the table's chain does not end at the checkpoint, or
+    when an entry read as unsealed was sealed when its seal was written (something other
+    than the sealer, which holds the lock, wrote a seal): nothing of the run is then kept
+    (the caller rolls back).
     """
     session.flush()  # what the session holds goes first, as an ORM query would autoflush it
     conn = session.connection()
-    entries = conn.execute(_UNSEALED, {"limit": limit}).all()
+    postgres = is_postgres(session)
+    cp_count, cp_seal, head_seq, head_seal, hint, p_from, p_at = conn.execute(_HEAD_OF_CHAIN).one()
+    unsealed_from = int(hint or 0)
+    bound, pending = _sealed_below(conn, postgres, (p_from, p_at))
+    entries = conn.execute(
+        _UNSEALED, {"from": 0 if from_start else unsealed_from, "limit": limit}
+    ).all()
     if not entries:
         return 0
-    cp_count, cp_seal, head_seq, head_seal = conn.execute(_HEAD_OF_CHAIN).one()
     has_checkpoint = cp_count is not None
     count, previous = (int(cp_count), cp_seal) if has_checkpoint else (0, GENESIS)
     head = (int(head_seq), head_seal) if head_seq is not None else (0, GENESIS)
@@ -239,7 +317,6 @@ def seal_batch(session: Session, limit: int = BATCH_SIZE) -> int:
             f"the chain ends at seal_seq {head[0]} but the checkpoint says {count}: "
             "sealing stopped until /audit/verify is looked at"
         )
-    postgres = is_postgres(session)
     ids = [int(e[0]) for e in entries]
     postings: dict[int, list[PostingRow]] = {i: [] for i in ids}
     if postgres:
@@ -275,21 +352,33 @@ def seal_batch(session: Session, limit: int = BATCH_SIZE) -> int:
     if done != len(ids):
         raise ChainBroken(
             f"{len(ids) - done} of the {len(ids)} entries read as unsealed already carried a "
-            "seal when the sealer wrote theirs: something other than the sealer writes seals; "
-            "sealing stopped until /audit/verify is looked at"
+            "seal (or their places in the chain were taken) when the sealer wrote theirs: "
+            "something other than the sealer writes seals; sealing stopped until "
+            "/audit/verify is looked at"
         )
+    # Every entry of the region below the first one sealed here was sealed already, and so
+    # is every one this run sealed; past a full batch more may wait: the next run starts
+    # after its last entry, unless the bound (ids still in flight) says less.
+    reached = ids[-1] + 1 if len(ids) == limit else bound
+    unsealed_from = max(unsealed_from, min(bound, reached))
     now = clock.now()
+    figures = dict(
+        seal_count=count,
+        last_seal=previous,
+        updated_at=now,
+        unsealed_from=unsealed_from,
+        pending_from=pending[0],
+        pending_at=pending[1],
+    )
     if has_checkpoint:
         conn.execute(
             update(SealCheckpoint.__table__)  # type: ignore[arg-type]  # a Table
             .where(_CP.id == 1)
-            .values(seal_count=count, last_seal=previous, updated_at=now)
+            .values(**figures)
         )
     else:
         conn.execute(
-            insert(SealCheckpoint.__table__).values(  # type: ignore[arg-type]  # a Table
-                id=1, seal_count=count, last_seal=previous, updated_at=now
-            )
+            insert(SealCheckpoint.__table__).values(id=1, **figures)  # type: ignore[arg-type]
         )
     return len(ids)
 
@@ -314,20 +403,30 @@ def seal_all_in(session: Session, *, blocking: bool = True) -> int:
 
 
 def seal_pending(
-    session_factory: SessionFactory, *, blocking: bool = False, batch: int = BATCH_SIZE
+    session_factory: SessionFactory,
+    *,
+    blocking: bool = False,
+    batch: int = BATCH_SIZE,
+    from_start: bool = False,
 ) -> int:
     """Seal every committed unsealed entry, ``batch`` per transaction; returns how many.
 
     ``blocking=False`` (after a write): give up at once if another sealer is at work.
     ``blocking=True`` (verify, close, PDF, the ``seal`` command, :meth:`Sealer.flush`):
     wait for it, so nothing committed before the call is left unsealed. Raises
-    :class:`ChainBroken` when the chain was tampered with.
+    :class:`ChainBroken` when the chain was tampered with. ``from_start``: look for
+    unsealed entries over the whole journal, not only from the checkpoint's
+    ``unsealed_from`` on (verify, which reads the whole journal anyway).
     """
-    return _seal_pending(session_factory, blocking=blocking, batch=batch)[0]
+    return _seal_pending(session_factory, blocking=blocking, batch=batch, from_start=from_start)[0]
 
 
 def _seal_pending(
-    session_factory: SessionFactory, *, blocking: bool, batch: int = BATCH_SIZE
+    session_factory: SessionFactory,
+    *,
+    blocking: bool,
+    batch: int = BATCH_SIZE,
+    from_start: bool = False,
 ) -> tuple[int, bool]:
     """:func:`seal_pending`, and whether it gave up because another sealer held the lock."""
     token = sqlite_read_only.set(False)  # a write: SQLite must start BEGIN IMMEDIATE
@@ -337,7 +436,7 @@ def _seal_pending(
             with session_factory() as s:
                 if not take_lock(s, blocking=blocking):
                     return total, True
-                n = seal_batch(s, batch)
+                n = seal_batch(s, batch, from_start=from_start)
                 s.commit()
             total += n
             if n < batch:
@@ -569,11 +668,11 @@ def last_seal(session: Session, end: date | None = None) -> str | None:
         seal_pending(factory, blocking=True)
     except ChainBroken:
         pass
-    q = select(Entry.seal).where(Entry.seal.is_not(None))
+    q = select(EntrySeal.seal)
     if end is not None:
-        q = q.where(Entry.accounting_date <= end)
+        q = q.join(Entry, Entry.id == EntrySeal.entry_id).where(Entry.accounting_date <= end)
     with factory() as fresh:
-        return fresh.scalar(q.order_by(Entry.seal_seq.desc()).limit(1))
+        return fresh.scalar(q.order_by(EntrySeal.seal_seq.desc()).limit(1))
 
 
 def _stream_entries(session: Session, where: Any, order: Any) -> Generator[SealedRow]:
@@ -587,14 +686,15 @@ def _stream_entries(session: Session, where: Any, order: Any) -> Generator[Seale
             Entry.memo,
             Entry.source,
             Entry.reverses_id,
-            Entry.seal_seq,
-            Entry.seal,
+            EntrySeal.seal_seq,
+            EntrySeal.seal,
             Posting.account_code,
             Posting.commodity,
             Lot.commodity,
             Lot.lot_code,
             Posting.amount,
         )
+        .outerjoin(EntrySeal, EntrySeal.entry_id == Entry.id)
         .outerjoin(Posting, Posting.entry_id == Entry.id)
         .outerjoin(Lot, Lot.id == Posting.lot_id)
         .where(where)
@@ -668,13 +768,10 @@ def on_month_closed(session: Session, row: Period) -> None:
     row.merkle_root = month_root(session, row.period)
     start, end = month_bounds(row.period)
     row.last_seal = session.scalar(
-        select(Entry.seal)
-        .where(
-            Entry.seal_seq.is_not(None),
-            Entry.accounting_date >= start,
-            Entry.accounting_date <= end,
-        )
-        .order_by(Entry.seal_seq.desc())
+        select(EntrySeal.seal)
+        .join(Entry, Entry.id == EntrySeal.entry_id)
+        .where(Entry.accounting_date >= start, Entry.accounting_date <= end)
+        .order_by(EntrySeal.seal_seq.desc())
         .limit(1)
     )
 
@@ -716,7 +813,7 @@ def verify(session_factory: SessionFactory, checks: Sequence[VerifyCheck] = ()) 
     entries). Any difference makes the report not ok and is named in ``problems``; the
     chain's own finding, when there is one, stays the ``reason``."""
     try:
-        seal_pending(session_factory, blocking=True)
+        seal_pending(session_factory, blocking=True, from_start=True)
     except ChainBroken as exc:
         log.warning("verify: %s", exc)
     token = sqlite_read_only.set(True)
@@ -728,8 +825,8 @@ def verify(session_factory: SessionFactory, checks: Sequence[VerifyCheck] = ()) 
 
 
 def kept_figure_problems(session: Session) -> list[str]:
-    """The kept balances and month totals that differ from what their postings sum to,
-    one sentence each naming the account, commodity, lot (and month)."""
+    """The kept balances, month totals and day totals that differ from what their postings
+    sum to, one sentence each naming the account, commodity, lot (and month or day)."""
     lot_key = func.coalesce(Posting.lot_id, 0)
     from_postings: dict[tuple[str, str, int, int], int] = {}
     for account, commodity, lot, stripe, amount in session.execute(
@@ -817,6 +914,59 @@ def kept_figure_problems(session: Session) -> list[str]:
             f"{have[0]} (debit {have[1]}, credit {have[2]}) but its postings sum to "
             f"{want[0]} (debit {want[1]}, credit {want[2]})"
         )
+    day_sums: dict[tuple[str, str, int, int, date], tuple[int, int, int]] = {}
+    for account, commodity, lot, stripe, d, amount, dr, cr in session.execute(
+        select(
+            Posting.account_code,
+            Posting.commodity,
+            lot_key,
+            Posting.stripe,
+            Posting.accounting_date,
+            func.sum(Posting.amount),
+            debit,
+            credit,
+        ).group_by(
+            Posting.account_code,
+            Posting.commodity,
+            lot_key,
+            Posting.stripe,
+            Posting.accounting_date,
+        )
+    ):
+        day_sums[(account, commodity, int(lot), int(stripe), _as_date(d))] = (
+            int(amount),
+            int(dr),
+            int(cr),
+        )
+    kept_days: dict[tuple[str, str, int, int, date], tuple[int, int, int]] = {}
+    for row in session.execute(
+        select(
+            DayTotal.account_code,
+            DayTotal.commodity,
+            DayTotal.lot_key,
+            DayTotal.stripe,
+            DayTotal.day,
+            DayTotal.amount,
+            DayTotal.debit,
+            DayTotal.credit,
+        )
+    ):
+        figures = (int(row[5]), int(row[6]), int(row[7]))
+        if figures != (0, 0, 0):
+            kept_days[(row[0], row[1], int(row[2]), int(row[3]), _as_date(row[4]))] = figures
+    days_differ = [
+        k
+        for k in sorted(set(kept_days) | set(day_sums))
+        if kept_days.get(k, (0, 0, 0)) != day_sums.get(k, (0, 0, 0))
+    ]
+    lots.update(_lot_names(session, {k[2] for k in days_differ} - set(lots)))
+    for k in days_differ:
+        have, want = kept_days.get(k, (0, 0, 0)), day_sums.get(k, (0, 0, 0))
+        problems.append(
+            f"the day total of {_key_name(k[:4], lots)} for {k[4]:%Y-%m-%d} is "
+            f"{have[0]} (debit {have[1]}, credit {have[2]}) but its postings sum to "
+            f"{want[0]} (debit {want[1]}, credit {want[2]})"
+        )
     return problems
 
 
@@ -855,14 +1005,23 @@ def _verify_in(s: Session, checks: Sequence[VerifyCheck] = ()) -> VerifyReport:
     head: list[str | None] = [None]
 
     def rows() -> Generator[tuple[int, str | None, SealEntry]]:
-        with closing(_stream_entries(s, Entry.seal_seq.is_not(None), Entry.seal_seq)) as stream:
+        with closing(
+            _stream_entries(s, EntrySeal.seal_seq.is_not(None), EntrySeal.seal_seq)
+        ) as stream:
             for r in stream:
                 head[0] = r.seal
                 yield int(r.seal_seq or 0), r.seal, r.entry
 
     with closing(rows()) as walk:
         result = verify_chain(walk, (count, cp_seal))
-    unsealed = int(s.scalar(select(func.count()).where(Entry.seal_seq.is_(None))) or 0)
+    unsealed = int(
+        s.scalar(
+            select(func.count())
+            .select_from(Entry)
+            .where(~exists().where(EntrySeal.entry_id == Entry.id))
+        )
+        or 0
+    )
     ok, reason, first_bad = result.ok, result.reason, result.first_bad_entry
     problems: list[str] = [] if ok or reason is None else [reason]
     if ok:

@@ -3,12 +3,13 @@ kept balances, periods, idempotency keys and users.
 
 Invariants the database keeps by itself (see ``migrations/versions/0001_ledger_core.py``):
 
-* postings and entries cannot be updated or deleted (an entry may only receive its seal once);
+* postings and entries cannot be updated or deleted; an entry's seal is a row of its own
+  (``entry_seals``, revision 0018), given once, never updated or deleted;
 * every entry balances per commodity (PostgreSQL: a deferred constraint trigger checks, at
   commit, the entries of every statement of the transaction that inserted postings, 0010);
 * kept balances are maintained by a trigger on every posting insert, so a kept balance is
   the sum of its postings by construction; so are the kept totals per month
-  (``month_totals``, revision 0008); on PostgreSQL one trigger per statement (INSERT, COPY) folds
+  (``month_totals``, revision 0008) and per day (``day_totals``, revision 0018); on PostgreSQL one trigger per statement (INSERT, COPY) folds
   all its postings, key by key in lock order (revision 0010), on SQLite one per row;
 * a lot balance of an inventory account can never be negative (CHECK on ``balances``; on
   PostgreSQL it judges each postings statement's folded sum per key).
@@ -31,8 +32,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from ledger.db import Base
 
@@ -92,6 +94,23 @@ class Lot(Base):
     __table_args__ = (UniqueConstraint("commodity", "lot_code", name="uq_lot_code"),)
 
 
+class EntrySeal(Base):
+    """An entry's place in the hash chain and its seal (``ledger.sealing``): inserted once
+    by the sealer, never updated or deleted (revision 0018; before it, two columns of
+    ``entries`` the sealer updated)."""
+
+    __tablename__ = "entry_seals"
+    seal_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("entries.id", ondelete="CASCADE"), unique=True
+    )
+    seal: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (CheckConstraint("seal_seq > 0", name="ck_entry_seal_seq"),)
+
+
+_S = EntrySeal.__table__.c
+
+
 class Entry(Base):
     __tablename__ = "entries"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -109,9 +128,14 @@ class Entry(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(100))
-    #: position in the hash chain, given by the sealer in commit order
-    seal_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
-    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: position in the hash chain, given by the sealer in commit order, and the seal: read
+    #: from ``entry_seals`` (None while unsealed)
+    seal_seq: Mapped[int | None] = column_property(
+        select(_S.seal_seq).where(_S.entry_id == id).correlate_except(EntrySeal).scalar_subquery()
+    )
+    seal: Mapped[str | None] = column_property(
+        select(_S.seal).where(_S.entry_id == id).correlate_except(EntrySeal).scalar_subquery()
+    )
 
 
 class Posting(Base):
@@ -172,6 +196,30 @@ class MonthTotal(Base):
         CheckConstraint(
             "debit >= 0 AND credit >= 0 AND amount = debit - credit", name="ck_month_total_sides"
         ),
+    )
+
+
+class DayTotal(Base):
+    """What a kept balance's postings sum to on one day: one row per (account, commodity,
+    lot, stripe, day); maintained by the posting triggers next to ``month_totals``
+    (``migrations/versions/0018_day_totals_entry_seals.py``), so a balance as of a day
+    within a month reads day rows, never postings."""
+
+    __tablename__ = "day_totals"
+    account_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    commodity: Mapped[str] = mapped_column(String(24), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    lot_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    #: Σ of the day's postings; ``debit`` and ``credit`` as in ``month_totals``
+    amount: Mapped[int] = mapped_column(BigInteger)
+    debit: Mapped[int] = mapped_column(BigInteger)
+    credit: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        CheckConstraint(
+            "debit >= 0 AND credit >= 0 AND amount = debit - credit", name="ck_day_total_sides"
+        ),
+        Index("ix_day_totals_day", "day"),
     )
 
 

@@ -20,6 +20,8 @@ SQLITE_GUARDS = (
     "postings_no_delete",
     "entries_no_delete",
     "entries_guard",
+    "entry_seals_no_update",
+    "entry_seals_no_delete",
     "audit_events_no_update",
     "audit_events_no_delete",
 )

@@ -27,7 +27,7 @@ from sqlalchemy import event, select, text
 
 import ledger.sealing
 from ledger.sealing import Sealer
-from ledger.tables import Entry
+from ledger.tables import Entry, EntrySeal
 from tests.audit.conftest import post_capital, tamper
 from tests.support import bearer
 
@@ -118,7 +118,15 @@ def test_the_sealer_runs_at_most_once_per_interval_however_many_writes(
     # one run at the first write, then at most one per interval
     assert sealer.runs <= 1 + elapsed / interval_s + 1
     with app.extensions["rdf_db"].session() as s:
-        seqs = [r[0] for r in s.execute(text("SELECT seal_seq FROM entries ORDER BY id"))]
+        seqs = [
+            r[0]
+            for r in s.execute(
+                text(
+                    "SELECT s.seal_seq FROM entries e"
+                    " LEFT JOIN entry_seals s ON s.entry_id = e.id ORDER BY e.id"
+                )
+            )
+        ]
     assert seqs == list(range(1, len(ids) + 1))
 
 
@@ -415,7 +423,9 @@ def test_concurrent_writers_are_chained_gaplessly_by_the_background_sealers_on_p
         for s in sealers:
             s.stop()
     with pg_app.extensions["rdf_db"].session() as s:
-        seqs = sorted(s.scalars(select(Entry.seal_seq)))
+        seqs = sorted(
+            s.scalars(select(EntrySeal.seal_seq).join(Entry, Entry.id == EntrySeal.entry_id))
+        )
     assert seqs == list(range(1, 33))
     c = pg_app.test_client()
     body = c.get("/api/v1/audit/verify", headers=bearer(tokens_pg["auditor"])).get_json()

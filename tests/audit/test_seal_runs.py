@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import Connection, event, insert, select, text
 
 from ledger.seal_chain import (
     GENESIS,
@@ -28,7 +28,7 @@ from ledger.seal_chain import (
     entry_seal,
 )
 from ledger.sealing import ChainBroken, _stream_entries, seal_pending, verify
-from ledger.tables import Entry, Posting
+from ledger.tables import Entry, EntrySeal, Posting
 from tests.audit.conftest import tamper
 
 # --------------------------------------------------------------------------- the definition
@@ -294,7 +294,11 @@ def chain(app: Flask) -> list[tuple[int, int | None, str | None]]:
     with app.extensions["rdf_db"].session() as s:
         return [
             (int(r[0]), r[1], r[2])
-            for r in s.execute(select(Entry.id, Entry.seal_seq, Entry.seal).order_by(Entry.id))
+            for r in s.execute(
+                select(Entry.id, EntrySeal.seal_seq, EntrySeal.seal)
+                .outerjoin(EntrySeal, EntrySeal.entry_id == Entry.id)
+                .order_by(Entry.id)
+            )
         ]
 
 
@@ -303,12 +307,16 @@ def unseal_all(app: Flask) -> None:
     engine = app.extensions["rdf_db"].engine
     if engine.dialect.name == "sqlite":
         with engine.begin() as c:
-            for trigger in ("seal_checkpoints_no_delete", "seal_checkpoints_forward"):
+            for trigger in (
+                "seal_checkpoints_no_delete",
+                "seal_checkpoints_forward",
+                "entry_seals_no_delete",
+            ):
                 c.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
     tamper(
         app,
-        "UPDATE entries SET seal = NULL, seal_seq = NULL",
-        "UPDATE seal_checkpoints SET seal_count = 0, last_seal = :g",
+        "DELETE FROM entry_seals",
+        "UPDATE seal_checkpoints SET seal_count = 0, last_seal = :g, unsealed_from = 0",
         g=GENESIS,
     )
 
@@ -338,7 +346,7 @@ def test_one_run_of_hundreds_seals_as_one_entry_per_run(app: Flask) -> None:
 
     # and every seal is the one of the json.dumps definition, chained from GENESIS
     with app.extensions["rdf_db"].session() as s:
-        rows = list(_stream_entries(s, Entry.seal_seq.is_not(None), Entry.seal_seq))
+        rows = list(_stream_entries(s, EntrySeal.seal_seq.is_not(None), EntrySeal.seal_seq))
     previous = GENESIS
     for row, (entry_id, seq, seal) in zip(rows, one_by_one, strict=True):
         assert (row.entry.entry_id, row.seal_seq) == (entry_id, seq)
@@ -354,11 +362,18 @@ def test_an_entry_carrying_a_seal_without_a_place_in_the_chain_stops_the_run(
 ) -> None:
     ids = write_entries(app, 5)
     factory = app.extensions["rdf_db"].sessionmaker
-    tamper(app, "UPDATE entries SET seal = :z WHERE id = :e", z="f" * 64, e=ids[2])
+    tamper(
+        app,
+        "INSERT INTO entry_seals (seal_seq, entry_id, seal) VALUES (1000, :e, :z)",
+        z="f" * 64,
+        e=ids[2],
+    )
     with pytest.raises(ChainBroken):
         seal_pending(factory, blocking=True)
-    # nothing of the run was kept: no seal given, no checkpoint moved
-    assert [seq for _, seq, _ in chain(app)] == [None] * 5
+    # nothing of the run was kept: no seal given (but the planted one), no checkpoint moved
+    assert [(i, seq) for i, seq, _ in chain(app)] == [
+        (i, 1000 if i == ids[2] else None) for i in ids
+    ]
     assert checkpoint(app) == (0, GENESIS)
 
 
@@ -373,9 +388,14 @@ def test_an_entry_sealed_behind_the_sealers_back_meanwhile_keeps_nothing_of_the_
     def before(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
         # after the sealer read the entries, before it writes their seals: someone that
         # does not take the sealer's lock seals one of them (and commits)
-        if statement.startswith("UPDATE entries AS e") and not sealed_behind:
+        if statement.startswith("INSERT INTO entry_seals") and not sealed_behind:
             sealed_behind.append(ids[7])
-            tamper(pg_app, "UPDATE entries SET seal = :z WHERE id = :e", z="e" * 64, e=ids[7])
+            tamper(
+                pg_app,
+                "INSERT INTO entry_seals (seal_seq, entry_id, seal) VALUES (999, :e, :z)",
+                z="e" * 64,
+                e=ids[7],
+            )
 
     event.listen(engine, "before_cursor_execute", before)
     try:
@@ -384,5 +404,79 @@ def test_an_entry_sealed_behind_the_sealers_back_meanwhile_keeps_nothing_of_the_
     finally:
         event.remove(engine, "before_cursor_execute", before)
     assert sealed_behind == [ids[7]]
-    assert [seq for _, seq, _ in chain(pg_app)] == [None] * 20
+    assert [(i, seq) for i, seq, _ in chain(pg_app)] == [
+        (i, 999 if i == ids[7] else None) for i in ids
+    ]
     assert checkpoint(pg_app) == (0, GENESIS)
+
+
+def _capital(c: Connection, memo: str) -> int:
+    """A small balanced entry written on connection ``c`` (committed with it); its id."""
+    day = date(2026, 11, 2)
+    made = c.execute(
+        insert(Entry.__table__).values(  # type: ignore[arg-type]
+            service_date=day,
+            accounting_date=day,
+            memo=memo,
+            created_at=datetime(2026, 11, 2, 12, tzinfo=UTC),
+            created_by="test",
+        )
+    )
+    entry_id = int(made.inserted_primary_key[0])  # type: ignore[index]
+    c.execute(
+        insert(Posting.__table__),  # type: ignore[arg-type]
+        [
+            {"entry_id": entry_id, "account_code": acc, "commodity": "KHR", "amount": a}
+            | {"accounting_date": day, "stripe": 0}
+            for acc, a in (("1010", 500), ("3000", -500))
+        ],
+    )
+    return entry_id
+
+
+def test_an_entry_in_flight_below_later_sealed_ones_is_sealed_when_it_commits(
+    pg_app: Flask,
+) -> None:
+    """The sealer looks for unsealed entries from a hint on, not over the whole journal; the
+    hint must never pass an entry whose transaction is still open (its id drawn, its row
+    not visible yet) while later entries commit and are sealed around it."""
+    engine = pg_app.extensions["rdf_db"].engine
+    factory = pg_app.extensions["rdf_db"].sessionmaker
+    with engine.begin() as c:
+        first = [_capital(c, f"before {i}") for i in range(3)]
+    assert seal_pending(factory, blocking=True) == 3
+    slow = engine.connect()
+    try:
+        tx = slow.begin()
+        late = _capital(slow, "in flight")  # not committed yet
+        for round_ in range(3):  # runs that seal later entries while it stays open
+            with engine.begin() as c:
+                later = [_capital(c, f"after {round_}.{i}") for i in range(2)]
+            assert min(later) > late
+            assert seal_pending(factory, blocking=True) == 2
+            with factory() as s:
+                hint = s.scalar(text("SELECT unsealed_from FROM seal_checkpoints"))
+            assert hint is not None and hint <= late
+        tx.commit()
+    finally:
+        slow.close()
+    assert seal_pending(factory, blocking=True) == 1  # found, though later ones are sealed
+    report = verify(factory)
+    assert (report.ok, report.entries_checked, report.unsealed) == (True, 3 + 1 + 6, 0)
+    with factory() as s:
+        assert s.scalar(select(EntrySeal.seal_seq).where(EntrySeal.entry_id == late)) == 10
+        hint = s.scalar(text("SELECT unsealed_from FROM seal_checkpoints"))
+    # with nothing in flight the hint moves past every entry: the next search is empty
+    assert hint is not None and hint > max(first) and hint > late
+
+
+def test_the_hint_moves_past_sealed_entries_so_a_run_reads_only_new_ones(app: Flask) -> None:
+    """With nothing in flight, a run leaves ``unsealed_from`` past the last entry it sealed."""
+    engine = app.extensions["rdf_db"].engine
+    factory = app.extensions["rdf_db"].sessionmaker
+    with engine.begin() as c:
+        ids = [_capital(c, f"e{i}") for i in range(5)]
+    assert seal_pending(factory, batch=2) == 5  # runs of 2, 2, 1
+    with factory() as s:
+        hint = s.scalar(text("SELECT unsealed_from FROM seal_checkpoints"))
+    assert hint == max(ids) + 1

@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from ledger.seal_chain import GENESIS, entry_seal
 from ledger.sealing import Sealer, _stream_entries, month_root, seal_pending
-from ledger.tables import Entry
+from ledger.tables import Entry, EntrySeal
 from tests.audit.conftest import post_capital, tamper
 from tests.support import bearer
 
@@ -112,5 +112,7 @@ def test_concurrent_writers_get_one_gapless_chain_on_postgres(
     body = c.get("/api/v1/audit/verify", headers=bearer(tokens_pg["auditor"])).get_json()
     assert body["ok"] is True and body["entries_checked"] == 32 and body["unsealed"] == 0
     with pg_app.extensions["rdf_db"].session() as s:
-        seqs = sorted(s.scalars(select(Entry.seal_seq)))
+        seqs = sorted(
+            s.scalars(select(EntrySeal.seal_seq).join(Entry, Entry.id == EntrySeal.entry_id))
+        )
     assert seqs == list(range(1, 33))

@@ -27,7 +27,12 @@ def test_untouched_books_verify_and_every_entry_is_sealed(
     assert body["first_bad_entry"] is None
     assert body["unsealed"] == 0
     with app.extensions["rdf_db"].session() as s:
-        seqs = s.execute(text("SELECT id, seal_seq, seal FROM entries ORDER BY id")).all()
+        seqs = s.execute(
+            text(
+                "SELECT e.id, s.seal_seq, s.seal FROM entries e"
+                " LEFT JOIN entry_seals s ON s.entry_id = e.id ORDER BY e.id"
+            )
+        ).all()
     assert [r[1] for r in seqs] == list(range(1, len(books) + 1))
     assert body["last_seal"] == seqs[-1][2]
     assert body["checkpoint"] == {"count": len(books), "last_seal": seqs[-1][2]}
@@ -91,8 +96,9 @@ def test_two_entries_swapped_in_the_chain_are_detected(
     a, b = books[1], books[2]
     tamper(
         app,
-        "UPDATE entries SET seal_seq = -seal_seq WHERE id IN (:a, :b)",
-        "UPDATE entries SET seal_seq = CASE WHEN id = :a THEN 3 ELSE 2 END WHERE id IN (:a, :b)",
+        "UPDATE entry_seals SET seal_seq = seal_seq + 1000 WHERE entry_id IN (:a, :b)",
+        "UPDATE entry_seals SET seal_seq = CASE WHEN entry_id = :a THEN 3 ELSE 2 END"
+        " WHERE entry_id IN (:a, :b)",
         a=a,
         b=b,
     )
@@ -134,13 +140,16 @@ def test_after_a_truncation_new_writes_still_succeed_but_are_not_chained_over_it
     assert "truncated" in str(body["reason"])
     assert body["unsealed"] == 1
     with app.extensions["rdf_db"].session() as s:
-        assert s.scalar(text("SELECT seal FROM entries WHERE id = :e"), {"e": int(late)}) is None
+        assert (
+            s.scalar(text("SELECT seal FROM entry_seals WHERE entry_id = :e"), {"e": int(late)})
+            is None
+        )
 
 
 def test_a_wiped_seal_is_detected(
     app: Flask, client: FlaskClient, tokens: dict[str, str], books: list[int]
 ) -> None:
-    tamper(app, "UPDATE entries SET seal = NULL WHERE id = :e", e=books[0])
+    tamper(app, "UPDATE entry_seals SET seal = '' WHERE entry_id = :e", e=books[0])
     body = verify(client, tokens["auditor"])
     assert (body["ok"], body["first_bad_entry"]) == (False, str(books[0]))
 
