@@ -54,7 +54,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017h"
 branch_labels = None
 depends_on = ("0004",)  # seal_checkpoints
 
