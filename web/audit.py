@@ -14,7 +14,7 @@ from sqlalchemy import select
 from api.access import access, principal
 from api.audit_trail import AuditEvent
 from api.session import database, db_session
-from invoices.settlement_tables import SubsidyClaim
+from invoices.settlement_tables import Settlement, SubsidyClaim
 from ledger.sealing import verify
 from stock.tables import Pharmacy
 from web.desk import PER_PAGE, bounds, chosen_month, last_month
@@ -140,6 +140,15 @@ def downloads() -> str:
                 "pdf": f"{base}&format=pdf",
                 "csv": f"{base}&format=csv",
                 "xlsx": f"{base}&format=xlsx",
+            }
+        )
+    for st in s.scalars(
+        select(Settlement).where(Settlement.period == month).order_by(Settlement.id)
+    ):
+        docs.append(
+            {
+                "name": _("Settlement %(n)s (%(pharmacy)s)", n=st.id, pharmacy=st.pharmacy),
+                "pdf": f"/api/v1/settlements/{st.id}.pdf",
             }
         )
     for c in s.scalars(
