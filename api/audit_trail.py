@@ -38,7 +38,7 @@ from ledger.tables import BigId
 log = logging.getLogger("rdf.audit")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-DOCUMENT_SUFFIXES = (".pdf", ".csv", ".xlsx", ".beancount")
+DOCUMENT_SUFFIXES = (".pdf", ".csv", ".xlsx", ".beancount", ".zip")
 DOCUMENT_SEGMENTS = ("/statements/", "/exports/")
 DOCUMENT_MIMES = (
     "text/csv",
