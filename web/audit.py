@@ -14,7 +14,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from api.access import access, principal
-from api.audit_trail import AuditEvent
+from api.audit_trail import AuditEvent, list_events
 from api.session import database, db_session
 from invoices.settlement_tables import Settlement, SubsidyClaim
 from ledger.sealing import verify
@@ -40,24 +40,19 @@ def _day(arg: str) -> date | None:
 def events(
     *, who: str, what: str, start: date | None, end: date | None, before: int | None
 ) -> tuple[list[AuditEvent], int | None]:
-    """A page of the audit trail, newest first, filtered by user name (who), by method or
-    path (what, contained) and by day (when, inclusive)."""
-    q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(PER_PAGE + 1)
-    if who:
-        q = q.where(AuditEvent.user_name == who)
-    if what:
-        like = f"%{what}%"
-        q = q.where(AuditEvent.path.like(like) | (AuditEvent.method == what.upper()))
-    if start:
-        q = q.where(AuditEvent.at >= start)
-    if end:
-        q = q.where(AuditEvent.at < date.fromordinal(end.toordinal() + 1))
-    if before:
-        q = q.where(AuditEvent.id < before)
-    rows = list(db_session().scalars(q))
-    more = len(rows) > PER_PAGE
-    rows = rows[:PER_PAGE]
-    return rows, (rows[-1].id if more and rows else None)
+    """A page of the audit trail, newest first, filtered as ``GET /audit/events`` filters
+    it (``api.audit_trail.list_events``): by user name (who), by method or part of the
+    path (what) and by day (when, inclusive)."""
+    page = list_events(
+        db_session(),
+        limit=PER_PAGE,
+        before_id=before,
+        user=who or None,
+        what=what or None,
+        from_=start,
+        to=end,
+    )
+    return page.items, page.next_after
 
 
 @bp.route("/audit")
