@@ -243,6 +243,9 @@ def test_the_ageing_chart_shows_the_apis_aged_balances(
         assert f">{i['counterparty']}<" in svg
     page = client.get(f"/app/finance?month={month}").get_data(as_text=True)
     assert "charts/ageing.svg" in page and "by age in days" in page
+    km = client.get(f"/app/finance/charts/ageing.svg?month={month}&lang=km")
+    assert b"@font-face" in km.data and "font-src data:" in km.headers["Content-Security-Policy"]
+    assert b"@font-face" not in r.data  # English needs no embedded font
 
 
 def test_the_audit_downloads_link_the_settlement_and_claim_pdfs(
