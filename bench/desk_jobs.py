@@ -14,11 +14,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import header  # noqa: E402
 
 import demo  # noqa: E402
 from app import create_app  # noqa: E402
-from bench.common import header  # noqa: E402
 from commands import upgrade  # noqa: E402
 from web.desk import last_month  # noqa: E402
 from web.jobs import runner  # noqa: E402
