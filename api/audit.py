@@ -41,6 +41,14 @@ class VerifyOut(Strict):
 
 class EventArgs(PagingArgs):
     user = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+    what = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "Only events whose method is this (POST, DELETE; any case) or "
+            "whose path contains it (/settlements, /periods/2026-11)."
+        },
+    )
     from_ = Date(data_key="from", load_default=None)
     to = Date(load_default=None)
 
@@ -94,6 +102,7 @@ class Events(MethodView):
             limit=args["limit"],
             before_id=after,
             user=args["user"],
+            what=args["what"],
             from_=args["from_"],
             to=args["to"],
         )

@@ -38,7 +38,7 @@ from ledger.tables import BigId
 log = logging.getLogger("rdf.audit")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-DOCUMENT_SUFFIXES = (".pdf", ".csv", ".xlsx", ".beancount")
+DOCUMENT_SUFFIXES = (".pdf", ".csv", ".xlsx", ".beancount", ".zip")
 DOCUMENT_SEGMENTS = ("/statements/", "/exports/")
 DOCUMENT_MIMES = (
     "text/csv",
@@ -254,13 +254,19 @@ def list_events(
     user: str | None = None,
     from_: date | None = None,
     to: date | None = None,
+    what: str | None = None,
 ) -> EventPage:
-    """Newest first; ``before_id`` continues a page; ``from_``/``to`` are inclusive days."""
+    """Newest first; ``before_id`` continues a page; ``from_``/``to`` are inclusive days;
+    ``what``: the method (``POST``, any case) or a part of the path (``/settlements``)."""
     q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
     if before_id is not None:
         q = q.where(AuditEvent.id < before_id)
     if user is not None:
         q = q.where(AuditEvent.user_name == user)
+    if what is not None:
+        q = q.where(
+            AuditEvent.path.contains(what, autoescape=True) | (AuditEvent.method == what.upper())
+        )
     tz = clock.now().tzinfo
     if from_ is not None:
         q = q.where(AuditEvent.at >= datetime.combine(from_, time.min, tzinfo=tz))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web import admin, audit, currency, finance
+from web import admin, audit, currency, finance, forms, jobs
 from web.i18n import init_i18n
 from web.views import bp, root, security_headers
 
@@ -18,6 +18,6 @@ def init_web(app: Flask) -> None:
     init_i18n(app)
     app.register_blueprint(bp)
     app.register_blueprint(root)
-    for desk in (finance.bp, currency.bp, audit.bp, admin.bp):
+    for desk in (finance.bp, forms.bp, currency.bp, audit.bp, admin.bp, jobs.bp):
         app.register_blueprint(desk)
     app.after_request(security_headers)

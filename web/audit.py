@@ -3,21 +3,24 @@ downloads (links to the API's documents: the same files an API client gets)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, request
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
 
 from api.access import access, principal
-from api.audit_trail import AuditEvent
+from api.audit_trail import AuditEvent, list_events
 from api.session import database, db_session
-from invoices.settlement_tables import SubsidyClaim
+from invoices.settlement_tables import Settlement, SubsidyClaim
 from ledger.sealing import verify
 from stock.tables import Pharmacy
-from web.desk import PER_PAGE, bounds, chosen_month, last_month
+from web import jobs
+from web.desk import MONTH_RE, PER_PAGE, bounds, chosen_month, last_month
 from web.views import _page
 
 bp = Blueprint("audit_desk", __name__, url_prefix="/app")
@@ -37,24 +40,19 @@ def _day(arg: str) -> date | None:
 def events(
     *, who: str, what: str, start: date | None, end: date | None, before: int | None
 ) -> tuple[list[AuditEvent], int | None]:
-    """A page of the audit trail, newest first, filtered by user name (who), by method or
-    path (what, contained) and by day (when, inclusive)."""
-    q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(PER_PAGE + 1)
-    if who:
-        q = q.where(AuditEvent.user_name == who)
-    if what:
-        like = f"%{what}%"
-        q = q.where(AuditEvent.path.like(like) | (AuditEvent.method == what.upper()))
-    if start:
-        q = q.where(AuditEvent.at >= start)
-    if end:
-        q = q.where(AuditEvent.at < date.fromordinal(end.toordinal() + 1))
-    if before:
-        q = q.where(AuditEvent.id < before)
-    rows = list(db_session().scalars(q))
-    more = len(rows) > PER_PAGE
-    rows = rows[:PER_PAGE]
-    return rows, (rows[-1].id if more and rows else None)
+    """A page of the audit trail, newest first, filtered as ``GET /audit/events`` filters
+    it (``api.audit_trail.list_events``): by user name (who), by method or part of the
+    path (what) and by day (when, inclusive)."""
+    page = list_events(
+        db_session(),
+        limit=PER_PAGE,
+        before_id=before,
+        user=who or None,
+        what=what or None,
+        from_=start,
+        to=end,
+    )
+    return page.items, page.next_after
 
 
 @bp.route("/audit")
@@ -96,12 +94,17 @@ def audit() -> str:
     )
 
 
-@bp.route("/audit/downloads")
-@access(*READ, page=True)
-def downloads() -> str:
+def documents(period: str) -> list[dict[str, str]]:
+    """The documents of a period (a month ``YYYY-MM`` or a year ``YYYY``), each with its
+    API links by format: the books over the period, then each month's pharmacy
+    statements, settlements and subsidy claims."""
     s = db_session()
-    month = chosen_month(last_month())
-    start, end = bounds(month)
+    if len(period) == 4:
+        months = [f"{period}-{m:02d}" for m in range(1, 13)]
+        start, end = bounds(months[0])[0], bounds(months[-1])[1]
+    else:
+        months = [period]
+        start, end = bounds(period)
     span = f"from={start.isoformat()}&to={end.isoformat()}"
     as_of = f"as_of={end.isoformat()}"
     docs = [
@@ -132,18 +135,31 @@ def downloads() -> str:
             "beancount": f"/api/v1/exports/beancount?{span}",
         },
     ]
-    for code in s.scalars(select(Pharmacy.code).order_by(Pharmacy.code)):
-        base = f"/api/v1/statements/pharmacies/{code}?period={month}"
+    pharmacies = list(s.scalars(select(Pharmacy.code).order_by(Pharmacy.code)))
+    for month in months:
+        for code in pharmacies:
+            base = f"/api/v1/statements/pharmacies/{code}?period={month}"
+            docs.append(
+                {
+                    "name": _("Statement of %(pharmacy)s", pharmacy=code)
+                    if len(months) == 1
+                    else _("Statement of %(pharmacy)s, %(month)s", pharmacy=code, month=month),
+                    "pdf": f"{base}&format=pdf",
+                    "csv": f"{base}&format=csv",
+                    "xlsx": f"{base}&format=xlsx",
+                }
+            )
+    for st in s.scalars(
+        select(Settlement).where(Settlement.period.in_(months)).order_by(Settlement.id)
+    ):
         docs.append(
             {
-                "name": _("Statement of %(pharmacy)s", pharmacy=code),
-                "pdf": f"{base}&format=pdf",
-                "csv": f"{base}&format=csv",
-                "xlsx": f"{base}&format=xlsx",
+                "name": _("Settlement %(n)s (%(pharmacy)s)", n=st.id, pharmacy=st.pharmacy),
+                "pdf": f"/api/v1/settlements/{st.id}.pdf",
             }
         )
     for c in s.scalars(
-        select(SubsidyClaim).where(SubsidyClaim.period == month).order_by(SubsidyClaim.id)
+        select(SubsidyClaim).where(SubsidyClaim.period.in_(months)).order_by(SubsidyClaim.id)
     ):
         docs.append(
             {
@@ -153,4 +169,38 @@ def downloads() -> str:
                 "xlsx": f"/api/v1/subsidy-claims/{c.id}?format=xlsx",
             }
         )
-    return _page("audit/downloads.html", month=month, docs=docs)
+    return docs
+
+
+@bp.route("/audit/downloads")
+@access(*READ, page=True)
+def downloads() -> str:
+    month = chosen_month(last_month())
+    return _page(
+        "audit/downloads.html",
+        month=month,
+        docs=documents(month),
+        jobs=jobs.recent(principal().user_id),
+    )
+
+
+#: The file name suffix of each format in a ZIP of documents.
+SUFFIX = {"pdf": "pdf", "csv": "csv", "xlsx": "xlsx", "beancount": "beancount"}
+
+
+@bp.route("/audit/downloads/zip", methods=["POST"])
+@access(*READ, page=True)
+def downloads_zip() -> BaseResponse:
+    """Start a job making one ZIP of a period's documents (a month, or a whole year); the
+    answer is at once the job's page, whose link becomes ready."""
+    period = request.form.get("period", "")
+    if not (MONTH_RE.fullmatch(period) or re.fullmatch(r"2\d{3}", period)):
+        abort(404)
+    files = []
+    for doc in documents(period):
+        stem = re.sub(r"[^A-Za-z0-9]+", "-", str(doc["name"])).strip("-").lower() or "document"
+        for fmt, suffix in SUFFIX.items():
+            if doc.get(fmt):
+                files.append({"path": doc[fmt], "name": f"{stem}.{suffix}"})
+    job = jobs.start("downloads", f"rdf-documents-{period}", files)
+    return redirect(url_for("jobs.job_page", job_id=job.id), code=303)

@@ -29,7 +29,7 @@ from reports.fund import aged_balances, balance_sheet, fund_health
 from reports.statements import cost_recovery_by_month
 from stock.lots import take_stock
 from stock.tables import Medicine, Pharmacy, Supplier
-from web.charts import SVG_CSP, bar_chart, line_chart
+from web.charts import SVG_CSP, bar_chart, line_chart, stacked_bar_chart
 from web.desk import bounds, chosen_month, last_month, months_back, paginate
 from web.views import _page
 
@@ -82,6 +82,18 @@ def fund_at_a_glance(month: str) -> dict[str, Any]:
 
 def _percent(ratio: str | None) -> str:
     return "—" if ratio is None else f"{float(ratio) * 100:.1f} %"
+
+
+def ageing_series(data: dict[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
+    """The receivables-ageing chart's figures: a bar per counterparty owing in the fund
+    currency, a segment per age bucket, each the API's amount (``GET
+    /reports/aged-balances?as_of=<last day>``) as it writes it."""
+    rows = [r for r in data["receivables"] if r["currency"] == chart.FUND_CURRENCY]
+    series = {
+        _("%(bucket)s days", bucket=b.replace("_", "-")): [r[b] for r in rows]
+        for b in data["buckets"]
+    }
+    return [r["counterparty"] for r in rows], series
 
 
 def cash_by_month(months: list[str]) -> dict[str, list[int]]:
@@ -152,6 +164,13 @@ def chart_svg(name: str) -> Response:
             [float(r["amount"]) for r in rows],
             _("Stock value"),
         )
+    elif name == "ageing":
+        labels, series = ageing_series(fund_at_a_glance(month))
+        svg = stacked_bar_chart(
+            _("Receivables by age (%(currency)s)", currency=chart.FUND_CURRENCY),
+            labels,
+            series,
+        )
     else:
         abort(404)
     response = Response(svg, mimetype="image/svg+xml")
@@ -174,7 +193,7 @@ def _asked_lines() -> list[dict[str, str]]:
     for i in range(LINES):
         out.append(
             {
-                f: request.args.get(f"lines.{i}.{f}", "").strip()[:40]
+                f: request.values.get(f"lines.{i}.{f}", "").strip()[:40]
                 for f in ("medicine", "quantity", "lot")
             }
         )
@@ -232,8 +251,8 @@ def stock() -> str:
     preview: list[dict[str, Any]] | None = None
     problem = None
     asked = _asked_lines()
-    source = request.args.get("from", "")
-    if request.args.get("preview") and source:
+    source = request.values.get("from", "")
+    if request.values.get("preview") and source:
         preview, problem = fefo_preview(source, asked, today)
     return _page(
         "finance/stock.html",
@@ -244,7 +263,7 @@ def stock() -> str:
         lines=LINES,
         asked=asked,
         source=source,
-        target=request.args.get("to", ""),
+        target=request.values.get("to", ""),
         preview=preview,
         problem=problem,
     )

@@ -81,6 +81,24 @@ def test_events_are_paginated_newest_first_and_filtered_by_user(
     assert len(events(client, tokens["auditor"], "?from=2000-01-01")) == 6
 
 
+def test_events_are_filtered_by_what_method_or_part_of_the_path(
+    client: FlaskClient, tokens: dict[str, str]
+) -> None:
+    client.post("/api/v1/journal-entries", json={}, headers=bearer(tokens["finance"]))
+    client.get("/api/v1/reports/trial-balance?format=csv", headers=bearer(tokens["finance"]))
+    client.get("/api/v1/reports/trial-balance.pdf", headers=bearer(tokens["finance"]))
+    a = tokens["auditor"]
+    posts = events(client, a, "?what=post")
+    assert posts and {e["method"] for e in posts} == {"POST"}
+    tb = events(client, a, "?what=/reports/trial-balance")
+    assert len(tb) == 2 and all("/reports/trial-balance" in str(e["path"]) for e in tb)
+    assert events(client, a, "?what=journal-entries")[0]["method"] == "POST"
+    assert events(client, a, "?what=%25") == []  # a LIKE wildcard matches only itself
+    assert events(client, a, "?what=_") == []
+    r = client.get("/api/v1/audit/events?what=" + "x" * 101, headers=bearer(a))
+    assert r.status_code == 422
+
+
 def test_only_auditors_and_admins_read_the_trail(
     client: FlaskClient, tokens: dict[str, str]
 ) -> None:
