@@ -472,6 +472,11 @@ def plan_one_trip(session: Session, reqs: Sequence[DispenseRequest], *, by: str)
     facts = _gather(session, reqs, out, lock=False)
     if facts is None:
         return None
+    if any(isinstance(o, ClientRefReused) for o in out):
+        # A client_ref already in the books may be a duplicate that committed since its
+        # key was looked up: the locking path claims the key first, waits on the winner's
+        # unique index and replays its answer (the race tests send one client_ref at once).
+        return None
     planned = _plan(facts, reqs, out, by)
     plans = list(planned.values())
     booked = [open_booking(facts.ref, p.req.service_date) for p in plans]
