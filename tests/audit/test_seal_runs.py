@@ -410,8 +410,10 @@ def test_an_entry_sealed_behind_the_sealers_back_meanwhile_keeps_nothing_of_the_
     assert checkpoint(pg_app) == (0, GENESIS)
 
 
-def _capital(c: Connection, memo: str) -> int:
-    """A small balanced entry written on connection ``c`` (committed with it); its id."""
+def _capital(c: Connection, memo: str, stripe: int = 0) -> int:
+    """A small balanced entry written on connection ``c`` (committed with it); its id.
+    ``stripe``: the kept rows it updates (an open transaction holds its rows' locks: an
+    entry kept in flight must not share them with the entries committed around it)."""
     day = date(2026, 11, 2)
     made = c.execute(
         insert(Entry.__table__).values(  # type: ignore[arg-type]
@@ -427,7 +429,7 @@ def _capital(c: Connection, memo: str) -> int:
         insert(Posting.__table__),  # type: ignore[arg-type]
         [
             {"entry_id": entry_id, "account_code": acc, "commodity": "KHR", "amount": a}
-            | {"accounting_date": day, "stripe": 0}
+            | {"accounting_date": day, "stripe": stripe}
             for acc, a in (("1010", 500), ("3000", -500))
         ],
     )
@@ -448,7 +450,7 @@ def test_an_entry_in_flight_below_later_sealed_ones_is_sealed_when_it_commits(
     slow = engine.connect()
     try:
         tx = slow.begin()
-        late = _capital(slow, "in flight")  # not committed yet
+        late = _capital(slow, "in flight", stripe=1)  # not committed yet
         for round_ in range(3):  # runs that seal later entries while it stays open
             with engine.begin() as c:
                 later = [_capital(c, f"after {round_}.{i}") for i in range(2)]
