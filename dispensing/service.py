@@ -40,7 +40,7 @@ from dispensing.reads import dispensed
 from dispensing.subsidy import Capped, locked_subsidy_used
 from dispensing.tables import Dispensing, DispensingLine, DispensingLot
 from ledger import chart, clock
-from ledger.bulk import insert_rows, take_ids
+from ledger.bulk import entry_ids, insert_rows, take_ids
 from ledger.db import Base, is_postgres
 from ledger.errors import RdfError, StaleWrite
 from ledger.journal import check_event_date
@@ -49,7 +49,6 @@ from ledger.money import format_unit_price
 from ledger.posting import entry_rows, forget_known_balances, open_booking, post_entries
 from ledger.refcache import reference
 from ledger.refdata import LedgerRef, ledger_ref
-from ledger.tables import Entry
 from stock.lots import (
     LotTake,
     Pending,
@@ -62,7 +61,6 @@ from stock.lots import (
 _DISPENSINGS = Base.metadata.tables[Dispensing.__tablename__]
 _LINES = Base.metadata.tables[DispensingLine.__tablename__]
 _LOTS = Base.metadata.tables[DispensingLot.__tablename__]
-_ENTRIES = Base.metadata.tables[Entry.__tablename__]
 _CLIENT_REFS_USED = select(_DISPENSINGS.c.client_ref).where(
     _DISPENSINGS.c.pharmacy == bindparam("pharmacy"),
     _DISPENSINGS.c.client_ref.in_(bindparam("refs", expanding=True)),
@@ -487,7 +485,7 @@ def plan_one_trip(session: Session, reqs: Sequence[DispenseRequest], *, by: str)
     rows = entry_rows(
         session,
         [_entry_draft(p, d) for p, d in zip(plans, d_ids, strict=True)],
-        take_ids(session, _ENTRIES, len(plans)),
+        entry_ids(session, len(plans)),
         [on for on in booked if on is not None],
         created_by=by,
         ref=ref,

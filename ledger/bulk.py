@@ -76,7 +76,12 @@ def allocate_ids(session: Session, table: Table, n: int) -> list[int]:
             {"t": table.name, "n": n},
         ).scalars()
         return sorted(int(i) for i in ids)
-    top = session.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}")).scalar_one()
+    return _sqlite_ids(session, table.name, n)
+
+
+def _sqlite_ids(session: Session, table: str, n: int) -> list[int]:
+    """SQLite: the ``n`` ids after the largest (the write lock is held from BEGIN)."""
+    top = session.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one()
     return list(range(int(top) + 1, int(top) + 1 + n))
 
 
@@ -94,11 +99,43 @@ def _forget_pool(engine: Engine) -> None:
         _pools.pop(engine, None)
 
 
+#: PostgreSQL: the lock an INSERT into entries takes, then ``n`` entry ids (see
+#: :func:`entry_ids`); one round trip (two statements, no parameters: ``n`` is an int).
+_PG_ENTRY_IDS = (
+    "LOCK TABLE entries IN ROW EXCLUSIVE MODE;"
+    " SELECT nextval(pg_get_serial_sequence('entries', 'id')) FROM generate_series(1, {n})"
+)
+
+
+def entry_ids(session: Session, n: int) -> list[int]:
+    """``n`` new journal entry ids, ascending, drawn in the writing transaction after it
+    holds the lock an INSERT into entries takes (PostgreSQL), never from a pool.
+
+    The sealer relies on it (``ledger.sealing._sealed_below``): an entry id below the
+    sequence's value read while no transaction holds that lock belongs to a transaction
+    that has ended. An id taken ahead (a pool, or ``nextval`` before the lock) could be
+    inserted after such a reading, below the sealer's bound, and stay unsealed until a
+    verify looked over the whole journal."""
+    if n <= 0:
+        return []
+    if not is_postgres(session):
+        return _sqlite_ids(session, "entries", n)
+    driver = session.connection().connection.dbapi_connection
+    assert isinstance(driver, psycopg.Connection)
+    with driver.cursor() as cur:
+        cur.execute(_PG_ENTRY_IDS.format(n=int(n)).encode())
+        cur.nextset()  # past the LOCK's result to the SELECT's
+        return sorted(int(row[0]) for row in cur.fetchall())
+
+
 def take_ids(session: Session, table: Table, n: int) -> list[int]:
     """``n`` new ids for ``table``, ascending: from this process's pool of ids taken ahead
     (PostgreSQL; refilled ``ID_BLOCK`` at a time with :func:`allocate_ids`), else
     :func:`allocate_ids`. Ids are unique, not gapless, and across processes not in the
-    order of the writes (as ``nextval`` already is across transactions)."""
+    order of the writes (as ``nextval`` already is across transactions). Not for journal
+    entries: :func:`entry_ids`."""
+    if table.name == "entries":
+        raise ValueError("journal entry ids come from entry_ids, never from a pool")
     if n <= 0:
         return []
     if not is_postgres(session):

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from ledger import clock
-from ledger.bulk import insert_rows, take_ids
+from ledger.bulk import entry_ids, insert_rows
 from ledger.db import Base, is_postgres, side_engine
 from ledger.errors import (
     IdempotencyConflict,
@@ -407,7 +407,7 @@ def post_entries(
         if shorts:
             _raise_short(session, shorts, commodities)
     now = clock.now()
-    entry_ids = take_ids(session, _ENTRIES, len(drafts))
+    new_ids = entry_ids(session, len(drafts))
     insert_rows(
         session,
         _ENTRIES,
@@ -425,7 +425,7 @@ def post_entries(
                 created_at=now,
                 created_by=created_by,
             )
-            for entry_id, draft, on in zip(entry_ids, drafts, booked, strict=True)
+            for entry_id, draft, on in zip(new_ids, drafts, booked, strict=True)
         ],
     )
     insert_rows(
@@ -441,13 +441,13 @@ def post_entries(
                 accounting_date=on,
                 stripe=s,
             )
-            for entry_id, on, (_d, with_stripe) in zip(entry_ids, booked, per_entry, strict=True)
+            for entry_id, on, (_d, with_stripe) in zip(new_ids, booked, per_entry, strict=True)
             for p, s in sorted(with_stripe, key=_posting_order)
         ],
     )
     return [
         PostedEntry(entry_id, draft.service_date, on)
-        for entry_id, draft, on in zip(entry_ids, drafts, booked, strict=True)
+        for entry_id, draft, on in zip(new_ids, drafts, booked, strict=True)
     ]
 
 

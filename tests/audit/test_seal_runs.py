@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, event, insert, select, text
 
+from ledger.bulk import entry_ids, take_ids
 from ledger.seal_chain import (
     GENESIS,
     SEAL_DOMAIN,
@@ -482,3 +483,51 @@ def test_the_hint_moves_past_sealed_entries_so_a_run_reads_only_new_ones(app: Fl
     with factory() as s:
         hint = s.scalar(text("SELECT unsealed_from FROM seal_checkpoints"))
     assert hint == max(ids) + 1
+
+
+def test_entry_ids_drawn_ahead_of_the_insert_hold_the_sealers_hint_back(pg_app: Flask) -> None:
+    """The write paths draw an entry's id before they insert it (``ledger.bulk.entry_ids``:
+    postings and dispensings point at it). Drawn while other entries commit and are sealed,
+    the id must not fall below the sealer's hint, or the entry stays unsealed until a
+    verify looks over the whole journal (documents then print an older seal). A pool of
+    ids taken ahead cannot hold that promise: ``take_ids`` refuses the entries table."""
+    engine = pg_app.extensions["rdf_db"].engine
+    factory = pg_app.extensions["rdf_db"].sessionmaker
+    with engine.begin() as c:
+        _capital(c, "before")
+    assert seal_pending(factory, blocking=True) == 1
+    with factory() as slow:
+        (drawn,) = entry_ids(slow, 1)  # the transaction is open, nothing inserted yet
+        for round_ in range(2):
+            with engine.begin() as c:
+                later = _capital(c, f"after {round_}")
+            assert later > drawn
+            assert seal_pending(factory, blocking=True) == 1
+            with factory() as s:
+                hint = s.scalar(text("SELECT unsealed_from FROM seal_checkpoints"))
+            assert hint is not None and hint <= drawn
+        day = date(2026, 11, 2)
+        slow.execute(
+            insert(Entry.__table__).values(  # type: ignore[arg-type]
+                id=drawn,
+                service_date=day,
+                accounting_date=day,
+                memo="drawn ahead",
+                created_at=datetime(2026, 11, 2, 12, tzinfo=UTC),
+                created_by="test",
+            )
+        )
+        slow.execute(
+            insert(Posting.__table__),  # type: ignore[arg-type]
+            [
+                {"entry_id": drawn, "account_code": acc, "commodity": "KHR", "amount": a}
+                | {"accounting_date": day, "stripe": 1}
+                for acc, a in (("1010", 500), ("3000", -500))
+            ],
+        )
+        slow.commit()
+    assert seal_pending(factory, blocking=True) == 1  # found by a run from the hint
+    with factory() as s:
+        assert s.scalar(select(EntrySeal.seal_seq).where(EntrySeal.entry_id == drawn)) == 4
+    with factory() as s, pytest.raises(ValueError, match="entry_ids"):
+        take_ids(s, Entry.__table__, 1)  # type: ignore[arg-type]
