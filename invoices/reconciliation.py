@@ -47,7 +47,7 @@ import hashlib
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Row, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from invoices.bankcsv import (
@@ -63,12 +63,24 @@ from invoices.bankcsv import (
 from invoices.payments import get_payment, utc_iso
 from invoices.tables import BankStatement, BankStatementLine, Payment
 from ledger import clock
-from ledger.db import is_postgres
+from ledger.db import Base, is_postgres
 from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.model import month_bounds
 from ledger.money import format_amount
 from ledger.queries import balance_of, exponents
 from ledger.tables import Account, Commodity
+
+_LINES = Base.metadata.tables[BankStatementLine.__tablename__]
+_HELD_COLUMNS = (
+    _LINES.c.id,
+    _LINES.c.statement_id,
+    _LINES.c.line_number,
+    _LINES.c.date,
+    _LINES.c.amount_minor,
+    _LINES.c.currency,
+    _LINES.c.reference,
+    _LINES.c.description,
+)
 
 #: The advisory lock key of bank statement imports ("rdfbank" as a number).
 IMPORT_LOCK_KEY = 0x72646662616E6B
@@ -149,42 +161,43 @@ def import_statement(
     )
     session.add(statement)
     session.flush()
-    rows = {
-        ln.line_number: BankStatementLine(
-            statement_id=statement.id,
-            line_number=ln.line_number,
-            date=ln.date,
-            amount_minor=ln.amount_minor,
-            currency=ln.currency,
-            reference=ln.reference,
-            description=ln.description,
-        )
-        for ln in lines
-    }
-    session.add_all(rows.values())
-    open_payments = _unmatched_payments(session, currencies={ln.currency for ln in lines})
-    refs = [PaymentRef(p.id, p.date, signed(p), p.currency, p.reference) for p in open_payments]
+    matched = {m.line_number: m.payment_id for m in match_lines(lines, _open_refs(session, lines))}
     now = clock.now()
-    for m in match_lines(lines, refs):
-        row = rows[m.line_number]
-        row.payment_id = m.payment_id
-        row.match_kind = "auto"
-        row.matched_at = now
-        row.matched_by = by
+    if not lines:
+        return statement
+    # One statement for every line (a file may hold 10,000): plain rows, no ORM objects.
+    session.execute(
+        insert(_LINES),
+        [
+            dict(
+                statement_id=statement.id,
+                line_number=ln.line_number,
+                date=ln.date,
+                amount_minor=ln.amount_minor,
+                currency=ln.currency,
+                reference=ln.reference,
+                description=ln.description,
+                payment_id=matched.get(ln.line_number),
+                match_kind="auto" if ln.line_number in matched else None,
+                matched_at=now if ln.line_number in matched else None,
+                matched_by=by if ln.line_number in matched else None,
+            )
+            for ln in lines
+        ],
+    )
     session.flush()
     return statement
 
 
-def held_lines(
-    session: Session, lines: list[BankLine]
-) -> dict[Fingerprint, list[BankStatementLine]]:
+def held_lines(session: Session, lines: list[BankLine]) -> dict[Fingerprint, list[Any]]:
     """The lines already imported that could repeat ``lines`` (same currencies, dates in
-    their span), by fingerprint, in import order."""
-    held: dict[Fingerprint, list[BankStatementLine]] = {}
+    their span), by fingerprint, in import order: plain rows (``id``, ``statement_id``,
+    ``line_number`` and the fingerprint's columns)."""
+    held: dict[Fingerprint, list[Any]] = {}
     if not lines:
         return held
     q = (
-        select(BankStatementLine)
+        select(*_HELD_COLUMNS)
         .where(
             BankStatementLine.date >= min(ln.date for ln in lines),
             BankStatementLine.date <= max(ln.date for ln in lines),
@@ -192,7 +205,7 @@ def held_lines(
         )
         .order_by(BankStatementLine.statement_id, BankStatementLine.line_number)
     )
-    for row in session.scalars(q):
+    for row in session.execute(q):
         fp = fingerprint(row.date, row.amount_minor, row.currency, row.reference, row.description)
         held.setdefault(fp, []).append(row)
     return held
@@ -223,6 +236,22 @@ def _refuse_repeats(session: Session, lines: list[BankLine]) -> None:
         ],
         repeated_count=len(repeats),
     )
+
+
+def _open_refs(session: Session, lines: list[BankLine]) -> list[PaymentRef]:
+    """The payments no bank line holds yet, in the lines' currencies, as match_lines
+    reads them (plain rows: a month may hold thousands)."""
+    held = select(BankStatementLine.payment_id).where(BankStatementLine.payment_id.is_not(None))
+    q = (
+        select(Payment.id, Payment.date, Payment.direction, Payment.amount_minor)
+        .add_columns(Payment.currency, Payment.reference)
+        .where(Payment.id.not_in(held), Payment.currency.in_(sorted({ln.currency for ln in lines})))
+        .order_by(Payment.date, Payment.id)
+    )
+    return [
+        PaymentRef(pid, on, amount if direction == "in" else -amount, currency, reference)
+        for pid, on, direction, amount, currency, reference in session.execute(q)
+    ]
 
 
 def _unmatched_payments(
@@ -305,7 +334,7 @@ def unmatch(session: Session, line_id: str, *, by: str) -> BankStatementLine:
     return line
 
 
-def line_view(line: BankStatementLine, exps: dict[str, int]) -> dict[str, Any]:
+def line_view(line: BankStatementLine | Row[Any], exps: dict[str, int]) -> dict[str, Any]:
     return {
         "id": str(line.id),
         "statement_id": str(line.statement_id),
@@ -323,8 +352,8 @@ def line_view(line: BankStatementLine, exps: dict[str, int]) -> dict[str, Any]:
 
 def statement_view(session: Session, st: BankStatement) -> dict[str, Any]:
     exps = exponents(session)
-    lines = session.scalars(
-        select(BankStatementLine)
+    lines = session.execute(
+        select(*_LINES.c)
         .where(BankStatementLine.statement_id == st.id)
         .order_by(BankStatementLine.line_number)
     )

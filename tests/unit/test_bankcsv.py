@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from invoices.bankcsv import (
     MAX_BANK_LINES,
@@ -380,3 +382,67 @@ def test_parsed_lines_match_payments_end_to_end() -> None:
         PaymentRef(2, date(2024, 3, 6), -25_000, "USD", "pay-out-3"),
     ]
     assert match_lines(lines, payments) == [Match(2, 1), Match(3, 2)]
+
+
+def _every_pair(lines: list[BankLine], payments: list[PaymentRef]) -> list[Match]:
+    """match_lines's definition, read literally: every line against every payment."""
+    candidates = []
+    for p in payments:
+        wanted = " ".join(p.reference.split()).casefold()
+        if not wanted:
+            continue
+        for ln in lines:
+            ref = " ".join(ln.reference.split()).casefold()
+            desc = " ".join(ln.description.split()).casefold()
+            if (ln.amount_minor, ln.currency) != (p.amount_minor, p.currency):
+                continue
+            if wanted in ref or wanted in desc:
+                exact = wanted in (ref, desc)
+                days = abs((ln.date - p.date).days)
+                candidates.append((not exact, days, p.payment_id, ln.line_number))
+    used_l: set[int] = set()
+    used_p: set[int] = set()
+    out = []
+    for _e, _d, pid, n in sorted(candidates):
+        if pid not in used_p and n not in used_l:
+            used_p.add(pid)
+            used_l.add(n)
+            out.append(Match(n, pid))
+    return sorted(out, key=lambda m: m.line_number)
+
+
+_texts = st.sampled_from(["", "PAY-1", "pay-1", " PAY-1 ", "PAY-12", "PAY", "x PAY-2 y", "Fee"])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([100, -100, 250]),
+            st.sampled_from(["KHR", "USD"]),
+            _texts,
+            _texts,
+            st.integers(1, 28),
+        ),
+        max_size=12,
+    ),
+    st.lists(
+        st.tuples(
+            st.sampled_from([100, -100, 250]),
+            st.sampled_from(["KHR", "USD"]),
+            _texts,
+            st.integers(1, 28),
+        ),
+        max_size=8,
+    ),
+)
+def test_matching_equals_its_definition_over_every_pair(
+    raw_lines: list[tuple[int, str, str, str, int]], raw_payments: list[tuple[int, str, str, int]]
+) -> None:
+    lines = [
+        line(n + 2, a, ref, desc, currency=c, day=d)
+        for n, (a, c, ref, desc, d) in enumerate(raw_lines)
+    ]
+    payments = [
+        pay(n + 1, a, ref, currency=c, day=d) for n, (a, c, ref, d) in enumerate(raw_payments)
+    ]
+    assert match_lines(lines, payments) == _every_pair(lines, payments)
