@@ -95,7 +95,16 @@ def test_finance_does_the_month_end_in_the_browser(
     page.get_by_label("Bank statement").set_input_files(
         files=[{"name": "statement.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
     )
+    held: list[Any] = []  # the import held back: the page must say it is at work meanwhile
+    page.route("**/api/v1/bank-statements", lambda route: held.append(route))
     page.get_by_role("button", name="Import").click()
+    expect(done).to_contain_text("Importing and matching the lines")
+    form = page.locator("form[data-api='/api/v1/bank-statements']")
+    expect(form).to_have_attribute("aria-busy", "true")
+    expect(page.get_by_role("button", name="Import")).to_be_disabled()
+    assert len(held) == 1
+    held[0].continue_()
+    page.unroute("**/api/v1/bank-statements")
     expect(done).to_contain_text("Imported.")
     lines = page.locator("#unmatched-lines")
     expect(lines).to_contain_text("WEB-UNKNOWN")

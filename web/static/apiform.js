@@ -89,6 +89,10 @@
       payload = JSON.stringify(body(form));
     }
     buttons.forEach((b) => (b.disabled = true));
+    // A long request (a big bank file) says it is at work in the page's status region.
+    const region = document.getElementById("done");
+    form.setAttribute("aria-busy", "true");
+    if (region && form.dataset.working) region.textContent = form.dataset.working;
     try {
       const r = await fetch(form.dataset.api, {
         method: form.dataset.method || "POST",
@@ -99,6 +103,7 @@
       let answer = null;
       try { answer = await r.json(); } catch (e) { answer = null; }
       if (!r.ok) {
+        if (region && form.dataset.working) region.textContent = "";
         alert.textContent = problemText(answer, r.status);
         alert.hidden = false;
         return;
@@ -109,9 +114,11 @@
       if (form.dataset.then) window.location.assign(form.dataset.then);
       else window.location.reload();
     } catch (e) {
+      if (region && form.dataset.working) region.textContent = "";
       alert.textContent = form.dataset.offline || "No connection.";
       alert.hidden = false;
     } finally {
+      form.removeAttribute("aria-busy");
       buttons.forEach((b) => (b.disabled = false));
     }
   }
