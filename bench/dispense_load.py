@@ -232,8 +232,27 @@ def wrk_load(fund: dict[str, Any], port: int, clients: int, seconds: float) -> d
     }
 
 
+def wrk_healthz(port: int, clients: int, seconds: float) -> float:
+    """``GET /healthz`` with wrk on the same server: the app's own floor, requests/s."""
+    proc = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(clients), "-d", f"{int(seconds)}s"]
+        + [f"http://127.0.0.1:{port}/healthz"],
+        capture_output=True,
+        text=True,
+    )
+    m = re.search(r"^Requests/sec:\s+([0-9.]+)", proc.stdout, re.M)
+    if not m or "Non-2xx" in proc.stdout:
+        raise SystemExit(f"wrk /healthz failed: {proc.stdout}\n{proc.stderr}")
+    return float(m.group(1))
+
+
 def run_once(
-    fund: dict[str, Any], workers: int, clients: int, seconds: float, kind: str
+    fund: dict[str, Any],
+    workers: int,
+    clients: int,
+    seconds: float,
+    kind: str,
+    healthz: bool = False,
 ) -> dict[str, Any]:
     server = Server(fund["database_url"], workers)
     server.start()
@@ -253,6 +272,8 @@ def run_once(
         res["postgres_cpu"] = cpu_delta(p0, postgres_cpu(db))
         res["busy_cpu"] = b1 - b0
         res["rss_mb"] = [round(rss_mb(p), 1) for p in wpids]
+        if healthz:
+            res["healthz"] = wrk_healthz(server.port, clients, seconds)
     finally:
         server.stop()
     return res
@@ -302,6 +323,12 @@ def report(workers: int, kind: str, clients: int, res: dict[str, Any], tps: floa
             f"{1000 * res['client_cpu'] / n:.2f} ms CPU"
         )
     print(f"  worker RSS after the load (MB): {res['rss_mb']}  max={max(res['rss_mb'])}")
+    if "healthz" in res:
+        print(
+            f"  GET /healthz on the same workers, wrk, {clients} connections, right after: "
+            f"{res['healthz']:.1f}/s; ratio of POST /dispensings to it: "
+            f"{rate / res['healthz']:.3f} (target >= 0.3)"
+        )
     sys.stdout.flush()
     return rate
 
@@ -314,6 +341,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--pgbench-seconds", type=int, default=30)
     ap.add_argument("--client", default="python", help="python, wrk or python,wrk")
+    ap.add_argument(
+        "--healthz", action="store_true", help="then GET /healthz with wrk on the same workers"
+    )
     args = ap.parse_args()
     fund = json.loads(Path(args.fund).read_text())
     header("POST /dispensings under load")
@@ -328,7 +358,7 @@ def main() -> None:
     best: tuple[float, int, str] | None = None
     for kind in args.client.split(","):
         for w in (int(x) for x in args.workers.split(",")):
-            res = run_once(fund, w, args.clients, args.seconds, kind)
+            res = run_once(fund, w, args.clients, args.seconds, kind, args.healthz)
             rate = report(w, kind, args.clients, res, tps)
             if best is None or rate > best[0]:
                 best = (rate, w, kind)
