@@ -99,12 +99,9 @@ def _forget_pool(engine: Engine) -> None:
         _pools.pop(engine, None)
 
 
-#: PostgreSQL: the lock an INSERT into entries takes, then ``n`` entry ids (see
-#: :func:`entry_ids`); one round trip (two statements, no parameters: ``n`` is an int).
-_PG_ENTRY_IDS = (
-    "LOCK TABLE entries IN ROW EXCLUSIVE MODE;"
-    " SELECT nextval(pg_get_serial_sequence('entries', 'id')) FROM generate_series(1, {n})"
-)
+#: PostgreSQL: ``n`` entry ids drawn after the lock an INSERT into entries takes (revision
+#: 0021's function; see :func:`entry_ids`).
+_PG_ENTRY_IDS = text("SELECT rdf_entry_ids(:n)")
 
 
 def entry_ids(session: Session, n: int) -> list[int]:
@@ -120,12 +117,7 @@ def entry_ids(session: Session, n: int) -> list[int]:
         return []
     if not is_postgres(session):
         return _sqlite_ids(session, "entries", n)
-    driver = session.connection().connection.dbapi_connection
-    assert isinstance(driver, psycopg.Connection)
-    with driver.cursor() as cur:
-        cur.execute(_PG_ENTRY_IDS.format(n=int(n)).encode())
-        cur.nextset()  # past the LOCK's result to the SELECT's
-        return sorted(int(row[0]) for row in cur.fetchall())
+    return sorted(int(i) for i in session.execute(_PG_ENTRY_IDS, {"n": n}).scalars())
 
 
 def take_ids(session: Session, table: Table, n: int) -> list[int]:
