@@ -327,6 +327,8 @@ class _Record:
     key: str | None = None
     scope: str = ""
     body_hash: str = ""
+    #: Answered "send it again" (the database busy or down past the retries): not final.
+    again: bool = False
 
 
 #: One schema for every record (building a marshmallow schema costs more than a load).
@@ -434,10 +436,12 @@ def _one_record(rec: _Record, by: str) -> None:
         rec.result.update(status=exc.status, problem=_problem_body(exc))
     except IntegrityError:
         rec.result.update(status=409, problem=dict(_BUSY))
+        rec.again = True
     except DBAPIError as exc:
         if not is_retryable(exc):
             raise
         rec.result.update(status=409, problem=dict(_BUSY))
+        rec.again = True
 
 
 def _chunk(recs: list[_Record], by: str) -> None:
@@ -597,7 +601,10 @@ class Batch(MethodView):
             }
         )
         text = json.dumps(out, default=str)
-        if key is not None:
+        # A batch key replays its answer whole: an answer telling a record to be sent again
+        # is not stored under it, or sending the batch again could never get that record in
+        # (the records that were written replay by their own keys when it comes again).
+        if key is not None and not any(r.again for r in recs):
             try:
                 uow_run(s, lambda _uow: _store_batch_answer(s, batch_scope, key, body_hash, text))
             except IntegrityError:  # the same batch, sent twice at once: answer the first's

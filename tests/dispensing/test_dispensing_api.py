@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+import api.dispensing
 from tests.dispensing.conftest import Fund
 
 
@@ -182,6 +188,48 @@ def test_the_batch_answers_each_record_and_a_replay_posts_nothing(fund: Fund) ->
         r["dispensing"] for r in out["results"] if r["status"] == 201
     ]
     assert fund.balance("1400-P1", "MET500") == 350
+
+
+def test_a_batch_key_never_keeps_an_answer_that_says_send_it_again(
+    fund: Fund, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record the database could not take (busy or down past the retries) is answered 409
+    "send it again". Under a batch Idempotency-Key that answer must not be the one the key
+    replays, or the record could never be sent in again with it: the crash trials found a
+    phone resending such a batch forever."""
+    records = [
+        {
+            "pharmacy": "P1",
+            "patient": "M-00042",
+            "service_date": "2026-10-14",
+            "client_ref": f"k-{i}",
+            "items": [{"medicine": "MET500", "quantity": 10}],
+        }
+        for i in range(3)
+    ]
+    real = api.dispensing.dispense
+
+    def busy_for_k1(session: Any, req: Any, *, by: str) -> Any:
+        if req.client_ref == "k-1":
+            raise IntegrityError("INSERT …", {}, Exception("busy"))
+        return real(session, req, by=by)
+
+    app = fund.client.application
+    monkeypatch.setitem(app.config, "RDF_BATCH_CHUNK", 1)  # one record per transaction
+    monkeypatch.setattr(api.dispensing, "dispense", busy_for_k1)
+    headers = {**fund.pharmacist, "Idempotency-Key": "phone-batch-7"}
+    out = fund.post("/dispensings/batch", {"dispensings": records}, headers, expect=200)
+    assert [r["status"] for r in out["results"]] == [201, 409, 201]
+    assert "send it again" in out["results"][1]["problem"]["detail"]
+    assert fund.balance("1400-P1", "MET500") == 380
+
+    monkeypatch.setattr(api.dispensing, "dispense", real)
+    again = fund.post("/dispensings/batch", {"dispensings": records}, headers, expect=200)
+    assert [r["status"] for r in again["results"]] == [201, 201, 201]
+    assert (again["created"], again["replayed"]) == (1, 2)
+    assert fund.balance("1400-P1", "MET500") == 370
+    final = fund.post("/dispensings/batch", {"dispensings": records}, headers, expect=200)
+    assert final == again  # now the key keeps the answer, and replays it whole
 
 
 def test_a_batch_over_1000_records_is_refused_whole(fund: Fund) -> None:
