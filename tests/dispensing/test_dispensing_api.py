@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-import api.dispensing
+from dispensing.service import dispense
 from tests.dispensing.conftest import Fund
 
 
@@ -207,23 +207,22 @@ def test_a_batch_key_never_keeps_an_answer_that_says_send_it_again(
         }
         for i in range(3)
     ]
-    real = api.dispensing.dispense
 
     def busy_for_k1(session: Any, req: Any, *, by: str) -> Any:
         if req.client_ref == "k-1":
             raise IntegrityError("INSERT …", {}, Exception("busy"))
-        return real(session, req, by=by)
+        return dispense(session, req, by=by)
 
     app = fund.client.application
     monkeypatch.setitem(app.config, "RDF_BATCH_CHUNK", 1)  # one record per transaction
-    monkeypatch.setattr(api.dispensing, "dispense", busy_for_k1)
+    monkeypatch.setattr("api.dispensing.dispense", busy_for_k1)
     headers = {**fund.pharmacist, "Idempotency-Key": "phone-batch-7"}
     out = fund.post("/dispensings/batch", {"dispensings": records}, headers, expect=200)
     assert [r["status"] for r in out["results"]] == [201, 409, 201]
     assert "send it again" in out["results"][1]["problem"]["detail"]
     assert fund.balance("1400-P1", "MET500") == 380
 
-    monkeypatch.setattr(api.dispensing, "dispense", real)
+    monkeypatch.setattr("api.dispensing.dispense", dispense)
     again = fund.post("/dispensings/batch", {"dispensings": records}, headers, expect=200)
     assert [r["status"] for r in again["results"]] == [201, 201, 201]
     assert (again["created"], again["replayed"]) == (1, 2)
