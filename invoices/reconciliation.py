@@ -47,7 +47,7 @@ import hashlib
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, text
+from sqlalchemy import Row, Select, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from invoices.bankcsv import (
@@ -123,7 +123,8 @@ def currency_exponents(session: Session) -> dict[str, int]:
     }
 
 
-def signed(p: Payment) -> int:
+def signed(p: Payment | Row[Any]) -> int:
+    """A payment's amount signed as a bank line's: + is money in."""
     return p.amount_minor if p.direction == "in" else -p.amount_minor
 
 
@@ -163,9 +164,8 @@ def import_statement(
     session.flush()
     matched = {m.line_number: m.payment_id for m in match_lines(lines, _open_refs(session, lines))}
     now = clock.now()
-    if not lines:
-        return statement
-    # One statement for every line (a file may hold 10,000): plain rows, no ORM objects.
+    # One statement for every line (a file may hold 10,000; parsing refuses one with none):
+    # plain rows, no ORM objects.
     session.execute(
         insert(_LINES),
         [
@@ -185,7 +185,6 @@ def import_statement(
             for ln in lines
         ],
     )
-    session.flush()
     return statement
 
 
@@ -240,30 +239,38 @@ def _refuse_repeats(session: Session, lines: list[BankLine]) -> None:
 
 def _open_refs(session: Session, lines: list[BankLine]) -> list[PaymentRef]:
     """The payments no bank line holds yet, in the lines' currencies, as match_lines
-    reads them (plain rows: a month may hold thousands)."""
-    held = select(BankStatementLine.payment_id).where(BankStatementLine.payment_id.is_not(None))
-    q = (
-        select(Payment.id, Payment.date, Payment.direction, Payment.amount_minor)
-        .add_columns(Payment.currency, Payment.reference)
-        .where(Payment.id.not_in(held), Payment.currency.in_(sorted({ln.currency for ln in lines})))
-        .order_by(Payment.date, Payment.id)
+    reads them (plain rows, not ORM objects: a month may hold thousands)."""
+    columns = (
+        Payment.id,
+        Payment.date,
+        Payment.direction,
+        Payment.amount_minor,
+        Payment.currency,
+        Payment.reference,
     )
+    q = _unmatched(columns, currencies={ln.currency for ln in lines})
     return [
-        PaymentRef(pid, on, amount if direction == "in" else -amount, currency, reference)
-        for pid, on, direction, amount, currency, reference in session.execute(q)
+        PaymentRef(r.id, r.date, signed(r), r.currency, r.reference) for r in session.execute(q)
     ]
+
+
+def _unmatched(
+    columns: tuple[Any, ...], *, currencies: set[str] | None = None, up_to: date | None = None
+) -> Select[Any]:
+    """``columns`` of the payments no bank line holds yet, by date then id."""
+    held = select(BankStatementLine.payment_id).where(BankStatementLine.payment_id.is_not(None))
+    q = select(*columns).where(Payment.id.not_in(held)).order_by(Payment.date, Payment.id)
+    if currencies is not None:
+        q = q.where(Payment.currency.in_(sorted(currencies)))
+    if up_to is not None:
+        q = q.where(Payment.date <= up_to)
+    return q
 
 
 def _unmatched_payments(
     session: Session, *, currencies: set[str] | None = None, up_to: date | None = None
 ) -> list[Payment]:
-    held = select(BankStatementLine.payment_id).where(BankStatementLine.payment_id.is_not(None))
-    q = select(Payment).where(Payment.id.not_in(held)).order_by(Payment.date, Payment.id)
-    if currencies is not None:
-        q = q.where(Payment.currency.in_(currencies))
-    if up_to is not None:
-        q = q.where(Payment.date <= up_to)
-    return list(session.scalars(q))
+    return list(session.scalars(_unmatched((Payment,), currencies=currencies, up_to=up_to)))
 
 
 def get_statement(session: Session, statement_id: str) -> BankStatement:

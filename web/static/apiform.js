@@ -91,8 +91,11 @@
     buttons.forEach((b) => (b.disabled = true));
     // A long request (a big bank file) says it is at work in the page's status region.
     const region = document.getElementById("done");
+    const working = (text) => {
+      if (region && form.dataset.working) region.textContent = text;
+    };
     form.setAttribute("aria-busy", "true");
-    if (region && form.dataset.working) region.textContent = form.dataset.working;
+    working(form.dataset.working);
     try {
       const r = await fetch(form.dataset.api, {
         method: form.dataset.method || "POST",
@@ -103,7 +106,7 @@
       let answer = null;
       try { answer = await r.json(); } catch (e) { answer = null; }
       if (!r.ok) {
-        if (region && form.dataset.working) region.textContent = "";
+        working("");
         alert.textContent = problemText(answer, r.status);
         alert.hidden = false;
         return;
@@ -114,7 +117,7 @@
       if (form.dataset.then) window.location.assign(form.dataset.then);
       else window.location.reload();
     } catch (e) {
-      if (region && form.dataset.working) region.textContent = "";
+      working("");
       alert.textContent = form.dataset.offline || "No connection.";
       alert.hidden = false;
     } finally {
